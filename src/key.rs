@@ -1,0 +1,233 @@
+//! Port of `selectors.SelectorKey`, plus the two Rust-only names a key needs: its
+//! [`Token`] and the [`Lookup`] that finds it.
+//!
+//! Python's `select()` hands back the key objects themselves. A Rust loop that did the same
+//! would hold a borrow of the selector while it registers new sockets, which the borrow
+//! checker forbids. So `select()` hands back a [`Token`] per key instead: a small copyable
+//! name, turned into the key by [`Selector::get_key`](crate::Selector::get_key) when needed.
+
+use std::fmt;
+use std::os::fd::RawFd;
+
+use crate::events::Events;
+
+/// A registered file object, its descriptor, the events it waits for, and your data.
+///
+/// Python: `selectors.SelectorKey(fileobj, fd, events, data)`.
+///
+/// `fileobj` and `data` are yours to use and change: read from the socket, update the
+/// connection state. `fd` and `events` describe what the kernel was told, so only the
+/// selector may change them (through [`Selector::modify`](crate::Selector::modify)); they
+/// are methods, not fields, for that reason.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use mio::unix::pipe;
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (_tx, rx) = pipe::new()?;
+/// let fd = rx.as_raw_fd();
+/// let mut sel = Selector::new()?;
+/// let key = sel.register(rx, EVENT_READ, "stdin-like")?;
+/// assert_eq!(key.fd(), fd);
+/// assert_eq!(key.events(), EVENT_READ);
+/// assert_eq!(key.data, "stdin-like");
+/// # Ok(())
+/// # }
+/// ```
+pub struct SelectorKey<S, T> {
+    /// The registered file object. The key owns it: [`Selector::unregister`] hands it back.
+    ///
+    /// [`Selector::unregister`]: crate::Selector::unregister
+    pub fileobj: S,
+    /// Whatever you attached with `register` or `modify`. Python: `key.data`.
+    pub data: T,
+    pub(crate) fd: RawFd,
+    pub(crate) events: Events,
+    pub(crate) token: Token,
+}
+
+impl<S, T> SelectorKey<S, T> {
+    /// The file descriptor the kernel watches. Python: `key.fd`.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The events this key waits for. Python: `key.events`.
+    pub fn events(&self) -> Events {
+        self.events
+    }
+
+    /// This key's token, as [`Selector::select`](crate::Selector::select) reports it.
+    /// Python has no counterpart: it hands back the key itself.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+}
+
+impl<S, T: fmt::Debug> fmt::Debug for SelectorKey<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Python's namedtuple repr, minus the file object, which need not be `Debug`.
+        f.debug_struct("SelectorKey")
+            .field("fd", &self.fd)
+            .field("events", &self.events)
+            .field("data", &self.data)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A copyable name for one registration, as [`Selector::select`](crate::Selector::select)
+/// reports it.
+///
+/// Python: none; `select()` returns the `SelectorKey` itself.
+///
+/// A token is a slot number plus a generation. When a key is unregistered and its slot
+/// reused, the new key gets a new generation, so an old token from the same batch of
+/// `select()` results can never name the newcomer: looking it up gives
+/// [`Error::NotRegistered`](crate::Error::NotRegistered).
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{Selector, EVENT_WRITE};
+/// use mio::unix::pipe;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (tx, _rx) = pipe::new()?;
+/// let mut sel = Selector::new()?;
+/// let token = sel.register(tx, EVENT_WRITE, ())?.token();
+/// let ready = sel.select(0)?;
+/// assert_eq!(ready, vec![(token, EVENT_WRITE)]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Copy, Clone, PartialEq, Eq, Hash)]
+pub struct Token {
+    slot: u32,
+    generation: u32,
+}
+
+/// The mio token reserved for the selector's waker; never a slot (`Slab` cannot grow that far).
+pub(crate) const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+impl Token {
+    pub(crate) fn new(slot: usize, generation: u32) -> Token {
+        let slot = u32::try_from(slot).expect("more than 4 billion registrations");
+        Token { slot, generation }
+    }
+
+    pub(crate) fn slot(self) -> usize {
+        self.slot as usize
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        self.generation
+    }
+
+    /// The mio token: the slot in the low 32 bits and, on 64-bit targets, the generation
+    /// above it, so that a stale kernel registration (a descriptor that was `dup`ed and
+    /// closed without `unregister`) cannot be mistaken for the slot's next owner.
+    pub(crate) fn to_mio(self) -> mio::Token {
+        let raw = u64::from(self.generation) << 32 | u64::from(self.slot);
+        // On a 32-bit target this keeps the slot and drops the generation; `from_mio` then
+        // reports "no generation" and the selector trusts the slot alone.
+        mio::Token(raw as usize)
+    }
+
+    /// Splits a mio token into its slot and, where the target is wide enough to carry it,
+    /// its generation.
+    pub(crate) fn from_mio(token: mio::Token) -> (usize, Option<u32>) {
+        let raw = token.0 as u64;
+        let slot = (raw & u64::from(u32::MAX)) as usize;
+        let generation = (usize::BITS >= 64).then_some((raw >> 32) as u32);
+        (slot, generation)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({}#{})", self.slot, self.generation)
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// How a method names a registered file object: by descriptor or by token.
+///
+/// Python: the `fileobj` argument of `unregister`, `modify`, `get_key` and the mapping, which
+/// may be a file object or an `int` descriptor. Here the selector owns the file object, so
+/// you name it by its descriptor (`sel.get_key(5)`) or by the token `select()` gave you
+/// (`sel.get_key(token)`); both convert into a `Lookup` for you.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::Lookup;
+///
+/// assert_eq!(Lookup::from(5), Lookup::Fd(5));
+/// assert_eq!(Lookup::Fd(5).to_string(), "5");
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Lookup {
+    /// A file descriptor, like Python's `int` argument.
+    Fd(RawFd),
+    /// A token from [`Selector::select`](crate::Selector::select) or
+    /// [`SelectorKey::token`].
+    Token(Token),
+}
+
+impl From<RawFd> for Lookup {
+    fn from(fd: RawFd) -> Lookup {
+        Lookup::Fd(fd)
+    }
+}
+
+impl From<Token> for Lookup {
+    fn from(token: Token) -> Lookup {
+        Lookup::Token(token)
+    }
+}
+
+impl From<&Token> for Lookup {
+    fn from(token: &Token) -> Lookup {
+        Lookup::Token(*token)
+    }
+}
+
+impl fmt::Display for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lookup::Fd(fd) => write!(f, "{fd}"),
+            Lookup::Token(token) => write!(f, "{token}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mio_token_round_trips_slot_and_generation() {
+        let token = Token::new(7, 3);
+        let (slot, generation) = Token::from_mio(token.to_mio());
+        assert_eq!(slot, 7);
+        if usize::BITS >= 64 {
+            assert_eq!(generation, Some(3));
+        }
+    }
+
+    #[test]
+    fn waker_token_is_not_a_slot_any_registration_can_have() {
+        let (slot, _) = Token::from_mio(WAKER_TOKEN);
+        assert_eq!(slot, u32::MAX as usize);
+    }
+}

@@ -1,0 +1,94 @@
+//! Python's [`selectors`](https://docs.python.org/3/library/selectors.html) module, ported to
+//! Rust on [mio], with the servers a networking course builds on it.
+//!
+//! # What it is, and for whom
+//!
+//! `selectors` lets one thread watch many sockets: `register(fileobj, events, data)`, then
+//! `select(timeout)` returns the ready ones, and each key's `data` says what the socket is
+//! for. Students learn non-blocking network programming with it. This crate is the same
+//! module in Rust, with the same names and the same behaviour, including Python's
+//! *level-triggered* readiness, which mio on its own does not give. It is written to be read:
+//! every place it departs from Python says so, and why.
+//!
+//! # A first event loop
+//!
+//! Python's loop, `for key, mask in sel.select(): ...`, translates almost line by line.
+//! `select()` hands back a [`Token`] for each ready key, so the body may register new
+//! sockets while it walks the list:
+//!
+//! ```
+//! use mio_selectors::{Selector, EVENT_READ};
+//! use std::io::{Read, Write};
+//! use std::os::unix::net::UnixStream;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (mut peer, sock) = UnixStream::pair()?;
+//! sock.set_nonblocking(true)?;
+//! let mut sel = Selector::new()?;
+//! sel.register(sock, EVENT_READ, "greeter")?;
+//!
+//! peer.write_all(b"hello")?;
+//! for (token, mask) in sel.select(1.0)? {
+//!     let key = sel.get_key_mut(token)?;
+//!     assert!(mask.contains(EVENT_READ) && key.data == "greeter");
+//!     let mut buf = [0; 64];
+//!     let n = key.fileobj.read(&mut buf)?;
+//!     key.fileobj.write_all(&buf[..n])?;
+//! }
+//! let mut reply = [0; 5];
+//! peer.read_exact(&mut reply)?;
+//! assert_eq!(&reply, b"hello");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! One idea per module, in the order Python's `Lib/selectors.py` introduces them:
+//!
+//! | module | Python | what it holds |
+//! |---|---|---|
+//! | [`events`](crate::Events) | `EVENT_READ`, `EVENT_WRITE` | the [`Events`] mask |
+//! | `key` | `SelectorKey` | [`SelectorKey`], and the [`Token`] and [`Lookup`] that name one |
+//! | `key_map` | `_fd_to_key`, `_SelectorMapping` | the registration table (no I/O) and its [`Mapping`] view |
+//! | `selector` | `EpollSelector`, `DefaultSelector` | [`Selector`]: register, modify, select, close |
+//! | `readiness` | `EpollSelector.select`'s mask fold | level triggers rebuilt on mio's edges |
+//! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
+//! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
+//! | `sys` | (none) | the one `unsafe` system call mio does not wrap: `poll(2)` |
+//!
+//! The [`guide`] module holds the prose: the Python-to-Rust mapping and the design notes,
+//! with every Rust example in them compiled and run as a test.
+//!
+//! # Platforms
+//!
+//! Unix only, like the descriptor-based selectors it ports. Linux (epoll) is what the tests
+//! run on; macOS and the BSDs (kqueue) compile through the same mio calls but are not
+//! verified here.
+
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(not(unix))]
+compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
+
+mod error;
+mod events;
+pub mod guide;
+mod key;
+mod key_map;
+mod readiness;
+mod selector;
+mod sys;
+mod timeout;
+
+pub use error::{Error, RegisterError, Result};
+pub use events::{Events, EVENT_READ, EVENT_WRITE};
+pub use key::{Lookup, SelectorKey, Token};
+pub use key_map::Mapping;
+pub use selector::{DefaultSelector, Selector};
+pub use timeout::Timeout;
+
+/// The README's examples, compiled and run by `cargo test` so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

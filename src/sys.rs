@@ -1,0 +1,50 @@
+//! The two system calls mio does not wrap, and the only `unsafe` code in the crate.
+//!
+//! * `poll(2)` with a zero timeout: the level-trigger probe (see [`crate::readiness`]).
+//! * `fcntl(F_GETFL)`: to warn when a registered descriptor is still in blocking mode.
+//!
+//! Both take raw descriptors that the caller may already have closed. That is fine for
+//! the kernel (`poll` reports `POLLNVAL`, `fcntl` fails with `EBADF`) but rules out the safe
+//! wrappers in rustix and nix, which want a `BorrowedFd` and so a promise that the descriptor
+//! is open. Neither call touches memory other than the slice it is handed.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// One `pollfd` entry: `fd`, the `events` asked for, and the `revents` the kernel fills in.
+pub(crate) type PollFd = libc::pollfd;
+
+/// Asks the kernel which of `fds` are ready right now, without waiting.
+///
+/// Fills in each entry's `revents` and returns how many are non-zero. Retries on `EINTR`,
+/// which a zero-timeout poll can still see if a signal arrives during the call.
+pub(crate) fn poll_now(fds: &mut [PollFd]) -> io::Result<usize> {
+    // `nfds_t` is an unsigned long on Linux and an unsigned int on the BSDs; our slices hold
+    // one entry per registered descriptor, far below either limit.
+    let len = fds.len() as libc::nfds_t;
+    loop {
+        // SAFETY: `fds` is a live, exclusively borrowed slice of `len` initialised `pollfd`
+        // structs; poll(2) reads `fd` and `events` and writes only `revents` within it, and
+        // keeps no pointer after returning. Stale descriptors are reported as POLLNVAL.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), len, 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// True if `fd` is in blocking mode (`O_NONBLOCK` clear).
+pub(crate) fn is_blocking(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no third argument and only reads the descriptor's flags; an
+    // invalid descriptor makes it return -1 with EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(flags & libc::O_NONBLOCK == 0)
+}
