@@ -55,7 +55,7 @@
 //! | `readiness` | `EpollSelector.select`'s mask fold | level triggers rebuilt on mio's edges |
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
-//! | `sys` | (none) | the one `unsafe` system call mio does not wrap: `poll(2)` |
+//! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping and the design notes,
 //! with every Rust example in them compiled and run as a test.
@@ -86,6 +86,7 @@ pub use events::{Events, EVENT_READ, EVENT_WRITE};
 pub use key::{Lookup, SelectorKey, Token};
 pub use key_map::Mapping;
 pub use selector::{DefaultSelector, Selector};
+pub use sys::raise_fd_limit;
 pub use timeout::Timeout;
 
 /// The README's examples, compiled and run by `cargo test` so they cannot drift.

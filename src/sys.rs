@@ -2,6 +2,8 @@
 //!
 //! * `poll(2)` with a zero timeout: the level-trigger probe (see [`crate::readiness`]).
 //! * `fcntl(F_GETFL)`: to warn when a registered descriptor is still in blocking mode.
+//! * `getrlimit`/`setrlimit(RLIMIT_NOFILE)`: [`raise_fd_limit`], for servers that hold
+//!   thousands of connections.
 //!
 //! Both take raw descriptors that the caller may already have closed. That is fine for
 //! the kernel (`poll` reports `POLLNVAL`, `fcntl` fails with `EBADF`) but rules out the safe
@@ -47,4 +49,41 @@ pub(crate) fn is_blocking(fd: RawFd) -> io::Result<bool> {
         return Err(io::Error::last_os_error());
     }
     Ok(flags & libc::O_NONBLOCK == 0)
+}
+
+/// Raises this process's limit on open descriptors as far as it may go, and returns the new
+/// limit.
+///
+/// Python: `resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))`.
+///
+/// A process starts with a *soft* limit (often 1024) below its *hard* limit; a server that
+/// will hold thousands of connections, each one a descriptor, raises the soft limit first.
+///
+/// # Errors
+/// * The OS error from `getrlimit` or `setrlimit`.
+///
+/// # Examples
+///
+/// ```
+/// let limit = mio_selectors::raise_fd_limit()?;
+/// assert!(limit >= 3);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points at a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the `rlimit` the pointer points at, a live local.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur as u64)
 }
