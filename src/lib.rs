@@ -55,6 +55,8 @@
 //! | `readiness` | `EpollSelector.select`'s mask fold | level triggers rebuilt on mio's edges |
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
+//! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
+//! | [`echo`] | `docs/python/echo_server.py` | the multiplexed echo server, on the selector |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping and the design notes,
@@ -71,6 +73,7 @@
 #[cfg(not(unix))]
 compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
 
+pub mod echo;
 mod error;
 mod events;
 pub mod guide;
@@ -78,6 +81,7 @@ mod key;
 mod key_map;
 mod readiness;
 mod selector;
+mod stop;
 mod sys;
 mod timeout;
 
@@ -86,6 +90,7 @@ pub use events::{Events, EVENT_READ, EVENT_WRITE};
 pub use key::{Lookup, SelectorKey, Token};
 pub use key_map::Mapping;
 pub use selector::{DefaultSelector, Selector};
+pub use stop::Stop;
 pub use sys::raise_fd_limit;
 pub use timeout::Timeout;
 

@@ -1,0 +1,474 @@
+//! Port of `docs/python/echo_server.py`: the multiplexed echo server, one thread and one
+//! [`Selector`] for every connection.
+//!
+//! This is the course's third server (after the blocking and the threaded ones), written
+//! directly on the selector so it reads like the Python program: the listener is registered
+//! with no data (`None`), each connection with its state, and the loop dispatches on
+//! `key.data`. It is also a real server: it survives slow readers, resets, floods and
+//! running out of descriptors, with memory bounded per connection.
+//!
+//! What a reader should notice, each explained where it happens:
+//!
+//! * **Write interest only while output is pending.** The tutorial's server registers
+//!   `EVENT_READ | EVENT_WRITE` forever; a writable socket is ready on every `select()`, so
+//!   it spins at 100 % CPU while idle.
+//! * **Echo at once, buffer the rest.** A read is answered by a write in the same event; only
+//!   what the kernel would not take waits in the connection's buffer.
+//! * **Bounded work per event** (one read of at most [`Config::read_chunk`] bytes, one
+//!   write): level triggers report the socket again next time, after everyone else had a
+//!   turn, so one flooding client cannot starve the others.
+//! * **Backpressure.** A client that sends without reading fills its own buffer; above
+//!   [`Config::high_water`] the server stops reading from it until the buffer drains below
+//!   [`Config::low_water`]. Its TCP window then closes, and the client blocks, not the server.
+//! * **Half-close.** A client that shuts down its sending side still gets every byte back
+//!   before the server closes the connection.
+//! * **Descriptor exhaustion.** When `accept` fails with `EMFILE`/`ENFILE`, the server stops
+//!   watching the listener for [`Config::accept_backoff`] instead of spinning on it.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+
+use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
+
+/// Tuning knobs; [`Config::default`] is what the `echo_server` example uses.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bytes read per event at most; also the size of the loop's one shared read buffer.
+    pub read_chunk: usize,
+    /// Stop reading from a connection while more than this many bytes wait to be echoed.
+    pub high_water: usize,
+    /// Resume reading once the waiting bytes drop below this.
+    pub low_water: usize,
+    /// How long to stop accepting after the process runs out of descriptors.
+    pub accept_backoff: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            read_chunk: 64 * 1024,
+            high_water: 1024 * 1024,
+            low_water: 256 * 1024,
+            accept_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Config {
+    /// The most bytes one connection can ever hold: a read may land just below the
+    /// high-water mark and add one more chunk.
+    pub fn max_buffered_per_connection(&self) -> usize {
+        self.high_water + self.read_chunk
+    }
+}
+
+/// Counters the server keeps, readable from any thread while it runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    accepted: AtomicU64,
+    open: AtomicUsize,
+    bytes_echoed: AtomicU64,
+    peak_buffered: AtomicUsize,
+}
+
+impl Stats {
+    /// Connections accepted since start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written back to clients since start.
+    pub fn bytes_echoed(&self) -> u64 {
+        self.bytes_echoed.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes any one connection has had waiting to be echoed: the figure
+    /// backpressure bounds by [`Config::max_buffered_per_connection`].
+    pub fn peak_buffered(&self) -> usize {
+        self.peak_buffered.load(Ordering::Relaxed)
+    }
+}
+
+/// What the server registers. Python has one `socket.socket` type for both roles; in Rust a
+/// listening socket and a connected one are different types, so the file object is an enum.
+#[derive(Debug)]
+enum Socket {
+    Listening(TcpListener),
+    Connected(TcpStream),
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Socket::Listening(sock) => sock.as_raw_fd(),
+            Socket::Connected(sock) => sock.as_raw_fd(),
+        }
+    }
+}
+
+/// One client's state: Python's `types.SimpleNamespace(addr=addr, inb=b"", outb=b"")`.
+///
+/// There is no `inb`: every byte read is answered at once, so the only bytes a connection
+/// keeps are those the kernel would not take yet.
+struct Connection {
+    addr: SocketAddr,
+    /// Bytes read but not yet echoed: `outb`. Empty (and unallocated) while idle.
+    pending: Vec<u8>,
+    /// How much of `pending` has been written; the rest is still to go.
+    sent: usize,
+    /// The client has shut down its sending side (we read end-of-file).
+    peer_done: bool,
+    /// Reading is paused by backpressure until `pending` drains below the low-water mark.
+    paused: bool,
+}
+
+/// Why a connection ended, for the log.
+enum Closed {
+    /// The client finished sending and has every byte back.
+    Done,
+    /// A read or write failed: reset, broken pipe, ...
+    Failed(io::Error),
+}
+
+/// The echo server: a listener and its connections on one selector.
+///
+/// Python: the `while True: for key, mask in sel.select(): ...` program of
+/// `docs/python/echo_server.py`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::echo::{Config, EchoServer};
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = EchoServer::new(TcpListener::bind("127.0.0.1:0")?, Config::default())?;
+/// let addr = server.local_addr();
+/// let stop = server.stop_handle();
+/// let thread = std::thread::spawn(move || server.run());
+///
+/// let mut client = TcpStream::connect(addr)?;
+/// client.write_all(b"hello")?;
+/// let mut reply = [0; 5];
+/// client.read_exact(&mut reply)?;
+/// assert_eq!(&reply, b"hello");
+///
+/// stop.stop();
+/// thread.join().unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct EchoServer {
+    sel: Selector<Socket, Option<Connection>>,
+    config: Config,
+    /// The one read buffer, shared by every connection: a connection needs bytes of its own
+    /// only for output the kernel has not taken yet.
+    buf: Box<[u8]>,
+    stop: Stop,
+    stats: Arc<Stats>,
+    local_addr: SocketAddr,
+    /// While accepting is paused after running out of descriptors: the listener, taken out
+    /// of the selector, and when to put it back.
+    paused_listener: Option<(TcpListener, Instant)>,
+}
+
+impl EchoServer {
+    /// Prepares a server on a bound listener (bind port 0 to let the OS pick a port).
+    ///
+    /// # Errors
+    /// The OS error if the listener cannot be made non-blocking or the selector cannot be
+    /// created.
+    pub fn new(listener: std::net::TcpListener, config: Config) -> io::Result<EchoServer> {
+        // Python: lsock.setblocking(False). A blocking listener would stall the whole loop
+        // in accept() whenever a client gives up between select() and accept().
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let mut sel = Selector::new()?;
+        let stop = Stop::new(&mut sel)?;
+        // Python: sel.register(lsock, selectors.EVENT_READ, data=None)
+        let listener = Socket::Listening(TcpListener::from_std(listener));
+        sel.register(listener, EVENT_READ, None)?;
+        Ok(EchoServer {
+            sel,
+            buf: vec![0; config.read_chunk.max(1)].into_boxed_slice(),
+            config,
+            stop,
+            stats: Arc::default(),
+            local_addr,
+            paused_listener: None,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that ends [`run`](Self::run) from another thread (tests, Ctrl-C).
+    pub fn stop_handle(&self) -> Stop {
+        self.stop.clone()
+    }
+
+    /// The server's counters, shared with the running loop.
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Serves clients until the stop handle is used, then closes every connection.
+    ///
+    /// # Errors
+    /// Only an error of the selector itself (the kernel failing `epoll_wait`). A failing
+    /// connection is closed and logged; a failing `accept` is logged and retried.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("echo server listening on {}", self.local_addr);
+        while !self.stop.is_stopped() {
+            // Python: events = sel.select(timeout=None). While accepting is paused, wake up
+            // in time to resume it.
+            let timeout = self
+                .paused_listener
+                .as_ref()
+                .map(|(_, until)| until.saturating_duration_since(Instant::now()));
+            for (token, mask) in self.sel.select(timeout)? {
+                // Python: if key.data is None: accept_wrapper(key.fileobj)
+                match self.sel.get_key(token).map(|key| key.data.is_none()) {
+                    Ok(true) => self.accept(token)?,
+                    Ok(false) => self.service(token, mask)?,
+                    Err(_) => {} // unregistered earlier in this batch
+                }
+            }
+            self.resume_accepting_when_due()?;
+        }
+        info!(
+            "echo server stopping; closing {} connections",
+            self.stats.open()
+        );
+        Ok(())
+    }
+
+    /// Python: `accept_wrapper(sock)`. Accepts one connection per event, as Python does;
+    /// if more are queued, the level-triggered listener is reported again next time.
+    fn accept(&mut self, token: Token) -> io::Result<()> {
+        let Socket::Listening(listener) = &self.sel.get_key(token)?.fileobj else {
+            unreachable!("only the listener is registered without data");
+        };
+        match listener.accept() {
+            Ok((conn, addr)) => {
+                // mio's accept already made `conn` non-blocking (Python: conn.setblocking(False)).
+                let state = Connection {
+                    addr,
+                    pending: Vec::new(),
+                    sent: 0,
+                    peer_done: false,
+                    paused: false,
+                };
+                match self
+                    .sel
+                    .register(Socket::Connected(conn), EVENT_READ, Some(state))
+                {
+                    Ok(_) => {
+                        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                        self.stats.open.fetch_add(1, Ordering::Relaxed);
+                        debug!("accepted connection from {addr}");
+                    }
+                    // The kernel refused to watch one more socket (epoll's max_user_watches,
+                    // or no memory): drop this client and keep serving the others.
+                    Err(err) => warn!("cannot watch the connection from {addr}: {err}; closing it"),
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {} // the client gave up
+            Err(err) if is_out_of_descriptors(&err) => self.pause_accepting(token, &err)?,
+            // ECONNABORTED and the like concern one client that is gone already.
+            Err(err) => warn!("accept failed: {err}; continuing"),
+        }
+        Ok(())
+    }
+
+    /// Out of descriptors: every `accept` would fail at once, and since the listener stays
+    /// readable, a level-triggered loop would spin. Stop watching it for a while; closing
+    /// connections free descriptors in the meantime.
+    fn pause_accepting(&mut self, token: Token, err: &io::Error) -> io::Result<()> {
+        warn!(
+            "accept failed: {err}; not accepting for {:?} ({} connections open)",
+            self.config.accept_backoff,
+            self.stats.open()
+        );
+        let key = self.sel.unregister(token)?;
+        let Socket::Listening(listener) = key.fileobj else {
+            unreachable!("only the listener is registered without data");
+        };
+        self.paused_listener = Some((listener, Instant::now() + self.config.accept_backoff));
+        Ok(())
+    }
+
+    fn resume_accepting_when_due(&mut self) -> io::Result<()> {
+        if let Some((_, until)) = &self.paused_listener {
+            if Instant::now() >= *until {
+                let (listener, _) = self.paused_listener.take().expect("checked above");
+                info!("accepting connections again");
+                self.sel
+                    .register(Socket::Listening(listener), EVENT_READ, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Python: `service_connection(key, mask)`: one read and one write at most, then decide
+    /// what to wait for next.
+    fn service(&mut self, token: Token, mask: Events) -> io::Result<()> {
+        let key = self.sel.get_key_mut(token)?;
+        let (Socket::Connected(sock), Some(conn)) = (&mut key.fileobj, &mut key.data) else {
+            unreachable!("connections are registered with data");
+        };
+        match conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats) {
+            Ok(events) if events == key.events() => Ok(()),
+            Ok(events) => self
+                .sel
+                .modify_events(token, events)
+                .map(drop)
+                .map_err(Into::into),
+            Err(why) => {
+                let key = self.sel.unregister(token)?;
+                self.stats.open.fetch_sub(1, Ordering::Relaxed);
+                let addr = key.data.map(|conn| conn.addr);
+                match why {
+                    Closed::Done => debug!("closing connection to {addr:?}"),
+                    Closed::Failed(err) => debug!("closing connection to {addr:?}: {err}"),
+                }
+                Ok(()) // dropping `key` closes the socket: unregister, then close
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Does this event's I/O and returns the events to wait for next, or why to close.
+    fn on_ready(
+        &mut self,
+        sock: &mut TcpStream,
+        mask: Events,
+        buf: &mut [u8],
+        config: &Config,
+        stats: &Stats,
+    ) -> Result<Events, Closed> {
+        if mask.contains(EVENT_READ) && !self.paused && !self.peer_done {
+            match sock.read(buf) {
+                // Python: `if not recv_data:` the client shut down its side. Keep the
+                // connection until everything it sent has gone back.
+                Ok(0) => self.peer_done = true,
+                Ok(n) => self.echo(sock, &buf[..n], stats)?,
+                // "Ready" is a hint, not a promise (a spurious wake-up): try again later.
+                Err(err) if is_retry(&err) => {}
+                Err(err) => return Err(Closed::Failed(err)),
+            }
+        }
+        if mask.contains(EVENT_WRITE) && self.sent < self.pending.len() {
+            self.flush(sock, stats)?;
+        }
+        let waiting = self.pending.len() - self.sent;
+        stats.peak_buffered.fetch_max(waiting, Ordering::Relaxed);
+
+        // Backpressure with hysteresis: pause above the high-water mark, resume only below
+        // the low one, so a slow reader does not flip the registration on every event.
+        self.paused = if self.paused {
+            waiting >= config.low_water
+        } else {
+            waiting > config.high_water
+        };
+        let reading = !self.paused && !self.peer_done;
+        // The trap the tutorial falls into: ask for EVENT_WRITE only while there is something
+        // to write, or a writable socket is reported on every call and the loop spins.
+        let writing = waiting > 0;
+        match (reading, writing) {
+            (true, true) => Ok(EVENT_READ | EVENT_WRITE),
+            (true, false) => Ok(EVENT_READ),
+            (false, true) => Ok(EVENT_WRITE),
+            (false, false) => Err(Closed::Done),
+        }
+    }
+
+    /// Sends `data` back: straight away if nothing is queued (the common case, with no copy),
+    /// and queues what the kernel would not take. Never writes around queued bytes, which
+    /// would reorder the echo.
+    fn echo(&mut self, sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<(), Closed> {
+        let written = if self.sent == self.pending.len() {
+            write_some(sock, data, stats)?
+        } else {
+            0
+        };
+        if written < data.len() {
+            if self.sent == self.pending.len() {
+                // Start the queue afresh rather than after bytes already sent.
+                self.pending.clear();
+                self.sent = 0;
+            }
+            self.pending.extend_from_slice(&data[written..]);
+        }
+        Ok(())
+    }
+
+    /// Python: `sent = sock.send(data.outb); data.outb = data.outb[sent:]`, without the copy.
+    fn flush(&mut self, sock: &mut TcpStream, stats: &Stats) -> Result<(), Closed> {
+        self.sent += write_some(sock, &self.pending[self.sent..], stats)?;
+        if self.sent == self.pending.len() {
+            // All gone: give the memory back, so an idle connection holds no buffer.
+            self.pending = Vec::new();
+            self.sent = 0;
+        } else if self.sent > self.pending.len() / 2 {
+            // Keep the queue from growing at the front: drop what was sent once it is the
+            // larger part (each byte is moved at most once on average).
+            self.pending.drain(..self.sent);
+            self.sent = 0;
+        }
+        Ok(())
+    }
+}
+
+/// One `send`: returns how much the kernel took, 0 if it would block.
+fn write_some(sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<usize, Closed> {
+    match sock.write(data) {
+        Ok(n) => {
+            stats.bytes_echoed.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+        Err(err) if is_retry(&err) => Ok(0),
+        // A reset or a broken pipe ends this connection only.
+        Err(err) => Err(Closed::Failed(err)),
+    }
+}
+
+/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
+fn is_retry(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// `EMFILE` (this process) or `ENFILE` (the whole system) is out of descriptors.
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+impl fmt::Debug for EchoServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EchoServer")
+            .field("local_addr", &self.local_addr)
+            .field("stats", &self.stats)
+            .field("accepting", &self.paused_listener.is_none())
+            .finish_non_exhaustive()
+    }
+}
