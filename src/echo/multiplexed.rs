@@ -1,5 +1,5 @@
 //! Port of `docs/python/echo_server.py`: the multiplexed echo server, one thread and one
-//! [`Selector`] for every connection.
+//! [`Selector`](crate::Selector) for every connection.
 //!
 //! This is the course's third server (after the blocking and the threaded ones), written
 //! directly on the selector so it reads like the Python program: the listener is registered
@@ -29,78 +29,15 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 
+use super::{is_out_of_descriptors, is_retry, Config, Stats};
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
-
-/// Tuning knobs; [`Config::default`] is what the `echo_server` example uses.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Bytes read per event at most; also the size of the loop's one shared read buffer.
-    pub read_chunk: usize,
-    /// Stop reading from a connection while more than this many bytes wait to be echoed.
-    pub high_water: usize,
-    /// Resume reading once the waiting bytes drop below this.
-    pub low_water: usize,
-    /// How long to stop accepting after the process runs out of descriptors.
-    pub accept_backoff: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            read_chunk: 64 * 1024,
-            high_water: 1024 * 1024,
-            low_water: 256 * 1024,
-            accept_backoff: Duration::from_millis(100),
-        }
-    }
-}
-
-impl Config {
-    /// The most bytes one connection can ever hold: a read may land just below the
-    /// high-water mark and add one more chunk.
-    pub fn max_buffered_per_connection(&self) -> usize {
-        self.high_water + self.read_chunk
-    }
-}
-
-/// Counters the server keeps, readable from any thread while it runs.
-#[derive(Debug, Default)]
-pub struct Stats {
-    accepted: AtomicU64,
-    open: AtomicUsize,
-    bytes_echoed: AtomicU64,
-    peak_buffered: AtomicUsize,
-}
-
-impl Stats {
-    /// Connections accepted since start.
-    pub fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
-    }
-
-    /// Connections open now.
-    pub fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    /// Bytes written back to clients since start.
-    pub fn bytes_echoed(&self) -> u64 {
-        self.bytes_echoed.load(Ordering::Relaxed)
-    }
-
-    /// The most bytes any one connection has had waiting to be echoed: the figure
-    /// backpressure bounds by [`Config::max_buffered_per_connection`].
-    pub fn peak_buffered(&self) -> usize {
-        self.peak_buffered.load(Ordering::Relaxed)
-    }
-}
 
 /// What the server registers. Python has one `socket.socket` type for both roles; in Rust a
 /// listening socket and a connected one are different types, so the file object is an enum.
@@ -448,19 +385,6 @@ fn write_some(sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<usize,
         // A reset or a broken pipe ends this connection only.
         Err(err) => Err(Closed::Failed(err)),
     }
-}
-
-/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
-fn is_retry(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-/// `EMFILE` (this process) or `ENFILE` (the whole system) is out of descriptors.
-fn is_out_of_descriptors(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 
 impl fmt::Debug for EchoServer {

@@ -1,0 +1,100 @@
+//! The course's three echo servers: blocking, a thread per client, and one selector for all.
+//!
+//! Python programs in `docs/python/`, ported one per file:
+//!
+//! | module | Python | what it teaches |
+//! |---|---|---|
+//! | [`blocking`] | `echo_blocking.py` | the socket calls; one client at a time |
+//! | [`threaded`] | `echo_threads.py` | concurrency by threads: simple, but a thread (and its stack) per client |
+//! | [`multiplexed`] | `echo_server.py` | one thread watching every socket with the selector |
+//!
+//! All three echo every byte in order, survive a client that resets or vanishes, and bound
+//! what one connection can make them buffer ([`Stats::peak_buffered`]). docs/echo.md walks
+//! through them side by side with the Python.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub mod blocking;
+pub mod multiplexed;
+pub mod threaded;
+
+pub use multiplexed::EchoServer;
+
+/// Tuning knobs; [`Config::default`] is what the examples use.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bytes read per event at most; also the size of the loop's one shared read buffer.
+    pub read_chunk: usize,
+    /// Stop reading from a connection while more than this many bytes wait to be echoed.
+    pub high_water: usize,
+    /// Resume reading once the waiting bytes drop below this.
+    pub low_water: usize,
+    /// How long to stop accepting after the process runs out of descriptors.
+    pub accept_backoff: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            read_chunk: 64 * 1024,
+            high_water: 1024 * 1024,
+            low_water: 256 * 1024,
+            accept_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Config {
+    /// The most bytes one connection can ever hold: a read may land just below the
+    /// high-water mark and add one more chunk.
+    pub fn max_buffered_per_connection(&self) -> usize {
+        self.high_water + self.read_chunk
+    }
+}
+
+/// Counters a server keeps, readable from any thread while it runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    accepted: AtomicU64,
+    open: AtomicUsize,
+    bytes_echoed: AtomicU64,
+    peak_buffered: AtomicUsize,
+}
+
+impl Stats {
+    /// Connections accepted since start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written back to clients since start.
+    pub fn bytes_echoed(&self) -> u64 {
+        self.bytes_echoed.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes any one connection has had waiting to be echoed: the figure
+    /// backpressure bounds by [`Config::max_buffered_per_connection`].
+    pub fn peak_buffered(&self) -> usize {
+        self.peak_buffered.load(Ordering::Relaxed)
+    }
+}
+
+/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
+fn is_retry(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// `EMFILE` (this process) or `ENFILE` (the whole system) is out of descriptors.
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
