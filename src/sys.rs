@@ -85,5 +85,7 @@ pub fn raise_fd_limit() -> io::Result<u64> {
             return Err(io::Error::last_os_error());
         }
     }
+    // `rlim_t` is `u64` on Linux but narrower or signed elsewhere; the cast is for them.
+    #[allow(clippy::unnecessary_cast)]
     Ok(limit.rlim_cur as u64)
 }
