@@ -1,0 +1,82 @@
+//! The few system calls the tests need that std does not offer, each behind a safe function.
+//!
+//! The crate itself denies `unsafe` (Cargo.toml `[lints]`); this test-only module allows it,
+//! with a `// SAFETY:` comment on every block, as src/sys.rs does.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::thread::JoinHandleExt;
+use std::thread::JoinHandle;
+
+/// Sets `SO_LINGER` to "on, 0 seconds": closing the socket then aborts the connection with a
+/// TCP RST instead of a FIN. std has no stable API for it (`TcpStream::set_linger` is
+/// unstable).
+pub fn set_linger_zero(socket: &impl AsFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is open (we borrow it through `AsFd`); setsockopt only reads
+    // `size_of::<linger>()` bytes from the pointer, which points at a live local.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Duplicates `fd` onto the lowest free descriptor number that is `>= min`
+/// (`fcntl(F_DUPFD_CLOEXEC)`).
+///
+/// Tests that close a descriptor behind the selector's back use a high number, far above
+/// the ones the kernel hands to other tests running in parallel threads, so that nobody
+/// else reuses it by accident.
+pub fn dup_at_or_above(fd: &impl AsFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an int argument and creates a new descriptor; the
+    // source is open because we borrow it through `AsFd`.
+    let new = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just created by fcntl and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Makes the descriptor number of `target` refer to `source`'s open file, atomically
+/// (`dup2`): `target`'s old file is closed in the same step, so no other thread can be
+/// handed that number in between. Returns the number, now owning `source`'s file.
+pub fn replace_fd(source: &impl AsFd, target: OwnedFd) -> io::Result<OwnedFd> {
+    let number = target.as_raw_fd();
+    // SAFETY: both descriptors are open: `source` is borrowed, `target` is owned by us, so
+    // closing its old file inside dup2 closes nothing that anyone else owns.
+    let rc = unsafe { libc::dup2(source.as_fd().as_raw_fd(), number) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // dup2 already closed the old file; `target` must not close the number again.
+    std::mem::forget(target);
+    // SAFETY: `number` now refers to a new reference to `source`'s file, created by dup2,
+    // and is owned by nobody else (we owned the number and gave it up just above).
+    Ok(unsafe { OwnedFd::from_raw_fd(number) })
+}
+
+/// Sends signal `signal` to the thread behind `thread` (`pthread_kill`), so that it, and no
+/// other thread of the test harness, is interrupted.
+pub fn signal_thread<T>(thread: &JoinHandle<T>, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: a thread's pthread_t stays valid until it is joined or detached, even after
+    // it has finished; we borrow its JoinHandle, so neither can happen during this call.
+    let rc = unsafe { libc::pthread_kill(thread.as_pthread_t(), signal) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
