@@ -194,7 +194,13 @@ impl<S: AsRawFd, T> Selector<S, T> {
         let fd = fileobj.as_raw_fd();
         let token = match self.add_to_kernel(fd, events) {
             Ok(token) => token,
-            Err(error) => return Err(RegisterError { error, fileobj, data }),
+            Err(error) => {
+                return Err(RegisterError {
+                    error,
+                    fileobj,
+                    data,
+                })
+            }
         };
         debug!("register fd {fd} for {events} as {token}");
         // One `select()` must be able to return every registered key (this new one
@@ -267,7 +273,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
         // says EBADF (closed) or ENOENT (closed, and the number reused); neither matters.
         match poll.registry().deregister(&mut SourceFd(&key.fd)) {
             Ok(()) => debug!("unregister fd {} ({})", key.fd, key.token),
-            Err(err) => debug!("unregister fd {} ({}): kernel said {err}; ignored", key.fd, key.token),
+            Err(err) => debug!(
+                "unregister fd {} ({}): kernel said {err}; ignored",
+                key.fd, key.token
+            ),
         }
         Ok(key)
     }
@@ -359,7 +368,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
             // EPOLL_CTL_MOD is all or nothing, so we keep the key as the kernel still has it.
             poll.registry()
                 .reregister(&mut SourceFd(&key.fd), key.token.to_mio(), interest)?;
-            debug!("modify fd {} ({}): {} -> {events}", key.fd, key.token, key.events);
+            debug!(
+                "modify fd {} ({}): {} -> {events}",
+                key.fd, key.token, key.events
+            );
             key.events = events;
         }
         Ok(key)
@@ -423,7 +435,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
             return Err(Error::Closed);
         }
         let deadline = Deadline::after(timeout);
-        self.ready.begin();
+        self.ready.begin(self.reported.len());
 
         let woken = if self.reported.is_empty() {
             // Nothing can be ready without the kernel saying so: one wait is enough.
@@ -442,14 +454,24 @@ impl<S: AsRawFd, T> Selector<S, T> {
         let ready = self.ready.take();
         self.reported.clear();
         self.reported.extend(ready.iter().map(|&(token, _)| token));
-        trace!("select: {} ready{}", ready.len(), if woken { ", woken" } else { "" });
+        trace!(
+            "select: {} ready{}",
+            ready.len(),
+            if woken { ", woken" } else { "" }
+        );
         Ok(ready)
     }
 
     /// One kernel wait, retried on `EINTR` with the time left (PEP 475). Adds what it finds
     /// to `self.ready` and returns whether the waker fired.
     fn wait(&mut self, deadline: Deadline) -> Result<bool> {
-        let Selector { poll, events, keys, ready, .. } = self;
+        let Selector {
+            poll,
+            events,
+            keys,
+            ready,
+            ..
+        } = self;
         let poll = poll.as_mut().ok_or(Error::Closed)?;
         loop {
             match poll.poll(events, deadline.remaining()) {
@@ -473,7 +495,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
             let Some(slot) = keys.slot_of_token(slot, generation) else {
                 // An event for a registration that has since gone: only possible for a
                 // descriptor that was `dup`ed and closed without `unregister`.
-                trace!("select: event for a stale token {:?}; skipped", event.token());
+                trace!(
+                    "select: event for a stale token {:?}; skipped",
+                    event.token()
+                );
                 continue;
             };
             let key = keys.get(slot);
@@ -487,7 +512,13 @@ impl<S: AsRawFd, T> Selector<S, T> {
 
     /// The level-trigger probe: which keys from the last call are still ready?
     fn probe_reported(&mut self) -> Result<()> {
-        let Selector { keys, reported, probe, ready, .. } = self;
+        let Selector {
+            keys,
+            reported,
+            probe,
+            ready,
+            ..
+        } = self;
         for &token in reported.iter() {
             if ready.contains(token) {
                 continue; // the kernel just reported it again: nothing left to ask
