@@ -30,7 +30,7 @@ use std::net::TcpListener;
 
 /// Echo server on Python's selectors API: one thread multiplexes every connection.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     address: common::Address,

@@ -56,7 +56,7 @@
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
-//! | [`echo`] | `docs/python/echo_*.py` | the course's blocking, threaded and multiplexed echo servers |
+//! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping and the design notes,

@@ -1,4 +1,5 @@
-//! The course's three echo servers: blocking, a thread per client, and one selector for all.
+//! The course's three echo servers (blocking, a thread per client, one selector for all) and
+//! the multi-connection client that drives them.
 //!
 //! Python programs in `docs/python/`, ported one per file:
 //!
@@ -7,6 +8,7 @@
 //! | [`blocking`] | `echo_blocking.py` | the socket calls; one client at a time |
 //! | [`threaded`] | `echo_threads.py` | concurrency by threads: simple, but a thread (and its stack) per client |
 //! | [`multiplexed`] | `echo_server.py` | one thread watching every socket with the selector |
+//! | [`client`] | `multiconn_client.py` | the client side: many non-blocking connections from one selector, every echoed byte checked |
 //!
 //! All three echo every byte in order, survive a client that resets or vanishes, and bound
 //! what one connection can make them buffer ([`Stats::peak_buffered`]). docs/echo.md walks
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub mod blocking;
+pub mod client;
 pub mod multiplexed;
 pub mod threaded;
 

@@ -1,5 +1,5 @@
 //! Port of `docs/python/echo_server.py`: the multiplexed echo server, one thread and one
-//! [`Selector`](crate::Selector) for every connection.
+//! [`Selector`] for every connection.
 //!
 //! This is the course's third server (after the blocking and the threaded ones), written
 //! directly on the selector so it reads like the Python program: the listener is registered
@@ -172,6 +172,21 @@ impl EchoServer {
     /// connection is closed and logged; a failing `accept` is logged and retried.
     pub fn run(mut self) -> io::Result<()> {
         info!("echo server listening on {}", self.local_addr);
+        let result = self.serve_until_stopped();
+        info!(
+            "echo server stopping; closing {} connections",
+            self.stats.open()
+        );
+        // Python: close_all(sel). The selector owns every socket, so closing it closes them
+        // all (dropping `self` would too). The stats outlive the server: `open()` must now
+        // say 0, not the count from before the stop.
+        self.sel.close();
+        self.stats.open.store(0, Ordering::Relaxed);
+        result
+    }
+
+    /// The loop of [`run`](Self::run), until the stop handle is used or the selector fails.
+    fn serve_until_stopped(&mut self) -> io::Result<()> {
         while !self.stop.is_stopped() {
             // Python: events = sel.select(timeout=None). While accepting is paused, wake up
             // in time to resume it.
@@ -189,10 +204,6 @@ impl EchoServer {
             }
             self.resume_accepting_when_due()?;
         }
-        info!(
-            "echo server stopping; closing {} connections",
-            self.stats.open()
-        );
         Ok(())
     }
 
@@ -270,24 +281,24 @@ impl EchoServer {
         let (Socket::Connected(sock), Some(conn)) = (&mut key.fileobj, &mut key.data) else {
             unreachable!("connections are registered with data");
         };
-        match conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats) {
-            Ok(events) if events == key.events() => Ok(()),
-            Ok(events) => self
-                .sel
-                .modify_events(token, events)
-                .map(drop)
-                .map_err(Into::into),
-            Err(why) => {
-                let key = self.sel.unregister(token)?;
-                self.stats.open.fetch_sub(1, Ordering::Relaxed);
-                let addr = key.data.map(|conn| conn.addr);
-                match why {
-                    Closed::Done => debug!("closing connection to {addr:?}"),
-                    Closed::Failed(err) => debug!("closing connection to {addr:?}: {err}"),
-                }
-                Ok(()) // dropping `key` closes the socket: unregister, then close
-            }
+        let why = match conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats) {
+            Ok(events) if events == key.events() => return Ok(()),
+            Ok(events) => match self.sel.modify_events(token, events) {
+                Ok(_) => return Ok(()),
+                // The kernel refusing to change one socket's interest (out of memory, say)
+                // is that connection's problem: close it rather than stop serving everyone.
+                Err(err) => Closed::Failed(err.into()),
+            },
+            Err(why) => why,
+        };
+        let key = self.sel.unregister(token)?;
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+        let addr = key.data.map(|conn| conn.addr);
+        match why {
+            Closed::Done => debug!("closing connection to {addr:?}"),
+            Closed::Failed(err) => debug!("closing connection to {addr:?}: {err}"),
         }
+        Ok(()) // dropping `key` closes the socket: unregister, then close
     }
 }
 
