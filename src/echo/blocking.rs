@@ -5,7 +5,7 @@
 //! also the problem: while one client is connected, the next waits in the listen queue.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 
 use log::{debug, info, warn};
@@ -25,7 +25,7 @@ use super::{Config, Stats};
 /// ```
 /// use mio_selectors::echo::{blocking, Config, Stats};
 /// use std::io::{Read, Write};
-/// use std::net::{TcpListener, TcpStream};
+/// use std::net::{SocketAddr, TcpListener, TcpStream};
 /// use std::sync::Arc;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,21 +53,8 @@ pub fn serve(listener: TcpListener, config: &Config, stats: &Stats) -> io::Resul
     // One buffer, reused for every client: nobody else runs while this one is served.
     let mut buf = vec![0; config.read_chunk.max(1)];
     loop {
-        let (conn, addr) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                if super::is_out_of_descriptors(&err) {
-                    // Blocking code has no loop to pause: wait a moment and try again.
-                    warn!(
-                        "accept failed: {err}; retrying in {:?}",
-                        config.accept_backoff
-                    );
-                    std::thread::sleep(config.accept_backoff);
-                } else {
-                    warn!("accept failed: {err}; continuing");
-                }
-                continue;
-            }
+        let Some((conn, addr)) = accept_or_wait(&listener, config) else {
+            continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
@@ -77,6 +64,32 @@ pub fn serve(listener: TcpListener, config: &Config, stats: &Stats) -> io::Resul
             Err(err) => debug!("{addr}: {err}"),
         }
         stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One blocking `accept`; on failure, logs it and returns `None` (after a pause if the
+/// process is out of descriptors, since blocking code has no loop to pause instead).
+///
+/// Shared with the [threaded](super::threaded) server: the two differ only in what they do
+/// with the connection.
+pub(crate) fn accept_or_wait(
+    listener: &TcpListener,
+    config: &Config,
+) -> Option<(TcpStream, SocketAddr)> {
+    match listener.accept() {
+        Ok(accepted) => Some(accepted),
+        Err(err) if super::is_out_of_descriptors(&err) => {
+            warn!(
+                "accept failed: {err}; retrying in {:?}",
+                config.accept_backoff
+            );
+            std::thread::sleep(config.accept_backoff);
+            None
+        }
+        Err(err) => {
+            warn!("accept failed: {err}; continuing");
+            None
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::thread;
 
 use log::{debug, info, warn};
 
-use super::blocking::echo_until_eof;
+use super::blocking::{accept_or_wait, echo_until_eof};
 use super::{Config, Stats};
 
 /// The stack each connection's thread gets. Its buffer is on the heap, so the thread needs
@@ -62,20 +62,8 @@ pub fn serve(listener: TcpListener, config: Config, stats: Arc<Stats>) -> io::Re
         listener.local_addr()?
     );
     loop {
-        let (conn, addr) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                if super::is_out_of_descriptors(&err) {
-                    warn!(
-                        "accept failed: {err}; retrying in {:?}",
-                        config.accept_backoff
-                    );
-                    thread::sleep(config.accept_backoff);
-                } else {
-                    warn!("accept failed: {err}; continuing");
-                }
-                continue;
-            }
+        let Some((conn, addr)) = accept_or_wait(&listener, &config) else {
+            continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
