@@ -74,7 +74,9 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidEvents(bits) => write!(f, "Invalid events: {bits}"),
             Error::InvalidFd(fd) => write!(f, "Invalid file descriptor: {fd}"),
-            Error::InvalidTimeout(t) if t.is_nan() => f.write_str("Invalid value NaN (not a number)"),
+            Error::InvalidTimeout(t) if t.is_nan() => {
+                f.write_str("Invalid value NaN (not a number)")
+            }
             Error::InvalidTimeout(_) => f.write_str("timeout is too large"),
             Error::AlreadyRegistered { fd } => write!(f, "FD {fd} is already registered"),
             Error::NotRegistered(what) => write!(f, "{what} is not registered"),
@@ -194,13 +196,31 @@ mod tests {
 
     #[test]
     fn messages_follow_python() {
-        assert_eq!(Error::InvalidEvents(999_999).to_string(), "Invalid events: 999999");
-        assert_eq!(Error::InvalidFd(-10).to_string(), "Invalid file descriptor: -10");
-        assert_eq!(Error::AlreadyRegistered { fd: 5 }.to_string(), "FD 5 is already registered");
-        assert_eq!(Error::NotRegistered(Lookup::Fd(5)).to_string(), "5 is not registered");
+        assert_eq!(
+            Error::InvalidEvents(999_999).to_string(),
+            "Invalid events: 999999"
+        );
+        assert_eq!(
+            Error::InvalidFd(-10).to_string(),
+            "Invalid file descriptor: -10"
+        );
+        assert_eq!(
+            Error::AlreadyRegistered { fd: 5 }.to_string(),
+            "FD 5 is already registered"
+        );
+        assert_eq!(
+            Error::NotRegistered(Lookup::Fd(5)).to_string(),
+            "5 is not registered"
+        );
         assert_eq!(Error::Closed.to_string(), "Selector is closed");
-        assert_eq!(Error::InvalidTimeout(f64::NAN).to_string(), "Invalid value NaN (not a number)");
-        assert_eq!(Error::InvalidTimeout(1e300).to_string(), "timeout is too large");
+        assert_eq!(
+            Error::InvalidTimeout(f64::NAN).to_string(),
+            "Invalid value NaN (not a number)"
+        );
+        assert_eq!(
+            Error::InvalidTimeout(1e300).to_string(),
+            "timeout is too large"
+        );
         let token = Error::NotRegistered(Lookup::Token(Token::new(3, 1)));
         assert_eq!(token.to_string(), "Token(3#1) is not registered");
     }
@@ -209,8 +229,14 @@ mod tests {
     fn io_kinds_follow_python_exception_classes() {
         let kind = |e: Error| io::Error::from(e).kind();
         assert_eq!(kind(Error::InvalidEvents(0)), io::ErrorKind::InvalidInput);
-        assert_eq!(kind(Error::AlreadyRegistered { fd: 1 }), io::ErrorKind::AlreadyExists);
-        assert_eq!(kind(Error::NotRegistered(Lookup::Fd(1))), io::ErrorKind::NotFound);
+        assert_eq!(
+            kind(Error::AlreadyRegistered { fd: 1 }),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            kind(Error::NotRegistered(Lookup::Fd(1))),
+            io::ErrorKind::NotFound
+        );
         let os = Error::Io(io::Error::from_raw_os_error(libc::EPERM));
         assert_eq!(io::Error::from(os).raw_os_error(), Some(libc::EPERM));
     }

@@ -228,10 +228,19 @@ mod tests {
     fn duplicate_and_negative_descriptors_are_refused_before_any_system_call() {
         let mut map = KeyMap::new();
         add(&mut map, 5, "five");
-        assert!(matches!(map.check_vacant(5), Err(Error::AlreadyRegistered { fd: 5 })));
+        assert!(matches!(
+            map.check_vacant(5),
+            Err(Error::AlreadyRegistered { fd: 5 })
+        ));
         assert!(matches!(map.check_vacant(-10), Err(Error::InvalidFd(-10))));
-        assert!(matches!(map.slot_of(Lookup::Fd(-1)), Err(Error::InvalidFd(-1))));
-        assert!(matches!(map.slot_of(Lookup::Fd(6)), Err(Error::NotRegistered(Lookup::Fd(6)))));
+        assert!(matches!(
+            map.slot_of(Lookup::Fd(-1)),
+            Err(Error::InvalidFd(-1))
+        ));
+        assert!(matches!(
+            map.slot_of(Lookup::Fd(6)),
+            Err(Error::NotRegistered(Lookup::Fd(6)))
+        ));
     }
 
     #[test]
@@ -241,7 +250,10 @@ mod tests {
         map.remove(old.slot());
         let new = add(&mut map, 6, "new");
         assert_eq!(old.slot(), new.slot(), "slab reuses the freed slot first");
-        assert!(matches!(map.slot_of(Lookup::Token(old)), Err(Error::NotRegistered(_))));
+        assert!(matches!(
+            map.slot_of(Lookup::Token(old)),
+            Err(Error::NotRegistered(_))
+        ));
         assert_eq!(map.slot_of(Lookup::Token(new)).unwrap(), new.slot());
         assert_eq!(map.slot_of_token(old.slot(), Some(old.generation())), None);
         assert_eq!(map.slot_of_token(old.slot(), None), Some(new.slot()));

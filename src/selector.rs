@@ -108,6 +108,19 @@ pub struct Selector<S, T = ()> {
 /// The selector to use on this platform. Python: `selectors.DefaultSelector`.
 ///
 /// mio already chose epoll or kqueue, so this is the same type as [`Selector`].
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{DefaultSelector, Selector};
+/// use std::net::TcpStream;
+///
+/// # fn main() -> Result<(), mio_selectors::Error> {
+/// let sel: DefaultSelector<TcpStream> = Selector::new()?;
+/// # drop(sel);
+/// # Ok(())
+/// # }
+/// ```
 pub type DefaultSelector<S, T = ()> = Selector<S, T>;
 
 impl<S: AsRawFd, T> Selector<S, T> {
@@ -696,6 +709,23 @@ impl<S: AsRawFd, T> Selector<S, T> {
     }
 
     /// True after [`close`](Self::close).
+    ///
+    /// Python: `sel.get_map() is None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::Selector;
+    /// use std::net::TcpStream;
+    ///
+    /// # fn main() -> Result<(), mio_selectors::Error> {
+    /// let mut sel: Selector<TcpStream> = Selector::new()?;
+    /// assert!(!sel.is_closed());
+    /// sel.close();
+    /// assert!(sel.is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.poll.is_none()
     }
@@ -703,6 +733,23 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// The kernel's epoll (or kqueue) descriptor, or -1 once closed.
     ///
     /// Python: `EpollSelector.fileno()`. The same number as [`AsRawFd::as_raw_fd`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::Selector;
+    /// use std::net::TcpStream;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn main() -> Result<(), mio_selectors::Error> {
+    /// let mut sel: Selector<TcpStream> = Selector::new()?;
+    /// assert!(sel.fileno() >= 0);
+    /// assert_eq!(sel.fileno(), sel.as_raw_fd());
+    /// sel.close();
+    /// assert_eq!(sel.fileno(), -1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fileno(&self) -> RawFd {
         self.poll.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }

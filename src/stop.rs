@@ -15,6 +15,8 @@ use crate::selector::Selector;
 
 /// Asks a loop to stop. Cheap to clone; every clone stops the same loop.
 ///
+/// Python: none; `KeyboardInterrupt` raised inside `select()` plays its part.
+///
 /// # Examples
 ///
 /// ```
@@ -40,6 +42,8 @@ pub struct Stop {
 
 impl Stop {
     /// A stop handle for the loop that runs `sel`.
+    ///
+    /// Python: none (see the type's docs). Uses the selector's one [waker](Selector::waker).
     ///
     /// # Errors
     /// As [`Selector::waker`].

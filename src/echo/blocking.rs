@@ -25,7 +25,7 @@ use super::{Config, Stats};
 /// ```
 /// use mio_selectors::echo::{blocking, Config, Stats};
 /// use std::io::{Read, Write};
-/// use std::net::{SocketAddr, TcpListener, TcpStream};
+/// use std::net::{TcpListener, TcpStream};
 /// use std::sync::Arc;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -78,7 +78,7 @@ pub(crate) fn accept_or_wait(
 ) -> Option<(TcpStream, SocketAddr)> {
     match listener.accept() {
         Ok(accepted) => Some(accepted),
-        Err(err) if super::is_out_of_descriptors(&err) => {
+        Err(err) if super::is_out_of_resources(&err) => {
             warn!(
                 "accept failed: {err}; retrying in {:?}",
                 config.accept_backoff

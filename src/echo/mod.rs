@@ -26,6 +26,18 @@ pub mod threaded;
 pub use multiplexed::EchoServer;
 
 /// Tuning knobs; [`Config::default`] is what the examples use.
+///
+/// Python: the constants at the top of `echo_server.py` (`RECV_SIZE`, `HIGH_WATER`,
+/// `LOW_WATER`, `ACCEPT_PAUSE`), with the same values.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::echo::Config;
+///
+/// let config = Config { high_water: 64 * 1024, low_water: 16 * 1024, ..Config::default() };
+/// assert_eq!(config.max_buffered_per_connection(), 64 * 1024 + config.read_chunk);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Bytes read per event at most; also the size of the loop's one shared read buffer.
@@ -58,6 +70,10 @@ impl Config {
 }
 
 /// Counters a server keeps, readable from any thread while it runs.
+///
+/// Python: none; the Python servers only log. The tests read these to check that a server
+/// kept its promises (every byte echoed, memory bounded), and [`EchoServer`]'s example
+/// shows them in use.
 #[derive(Debug, Default)]
 pub struct Stats {
     accepted: AtomicU64,
@@ -97,7 +113,12 @@ fn is_retry(err: &io::Error) -> bool {
     )
 }
 
-/// `EMFILE` (this process) or `ENFILE` (the whole system) is out of descriptors.
-fn is_out_of_descriptors(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+/// The process (`EMFILE`) or the system (`ENFILE`) is out of descriptors, or the kernel is
+/// out of memory for sockets (`ENOBUFS`, `ENOMEM`): `accept` will keep failing until
+/// something is freed. Python: `OUT_OF_RESOURCES` in `echo_server.py`.
+fn is_out_of_resources(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }

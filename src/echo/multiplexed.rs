@@ -36,7 +36,7 @@ use std::time::Instant;
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 
-use super::{is_out_of_descriptors, is_retry, Config, Stats};
+use super::{is_out_of_resources, is_retry, Config, Stats};
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 
 /// What the server registers. Python has one `socket.socket` type for both roles; in Rust a
@@ -96,6 +96,7 @@ enum Closed {
 /// let server = EchoServer::new(TcpListener::bind("127.0.0.1:0")?, Config::default())?;
 /// let addr = server.local_addr();
 /// let stop = server.stop_handle();
+/// let stats = server.stats();
 /// let thread = std::thread::spawn(move || server.run());
 ///
 /// let mut client = TcpStream::connect(addr)?;
@@ -106,6 +107,7 @@ enum Closed {
 ///
 /// stop.stop();
 /// thread.join().unwrap()?;
+/// assert_eq!((stats.accepted(), stats.bytes_echoed(), stats.open()), (1, 5, 0));
 /// # Ok(())
 /// # }
 /// ```
@@ -238,7 +240,7 @@ impl EchoServer {
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {} // the client gave up
-            Err(err) if is_out_of_descriptors(&err) => self.pause_accepting(token, &err)?,
+            Err(err) if is_out_of_resources(&err) => self.pause_accepting(token, &err)?,
             // ECONNABORTED and the like concern one client that is gone already.
             Err(err) => warn!("accept failed: {err}; continuing"),
         }
