@@ -7,5 +7,8 @@ pub mod python_mapping {}
 #[doc = include_str!("../docs/design.md")]
 pub mod design {}
 
+#[doc = include_str!("../docs/echo.md")]
+pub mod echo {}
+
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}

@@ -59,7 +59,8 @@
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
-//! The [`guide`] module holds the prose: the Python-to-Rust mapping and the design notes,
+//! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
+//! echo servers' walkthrough and the measurements,
 //! with every Rust example in them compiled and run as a test.
 //!
 //! # Platforms

@@ -69,9 +69,14 @@ struct Running {
 /// Starts a `kind` server on port 0 in a thread; see [`Server`].
 #[track_caller]
 fn start(kind: Kind) -> Server {
+    start_with(kind, Config::default())
+}
+
+/// [`start`], with a configuration of the test's own.
+#[track_caller]
+fn start_with(kind: Kind, config: Config) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local_addr");
-    let config = Config::default();
     let name = format!("{kind:?} server {addr}");
     let spawn = |body: Box<dyn FnOnce() -> io::Result<()> + Send>| {
         thread::Builder::new()
@@ -504,6 +509,23 @@ fn bounds_what_it_buffers_for_a_client_that_sends_64_mib_before_reading(kind: Ki
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
+/// A paused connection must resume when its buffer drains to the low-water mark, even a
+/// mark of 0; an early version waited for "below 0" and closed the client half-way.
+fn resumes_reading_with_the_smallest_water_marks(kind: Kind) {
+    let config = Config {
+        high_water: 3,
+        low_water: 0,
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    // Enough to overflow loopback's socket buffers while the client is not reading, so
+    // that the server really pauses (checked below) and must resume.
+    let total = 32 << 20;
+    stream_through(&server, total, Duration::from_millis(500));
+    assert!(server.stats.peak_buffered() > 3, "backpressure never engaged");
+    assert_eq!(server.stats.bytes_echoed(), total);
+}
+
 fn stops_within_2_s_with_clients_connected(kind: Kind) {
     let mut server = start(kind);
     let mut idle: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
@@ -598,9 +620,53 @@ server_tests! {
     threaded_server(Kind::Threaded): [serves_200_concurrent_clients_of_50_messages_each];
     multiplexed_server(Kind::Multiplexed): [
         serves_200_concurrent_clients_of_50_messages_each,
+        resumes_reading_with_the_smallest_water_marks,
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
     ];
+}
+
+// ---------------------------------------------------------------------------------------
+// A listener that can never accept
+// ---------------------------------------------------------------------------------------
+
+/// A "listener" that is really a UDP socket: every `accept` fails with EOPNOTSUPP, as it
+/// would for any socket that is not listening. Returns it and its address.
+fn listener_that_cannot_accept() -> (TcpListener, SocketAddr) {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = udp.local_addr().expect("local_addr");
+    (TcpListener::from(std::os::fd::OwnedFd::from(udp)), addr)
+}
+
+/// Retrying would fail the same way forever (and, level-triggered, be reported forever):
+/// each server must stop and return the error instead.
+#[test]
+fn every_server_stops_with_the_error_when_its_listener_cannot_accept() {
+    common::init();
+    let config = Config::default();
+    let stats = Stats::default();
+    let (listener, _) = listener_that_cannot_accept();
+    let err = blocking::serve(listener, &config, &stats).expect_err("blocking server stops");
+    assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
+    let (listener, _) = listener_that_cannot_accept();
+    let err = threaded::serve(listener, config.clone(), Arc::new(Stats::default()))
+        .expect_err("threaded server stops");
+    assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
+
+    // The multiplexed server only calls accept when the socket is readable: send it a
+    // datagram, and run() must return instead of spinning.
+    let (listener, addr) = listener_that_cannot_accept();
+    let server = EchoServer::new(listener, config).expect("EchoServer::new");
+    let thread = thread::spawn(move || server.run());
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|sock| sock.send_to(b"knock", addr))
+        .expect("send a datagram");
+    assert!(eventually(Duration::from_secs(5), || thread.is_finished()));
+    let err = thread
+        .join()
+        .unwrap()
+        .expect_err("multiplexed server stops");
+    assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ import types
 
 RECV_SIZE = 64 * 1024  # at most one recv() of this size per connection per event
 HIGH_WATER = 1024 * 1024  # stop reading a connection with more output pending...
-LOW_WATER = 256 * 1024  # ...and resume once it has drained below this
+LOW_WATER = 256 * 1024  # ...and resume once it has drained to this
 ACCEPT_PAUSE = 0.1  # seconds without accepting after running out of descriptors
 # accept() fails with these when the process or the system is out of file
 # descriptors (or memory).
@@ -187,7 +187,7 @@ def update_interest(sel, key):
         log.debug("%s: %d bytes pending, pausing reads",
                   format_addr(data.addr), len(data.outb))
         data.reading = False
-    elif not data.reading and len(data.outb) < LOW_WATER:
+    elif not data.reading and len(data.outb) <= LOW_WATER:
         log.debug("%s: %d bytes pending, resuming reads",
                   format_addr(data.addr), len(data.outb))
         data.reading = True
@@ -199,7 +199,7 @@ def update_interest(sel, key):
         events |= selectors.EVENT_READ
     if data.outb:  # EVENT_WRITE only while there is something to write
         events |= selectors.EVENT_WRITE
-    # events is never 0 here: not reading implies outb >= LOW_WATER bytes.
+    # events is never 0 here: not reading implies more than LOW_WATER bytes in outb.
     if events != key.events:
         sel.modify(sock, events, data=data)
 

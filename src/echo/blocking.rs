@@ -53,7 +53,7 @@ pub fn serve(listener: TcpListener, config: &Config, stats: &Stats) -> io::Resul
     // One buffer, reused for every client: nobody else runs while this one is served.
     let mut buf = vec![0; config.read_chunk.max(1)];
     loop {
-        let Some((conn, addr)) = accept_or_wait(&listener, config) else {
+        let Some((conn, addr)) = accept_or_wait(&listener, config)? else {
             continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -67,17 +67,21 @@ pub fn serve(listener: TcpListener, config: &Config, stats: &Stats) -> io::Resul
     }
 }
 
-/// One blocking `accept`; on failure, logs it and returns `None` (after a pause if the
-/// process is out of descriptors, since blocking code has no loop to pause instead).
+/// One blocking `accept`; on a passing failure, logs it and returns `None` (after a pause if
+/// the process is out of descriptors, since blocking code has no loop to pause instead).
+///
+/// # Errors
+/// The `accept` error if the listener itself is broken (it would fail forever).
 ///
 /// Shared with the [threaded](super::threaded) server: the two differ only in what they do
 /// with the connection.
 pub(crate) fn accept_or_wait(
     listener: &TcpListener,
     config: &Config,
-) -> Option<(TcpStream, SocketAddr)> {
-    match listener.accept() {
+) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+    Ok(match listener.accept() {
         Ok(accepted) => Some(accepted),
+        Err(err) if super::is_listener_broken(&err) => return Err(err),
         Err(err) if super::is_out_of_resources(&err) => {
             warn!(
                 "accept failed: {err}; retrying in {:?}",
@@ -90,10 +94,10 @@ pub(crate) fn accept_or_wait(
             warn!("accept failed: {err}; continuing");
             None
         }
-    }
+    })
 }
 
-/// Python: `while True: data = conn.recv(1024); if not data: break; conn.sendall(data)`.
+/// Python: `while True: data = conn.recv(RECV_SIZE); if not data: break; conn.sendall(data)`.
 ///
 /// Shared with the [threaded](super::threaded) server, which runs it on one thread per
 /// client. At most one buffer of bytes is ever held: `write_all` returns only when the

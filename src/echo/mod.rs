@@ -9,10 +9,11 @@
 //! | [`threaded`] | `echo_threads.py` | concurrency by threads: simple, but a thread (and its stack) per client |
 //! | [`multiplexed`] | `echo_server.py` | one thread watching every socket with the selector |
 //! | [`client`] | `multiconn_client.py` | the client side: many non-blocking connections from one selector, every echoed byte checked |
+//! | [`load`] | (none) | the load generator the benchmarks use: ping-pong or pipelined messages for a fixed time, latency percentiles, every byte checked |
 //!
 //! All three echo every byte in order, survive a client that resets or vanishes, and bound
 //! what one connection can make them buffer ([`Stats::peak_buffered`]). docs/echo.md walks
-//! through them side by side with the Python.
+//! through them side by side with the Python: [the echo guide](crate::guide::echo).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub mod blocking;
 pub mod client;
+pub mod load;
 pub mod multiplexed;
 pub mod threaded;
 
@@ -110,6 +112,15 @@ fn is_retry(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// The listening socket itself is unusable: every `accept` will fail the same way, so
+/// retrying is a busy loop. (`EINVAL`: not listening; `EBADF`/`ENOTSOCK`: not a socket.)
+fn is_listener_broken(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EINVAL | libc::EBADF | libc::ENOTSOCK | libc::EOPNOTSUPP)
     )
 }
 

@@ -36,7 +36,7 @@ use std::time::Instant;
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 
-use super::{is_out_of_resources, is_retry, Config, Stats};
+use super::{is_listener_broken, is_out_of_resources, is_retry, Config, Stats};
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 
 /// What the server registers. Python has one `socket.socket` type for both roles; in Rust a
@@ -170,8 +170,10 @@ impl EchoServer {
     /// Serves clients until the stop handle is used, then closes every connection.
     ///
     /// # Errors
-    /// Only an error of the selector itself (the kernel failing `epoll_wait`). A failing
-    /// connection is closed and logged; a failing `accept` is logged and retried.
+    /// An error of the selector itself (the kernel failing `epoll_wait`), or of a listener
+    /// that can never accept (not a listening socket). A failing connection is closed and
+    /// logged; a failing `accept` is logged and retried, after a pause if the process is out
+    /// of descriptors.
     pub fn run(mut self) -> io::Result<()> {
         info!("echo server listening on {}", self.local_addr);
         let result = self.serve_until_stopped();
@@ -241,6 +243,10 @@ impl EchoServer {
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {} // the client gave up
             Err(err) if is_out_of_resources(&err) => self.pause_accepting(token, &err)?,
+            // The listener itself is broken (not a socket, not listening): it would fail the
+            // same way every time, and being level-triggered, be reported every time. Stop,
+            // and say why.
+            Err(err) if is_listener_broken(&err) => return Err(err),
             // ECONNABORTED and the like concern one client that is gone already.
             Err(err) => warn!("accept failed: {err}; continuing"),
         }
@@ -295,10 +301,12 @@ impl EchoServer {
         };
         let key = self.sel.unregister(token)?;
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
-        let addr = key.data.map(|conn| conn.addr);
+        let Some(Connection { addr, .. }) = key.data else {
+            unreachable!("connections are registered with data");
+        };
         match why {
-            Closed::Done => debug!("closing connection to {addr:?}"),
-            Closed::Failed(err) => debug!("closing connection to {addr:?}: {err}"),
+            Closed::Done => debug!("closing connection to {addr}"),
+            Closed::Failed(err) => debug!("closing connection to {addr}: {err}"),
         }
         Ok(()) // dropping `key` closes the socket: unregister, then close
     }
@@ -333,8 +341,10 @@ impl Connection {
 
         // Backpressure with hysteresis: pause above the high-water mark, resume only below
         // the low one, so a slow reader does not flip the registration on every event.
+        // Resume at `<= low_water` (not `<`) so that even a low-water mark of 0 resumes once
+        // the buffer is empty, and never above the high-water mark, whatever the config says.
         self.paused = if self.paused {
-            waiting >= config.low_water
+            waiting > config.low_water.min(config.high_water)
         } else {
             waiting > config.high_water
         };

@@ -62,7 +62,7 @@ pub fn serve(listener: TcpListener, config: Config, stats: Arc<Stats>) -> io::Re
         listener.local_addr()?
     );
     loop {
-        let Some((conn, addr)) = accept_or_wait(&listener, &config) else {
+        let Some((conn, addr)) = accept_or_wait(&listener, &config)? else {
             continue;
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
