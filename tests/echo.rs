@@ -522,7 +522,10 @@ fn resumes_reading_with_the_smallest_water_marks(kind: Kind) {
     // that the server really pauses (checked below) and must resume.
     let total = 32 << 20;
     stream_through(&server, total, Duration::from_millis(500));
-    assert!(server.stats.peak_buffered() > 3, "backpressure never engaged");
+    assert!(
+        server.stats.peak_buffered() > 3,
+        "backpressure never engaged"
+    );
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
