@@ -1,0 +1,145 @@
+//! Load generator for echo servers: how many messages per second, at what latency, with
+//! every echoed byte checked.
+//!
+//! Opens `--conns` connections, then for `--duration` seconds keeps messages of `--size`
+//! bytes going on each: one at a time (`--mode ping-pong`: send, wait for the whole echo,
+//! send the next: round trips per second, as for request/response) or `--depth` at a time
+//! (`--mode pipelined`: a new message as soon as an echo completes: throughput). Runs in one
+//! thread, on the crate's selector; the engine is the library's
+//! [`mio_selectors::echo::load`] module. Any echo server on any address works.
+//!
+//! Run it against each server (start the server first, in another terminal):
+//!
+//! ```sh
+//! cargo run --release --example echo_server                 # the selector server, or:
+//! cargo run --release --example echo_threads                # a thread per client
+//! cargo run --release --example echo_raw_mio                # raw edge-triggered mio
+//! python3 docs/python/echo_server.py                        # Python's selectors
+//!
+//! cargo run --release --example echo_load -- --conns 50 --size 64 --duration 3
+//! cargo run --release --example echo_load -- --conns 500 --size 4096 --mode pipelined --depth 16
+//! cargo run --release --example echo_load -- --host ::1 --port 9000 --warmup 1
+//! ```
+//!
+//! For numbers worth comparing, pin the server and the load to different cores
+//! (`taskset -c 0 ...` and `taskset -c 1 ...`); `scripts/bench-echo.sh` does that for every
+//! server and prints one table.
+//!
+//! Output: one line,
+//!
+//! ```text
+//! conns=50 size=64 mode=ping-pong secs=3.000 msgs=338725 msgs_per_s=112890 mb_per_s=7.22 p50_us=450.6 p99_us=704.5 errors=0
+//! ```
+//!
+//! * `msgs`: messages whose whole echo came back and matched, counted from the end of the
+//!   warm-up; `secs`: from then to the last of those echoes. `msgs_per_s` is their ratio,
+//!   `mb_per_s` the same in megabytes of messages (10^6 bytes; each message counted once,
+//!   not once per direction).
+//! * `p50_us`, `p99_us`: latency percentiles in microseconds, from a message's first byte
+//!   handed to the kernel to the arrival of its last echoed byte (within 3 %: a log-bucket
+//!   histogram). Pipelined latency includes the queueing behind the other messages.
+//! * `errors`: connections that failed (refused, reset, closed early, a wrong byte, an
+//!   echo not back within `--grace` after the end). Each is logged as it fails.
+//!
+//! Exit status 1 on any error or mismatch, or if no message came back. The client's own
+//! core can be the bottleneck: a loaded server at much less than 100 % CPU means the figure
+//! is the client's, not the server's (hence `bench-echo.sh`'s server CPU per message).
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::builder::RangedU64ValueParser;
+use clap::{Parser, ValueEnum};
+use mio_selectors::echo::load::{self, LoadOptions, Mode};
+
+/// Echo load generator: C connections, S-byte messages, D seconds, every byte verified.
+///
+/// Prints one summary line. Exit status: 0 if every echo came back intact, 1 otherwise.
+/// Logs: RUST_LOG (default info).
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    address: common::Address,
+    /// Connections, all opened before the clock starts
+    #[arg(long, default_value_t = 50, value_parser = at_least_one())]
+    conns: usize,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64, value_parser = at_least_one())]
+    size: usize,
+    /// Seconds of load (after the warm-up), such as 3 or 0.5
+    #[arg(long, default_value = "3", value_parser = seconds)]
+    duration: Duration,
+    /// One message in flight per connection, or --depth of them
+    #[arg(long, value_enum, default_value_t = CliMode::PingPong)]
+    mode: CliMode,
+    /// Messages in flight per connection when pipelined
+    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+    depth: usize,
+    /// Seconds of load before counting starts
+    #[arg(long, default_value = "0", value_parser = seconds)]
+    warmup: Duration,
+    /// Seconds to wait for one connect, and for the last echoes after the end
+    #[arg(long, default_value = "5", value_parser = positive_seconds)]
+    grace: Duration,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CliMode {
+    PingPong,
+    Pipelined,
+}
+
+fn at_least_one() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..)
+}
+
+/// A number of seconds, zero or more, such as `3` or `0.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|err| format!("{err}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|err| format!("{text}: {err}"))
+}
+
+/// A number of seconds greater than zero.
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    match seconds(text)? {
+        Duration::ZERO => Err("must be more than 0 seconds".into()),
+        secs => Ok(secs),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    common::init_logging();
+    let options = LoadOptions {
+        conns: cli.conns,
+        size: cli.size,
+        duration: cli.duration,
+        mode: match cli.mode {
+            CliMode::PingPong => Mode::PingPong,
+            CliMode::Pipelined => Mode::Pipelined,
+        },
+        depth: cli.depth,
+        warmup: cli.warmup,
+        grace: cli.grace,
+    };
+    let report = match cli
+        .address
+        .resolve()
+        .and_then(|addrs| load::run(&addrs, &options))
+    {
+        Ok(report) => report,
+        Err(err) => {
+            log::error!("{}:{}: {err}", cli.address.host, cli.address.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{report}");
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
