@@ -86,6 +86,21 @@ impl Events {
         self.0 & other.0 == other.0
     }
 
+    /// The bits set here and not in `other`.
+    ///
+    /// Python: `mask & ~other`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::{EVENT_READ, EVENT_WRITE};
+    ///
+    /// assert_eq!((EVENT_READ | EVENT_WRITE).difference(EVENT_READ), EVENT_WRITE);
+    /// ```
+    pub const fn difference(self, other: Events) -> Events {
+        Events(self.0 & !other.0)
+    }
+
     /// True if the mask is one a key can register: not empty, no unknown bits.
     ///
     /// Python: the check `if (not events) or (events & ~(EVENT_READ | EVENT_WRITE))` in

@@ -200,7 +200,7 @@ impl<'a, S, T> fmt::Debug for Mapping<'a, S, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EVENT_READ;
+    use crate::events::{Events, EVENT_READ};
 
     fn add(map: &mut KeyMap<(), &'static str>, fd: RawFd, data: &'static str) -> Token {
         map.check_vacant(fd).unwrap();
@@ -211,6 +211,8 @@ mod tests {
             fd,
             events: EVENT_READ,
             token,
+            drained: Events::empty(),
+            read_closed: false,
         });
         token
     }

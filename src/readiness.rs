@@ -69,13 +69,15 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    /// Adds a key to the next [`run`](Self::run).
-    pub(crate) fn push(&mut self, token: Token, fd: RawFd, events: Events) {
+    /// Adds a key to the next [`run`](Self::run): ask about `ask` (a subset of the key's
+    /// `events`), and report within `events` (a hang-up or an error counts for every
+    /// direction the key waits for, asked about or not).
+    pub(crate) fn push(&mut self, token: Token, fd: RawFd, ask: Events, events: Events) {
         let mut wanted = 0;
-        if events.contains(EVENT_READ) {
+        if ask.contains(EVENT_READ) {
             wanted |= libc::POLLIN;
         }
-        if events.contains(EVENT_WRITE) {
+        if ask.contains(EVENT_WRITE) {
             wanted |= libc::POLLOUT;
         }
         self.fds.push(PollFd {

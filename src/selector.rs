@@ -228,6 +228,8 @@ impl<S: AsRawFd, T> Selector<S, T> {
             fd,
             events,
             token,
+            drained: Events::empty(),
+            read_closed: false,
         }))
     }
 
@@ -466,7 +468,16 @@ impl<S: AsRawFd, T> Selector<S, T> {
 
         let ready = self.ready.take();
         self.reported.clear();
-        self.reported.extend(ready.iter().map(|&(token, _)| token));
+        for &(token, _) in &ready {
+            self.reported.push(token);
+            // A fresh report: whatever the program said it drained before is history.
+            if let Some(slot) = self
+                .keys
+                .slot_of_token(token.slot(), Some(token.generation()))
+            {
+                self.keys.get_mut(slot).drained = Events::empty();
+            }
+        }
         trace!(
             "select: {} ready{}",
             ready.len(),
@@ -514,7 +525,8 @@ impl<S: AsRawFd, T> Selector<S, T> {
                 );
                 continue;
             };
-            let key = keys.get(slot);
+            let key = keys.get_mut(slot);
+            key.read_closed |= event.is_read_closed();
             let mask = readiness::mask_of(event) & key.events;
             if !mask.is_empty() {
                 ready.add(key.token, mask);
@@ -540,10 +552,81 @@ impl<S: AsRawFd, T> Selector<S, T> {
             // with a new generation, whose own registration queued its own edge).
             if let Ok(slot) = keys.slot_of(Lookup::Token(token)) {
                 let key = keys.get(slot);
-                probe.push(token, key.fd, key.events);
+                // Directions the program drained need no asking (see `mark_drained`).
+                let unknown = key.events.difference(key.drained);
+                if !unknown.is_empty() {
+                    probe.push(token, key.fd, unknown, key.events);
+                }
             }
         }
         probe.run(|token, mask| ready.add(token, mask))?;
+        Ok(())
+    }
+
+    /// Tells the selector that a key has nothing more for `events` right now, so the next
+    /// `select()` need not ask the kernel about it.
+    ///
+    /// Python: none; Python's selectors always ask. An optimisation for loops that do their
+    /// own I/O and *saw* the socket run dry:
+    ///
+    /// * for [`EVENT_READ`](crate::EVENT_READ): a read returned `WouldBlock`, or, on a
+    ///   stream socket or a pipe, fewer bytes than the buffer could hold (the kernel hands
+    ///   over everything it has, so a short read emptied it; not so for datagrams, where
+    ///   one read is one datagram);
+    /// * for [`EVENT_WRITE`](crate::EVENT_WRITE): a write returned `WouldBlock` or took
+    ///   fewer bytes than it was given.
+    ///
+    /// Level triggering costs one `poll(2)` per `select()` for the keys reported last time,
+    /// because the selector cannot see your reads (see the design notes); a key marked
+    /// drained in all its events is left out of it, and a busy server then makes one system
+    /// call per `select()`, as an edge-triggered mio loop does. The mark holds until the key
+    /// is next reported, which the kernel does as soon as new data (or room) arrives.
+    ///
+    /// One case needs no care from the caller: a short read can return the last bytes while
+    /// the peer's end of file is already waiting behind them, and end of file brings no new
+    /// edge. The kernel reports the peer's end of stream to the selector (mio's
+    /// `is_read_closed`), and from then on the selector ignores READ marks for that key.
+    ///
+    /// Marking a key that is *not* drained is a bug in the caller: the key is then not
+    /// reported again until its next edge, exactly as with raw edge-triggered mio.
+    ///
+    /// # Errors
+    /// As [`get_key`](Self::get_key).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::{Selector, EVENT_READ};
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut peer, sock) = UnixStream::pair()?;
+    /// sock.set_nonblocking(true)?;
+    /// let mut sel = Selector::new()?;
+    /// let token = sel.register(sock, EVENT_READ, ())?.token();
+    ///
+    /// peer.write_all(b"ping")?;
+    /// for (token, _mask) in sel.select(1.0)? {
+    ///     let mut buf = [0; 1024];
+    ///     let n = sel.get_key_mut(token)?.fileobj.read(&mut buf)?;
+    ///     if n < buf.len() {
+    ///         sel.mark_drained(token, EVENT_READ)?; // a short read on a stream: it is empty
+    ///     }
+    /// }
+    /// assert!(sel.select(0)?.is_empty()); // nothing to read, and nothing was asked
+    /// peer.write_all(b"pong")?;
+    /// assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]); // new data: a new report
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn mark_drained(&mut self, fileobj: impl Into<Lookup>, events: Events) -> Result<()> {
+        let key = self.get_key_mut(fileobj)?;
+        key.drained |= if key.read_closed {
+            events.difference(crate::EVENT_READ)
+        } else {
+            events
+        };
         Ok(())
     }
 

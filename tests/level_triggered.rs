@@ -752,3 +752,89 @@ fn reused_number_of_a_just_reported_key_is_probed_as_the_new_socket() -> TestRes
     assert_eq!(read_available(&mut new_sock, 16), b"unseen");
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// mark_drained: the opt-in that lets a loop skip the probe (docs/design.md §3)
+// ---------------------------------------------------------------------------------------
+
+/// A key marked drained is not probed: here the mark is a lie (four bytes are left), and
+/// the lie shows, because nothing reports them. New bytes bring a new edge, that report
+/// clears the mark, and level triggering is back.
+#[test]
+fn a_key_marked_drained_is_not_probed_until_its_next_report() -> TestResult {
+    common::init();
+    let (mut peer, sock) = socketpair();
+    let mut sel = Selector::new()?;
+    let token = sel.register(sock, EVENT_READ, ())?.token();
+
+    peer.write_all(b"12345678")?;
+    assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]);
+    sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 4])?;
+    sel.mark_drained(token, EVENT_READ)?;
+    assert_eq!(sel.select(0)?, vec![], "a drained key is not asked about");
+
+    peer.write_all(b"9")?;
+    assert_eq!(
+        sel.select(1.0)?,
+        vec![(token, EVENT_READ)],
+        "new bytes: a new edge"
+    );
+    sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 1])?;
+    // No mark this time: the four bytes still waiting are reported again and again.
+    for _ in 0..3 {
+        assert_eq!(sel.select(0)?, vec![(token, EVENT_READ)]);
+    }
+    Ok(())
+}
+
+/// A short read can return the last bytes while the peer's end of file waits behind them,
+/// and end of file brings no new edge: once the kernel has reported the peer's close, a READ
+/// mark must be ignored, or the program would never see the end of file.
+#[test]
+fn a_read_mark_is_ignored_once_the_peer_has_closed() -> TestResult {
+    common::init();
+    let (client, server) = tcp_pair();
+    let mut sel = Selector::new()?;
+    let token = sel.register(server, EVENT_READ, ())?.token();
+
+    (&client).write_all(b"last words")?;
+    client.shutdown(std::net::Shutdown::Write)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Wait until the FIN has surely arrived, so that one event carries both.
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        let mut probe = [0; 16];
+        if sel.get_key(token)?.fileobj.peek(&mut probe)? == 10 {
+            break;
+        }
+    }
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]);
+    let mut buf = [0; 1024];
+    let n = sel.get_key_mut(token)?.fileobj.read(&mut buf)?;
+    assert_eq!(&buf[..n], b"last words", "a short read");
+    sel.mark_drained(token, EVENT_READ)?;
+    assert_eq!(
+        sel.select(0)?,
+        vec![(token, EVENT_READ)],
+        "end of file is still readable"
+    );
+    assert_eq!(sel.get_key_mut(token)?.fileobj.read(&mut buf)?, 0);
+    Ok(())
+}
+
+/// A mark covers only the directions it names: a key drained for reading is still asked
+/// whether it can write.
+#[test]
+fn a_read_mark_leaves_write_readiness_reported() -> TestResult {
+    common::init();
+    let (mut peer, sock) = socketpair();
+    let mut sel = Selector::new()?;
+    let token = sel.register(sock, EVENT_READ | EVENT_WRITE, ())?.token();
+    peer.write_all(b"x")?;
+    assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ | EVENT_WRITE)]);
+    sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 1])?;
+    sel.mark_drained(token, EVENT_READ)?;
+    assert_eq!(sel.select(0)?, vec![(token, EVENT_WRITE)]);
+    Ok(())
+}

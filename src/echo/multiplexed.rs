@@ -70,6 +70,10 @@ struct Connection {
     peer_done: bool,
     /// Reading is paused by backpressure until `pending` drains below the low-water mark.
     paused: bool,
+    /// This event's read left the socket empty: it returned fewer bytes than the buffer
+    /// holds (TCP hands over all it has) or `WouldBlock`. Passed on to the selector with
+    /// `mark_drained`, so the next `select()` need not ask the kernel about this socket.
+    read_dry: bool,
 }
 
 /// Why a connection ended, for the log.
@@ -226,6 +230,7 @@ impl EchoServer {
                     sent: 0,
                     peer_done: false,
                     paused: false,
+                    read_dry: false,
                 };
                 match self
                     .sel
@@ -286,11 +291,18 @@ impl EchoServer {
     /// what to wait for next.
     fn service(&mut self, token: Token, mask: Events) -> io::Result<()> {
         let key = self.sel.get_key_mut(token)?;
+        let registered = key.events();
         let (Socket::Connected(sock), Some(conn)) = (&mut key.fileobj, &mut key.data) else {
             unreachable!("connections are registered with data");
         };
-        let why = match conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats) {
-            Ok(events) if events == key.events() => return Ok(()),
+        let outcome = conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats);
+        if std::mem::take(&mut conn.read_dry) {
+            // Level triggering, at edge-triggered cost: we saw this socket run dry, so the
+            // selector can skip asking the kernel about it (see `Selector::mark_drained`).
+            self.sel.mark_drained(token, EVENT_READ)?;
+        }
+        let why = match outcome {
+            Ok(events) if events == registered => return Ok(()),
             Ok(events) => match self.sel.modify_events(token, events) {
                 Ok(_) => return Ok(()),
                 // The kernel refusing to change one socket's interest (out of memory, say)
@@ -327,9 +339,12 @@ impl Connection {
                 // Python: `if not recv_data:` the client shut down its side. Keep the
                 // connection until everything it sent has gone back.
                 Ok(0) => self.peer_done = true,
-                Ok(n) => self.echo(sock, &buf[..n], stats)?,
+                Ok(n) => {
+                    self.read_dry = n < buf.len();
+                    self.echo(sock, &buf[..n], stats)?;
+                }
                 // "Ready" is a hint, not a promise (a spurious wake-up): try again later.
-                Err(err) if is_retry(&err) => {}
+                Err(err) if is_retry(&err) => self.read_dry = true,
                 Err(err) => return Err(Closed::Failed(err)),
             }
         }
