@@ -451,6 +451,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
         }
         let deadline = Deadline::after(timeout);
         self.ready.begin(self.reported.len());
+        self.forget_drained_reports();
 
         let woken = if self.reported.is_empty() {
             // Nothing can be ready without the kernel saying so: one wait is enough.
@@ -533,6 +534,19 @@ impl<S: AsRawFd, T> Selector<S, T> {
             }
         }
         Ok(woken)
+    }
+
+    /// Drops from `reported` the keys that need no probe: unregistered since, or marked
+    /// drained in every event they wait for (see [`mark_drained`](Self::mark_drained)).
+    /// If none is left, `select()` makes one kernel wait, as a raw mio loop does.
+    fn forget_drained_reports(&mut self) {
+        let keys = &self.keys;
+        self.reported.retain(|&token| {
+            keys.slot_of(Lookup::Token(token)).is_ok_and(|slot| {
+                let key = keys.get(slot);
+                !key.events.difference(key.drained).is_empty()
+            })
+        });
     }
 
     /// The level-trigger probe: which keys from the last call are still ready?
