@@ -630,6 +630,34 @@ server_tests! {
 }
 
 // ---------------------------------------------------------------------------------------
+// IPv6 and host names
+// ---------------------------------------------------------------------------------------
+
+/// The examples take `--host ::1` and `--host localhost`: the server binds whatever the
+/// name resolves to, and the client tries each resolved address in turn.
+#[test]
+fn server_and_client_work_over_ipv6_loopback_and_by_host_name() {
+    common::init();
+    use std::net::ToSocketAddrs;
+    for host in ["::1", "localhost"] {
+        let addrs: Vec<SocketAddr> = (host, 0).to_socket_addrs().expect("resolve").collect();
+        let listener = TcpListener::bind(addrs.as_slice()).expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let server = EchoServer::new(listener, Config::default()).expect("EchoServer::new");
+        let stop = server.stop_handle();
+        let thread = thread::spawn(move || server.run());
+        let targets: Vec<SocketAddr> = (host, port).to_socket_addrs().unwrap().collect();
+        let summary = run_client_ok(&targets, &bounded(5, 10, 1000));
+        assert_eq!(summary.conns, 5, "{host}");
+        stop.stop();
+        thread
+            .join()
+            .unwrap()
+            .expect("run() returns Ok after stop()");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // A listener that can never accept
 // ---------------------------------------------------------------------------------------
 

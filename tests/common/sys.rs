@@ -80,3 +80,23 @@ pub fn signal_thread<T>(thread: &JoinHandle<T>, signal: libc::c_int) -> io::Resu
     }
     Ok(())
 }
+
+/// Sets this process's soft limit on open descriptors; returns the previous soft limit.
+/// (`mio_selectors::raise_fd_limit` only raises it; the exhaustion test needs to lower it.)
+pub fn set_fd_limit(soft: u64) -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points at a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let previous = limit.rlim_cur;
+    limit.rlim_cur = soft.min(limit.rlim_max);
+    // SAFETY: setrlimit only reads the `rlimit` the pointer points at, a live local.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(previous)
+}
