@@ -48,8 +48,8 @@ pub struct SelectorKey<S, T> {
     pub(crate) fd: RawFd,
     pub(crate) events: Events,
     pub(crate) token: Token,
-    /// Directions the program has said it drained since the key was last reported
-    /// ([`Selector::mark_drained`](crate::Selector::mark_drained)); the probe skips them.
+    /// Directions the program has said it drained since the kernel's last event for the
+    /// key ([`Selector::mark_drained`](crate::Selector::mark_drained)); the probe skips them.
     pub(crate) drained: Events,
     /// The kernel has reported the peer's end of stream (or a hang-up). End of file stays
     /// readable with no further edge, so from then on a READ drain mark is not trusted.

@@ -88,6 +88,25 @@ impl Probe {
         self.keys.push((token, events));
     }
 
+    /// True if no key has been pushed since the last [`run`](Self::run).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+
+    /// Drops the pushed keys for which `known` is true (the kernel has just reported them:
+    /// nothing left to ask).
+    pub(crate) fn forget(&mut self, known: impl Fn(Token) -> bool) {
+        let mut i = 0;
+        while i < self.keys.len() {
+            if known(self.keys[i].0) {
+                self.fds.swap_remove(i);
+                self.keys.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Polls every pushed key once, calls `ready` for each one that is still ready (with
     /// the mask already limited to the key's events), and empties the probe.
     pub(crate) fn run(&mut self, mut ready: impl FnMut(Token, Events)) -> std::io::Result<()> {

@@ -12,7 +12,7 @@ use log::{debug, trace, warn};
 use mio::unix::SourceFd;
 
 use crate::error::{Error, RegisterError, Result};
-use crate::events::Events;
+use crate::events::{Events, EVENT_READ};
 use crate::key::{Lookup, SelectorKey, Token, WAKER_TOKEN};
 use crate::key_map::{KeyMap, Mapping};
 use crate::readiness::{self, Probe, ReadyList};
@@ -451,16 +451,18 @@ impl<S: AsRawFd, T> Selector<S, T> {
         }
         let deadline = Deadline::after(timeout);
         self.ready.begin(self.reported.len());
-        self.forget_drained_reports();
+        self.plan_probe();
 
-        let woken = if self.reported.is_empty() {
+        let woken = if self.probe.is_empty() {
             // Nothing can be ready without the kernel saying so: one wait is enough.
             self.wait(deadline)?
         } else {
             // Fresh edges first, without waiting; then probe the keys reported last time that
             // the kernel did not just mention again. Only if neither finds anything, wait.
             let mut woken = self.wait(Deadline::now())?;
-            self.probe_reported()?;
+            let Selector { probe, ready, .. } = &mut *self;
+            probe.forget(|token| ready.contains(token));
+            probe.run(|token, mask| ready.add(token, mask))?;
             if self.ready.is_empty() && !woken && !deadline.has_passed() {
                 woken = self.wait(deadline)?;
             }
@@ -469,16 +471,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
 
         let ready = self.ready.take();
         self.reported.clear();
-        for &(token, _) in &ready {
-            self.reported.push(token);
-            // A fresh report: whatever the program said it drained before is history.
-            if let Some(slot) = self
-                .keys
-                .slot_of_token(token.slot(), Some(token.generation()))
-            {
-                self.keys.get_mut(slot).drained = Events::empty();
-            }
-        }
+        self.reported.extend(ready.iter().map(|&(token, _)| token));
         trace!(
             "select: {} ready{}",
             ready.len(),
@@ -528,6 +521,8 @@ impl<S: AsRawFd, T> Selector<S, T> {
             };
             let key = keys.get_mut(slot);
             key.read_closed |= event.is_read_closed();
+            // A fresh edge: whatever the program said it drained before is history.
+            key.drained = Events::empty();
             let mask = readiness::mask_of(event) & key.events;
             if !mask.is_empty() {
                 ready.add(key.token, mask);
@@ -536,45 +531,28 @@ impl<S: AsRawFd, T> Selector<S, T> {
         Ok(woken)
     }
 
-    /// Drops from `reported` the keys that need no probe: unregistered since, or marked
-    /// drained in every event they wait for (see [`mark_drained`](Self::mark_drained)).
-    /// If none is left, `select()` makes one kernel wait, as a raw mio loop does.
-    fn forget_drained_reports(&mut self) {
-        let keys = &self.keys;
-        self.reported.retain(|&token| {
-            keys.slot_of(Lookup::Token(token)).is_ok_and(|slot| {
-                let key = keys.get(slot);
-                !key.events.difference(key.drained).is_empty()
-            })
-        });
-    }
-
-    /// The level-trigger probe: which keys from the last call are still ready?
-    fn probe_reported(&mut self) -> Result<()> {
+    /// Fills the probe with the keys the last call reported that may still be ready
+    /// without a new edge: those still registered (a key unregistered since is gone, and a
+    /// new owner of its slot has a new generation and queued its own edge), asking only
+    /// about the directions the program has not marked drained
+    /// ([`mark_drained`](Self::mark_drained)). If none is left, `select()` makes one kernel
+    /// wait, as a raw mio loop does.
+    fn plan_probe(&mut self) {
         let Selector {
             keys,
             reported,
             probe,
-            ready,
             ..
         } = self;
         for &token in reported.iter() {
-            if ready.contains(token) {
-                continue; // the kernel just reported it again: nothing left to ask
-            }
-            // A key unregistered since the last call is gone (or its slot has a new owner
-            // with a new generation, whose own registration queued its own edge).
             if let Ok(slot) = keys.slot_of(Lookup::Token(token)) {
                 let key = keys.get(slot);
-                // Directions the program drained need no asking (see `mark_drained`).
                 let unknown = key.events.difference(key.drained);
                 if !unknown.is_empty() {
                     probe.push(token, key.fd, unknown, key.events);
                 }
             }
         }
-        probe.run(|token, mask| ready.add(token, mask))?;
-        Ok(())
     }
 
     /// Tells the selector that a key has nothing more for `events` right now, so the next
@@ -593,8 +571,8 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// Level triggering costs one `poll(2)` per `select()` for the keys reported last time,
     /// because the selector cannot see your reads (see the design notes); a key marked
     /// drained in all its events is left out of it, and a busy server then makes one system
-    /// call per `select()`, as an edge-triggered mio loop does. The mark holds until the key
-    /// is next reported, which the kernel does as soon as new data (or room) arrives.
+    /// call per `select()`, as an edge-triggered mio loop does. The mark holds until the
+    /// kernel's next event for the key, which comes as soon as new data (or room) arrives.
     ///
     /// One case needs no care from the caller: a short read can return the last bytes while
     /// the peer's end of file is already waiting behind them, and end of file brings no new
@@ -637,7 +615,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
     pub fn mark_drained(&mut self, fileobj: impl Into<Lookup>, events: Events) -> Result<()> {
         let key = self.get_key_mut(fileobj)?;
         key.drained |= if key.read_closed {
-            events.difference(crate::EVENT_READ)
+            events.difference(EVENT_READ)
         } else {
             events
         };
