@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use mio::net::TcpStream;
 
-use super::is_retry;
+use super::{check_echo, is_retry};
 use crate::{Events, Selector, Token, EVENT_READ, EVENT_WRITE};
 
 /// Bytes read per event at most. Python: `RECV_SIZE = 64 * 1024`.
@@ -641,16 +641,11 @@ impl Connection {
             let len = (chunk.len() - checked).min((size - within) as usize);
             let phase = message_phase(self.id, index, options.messages);
             let start = (phase + (within % PATTERN_PERIOD as u64) as usize) % PATTERN_PERIOD;
-            let want = &pattern[start..start + len];
-            let got = &chunk[checked..checked + len];
-            if let Some(i) = (0..len).find(|&i| want[i] != got[i]) {
-                return Err(format!(
-                    "byte {}: sent {:#04x}, got back {:#04x}",
-                    offset + i as u64,
-                    want[i],
-                    got[i]
-                ));
-            }
+            check_echo(
+                offset,
+                &pattern[start..start + len],
+                &chunk[checked..checked + len],
+            )?;
             checked += len;
         }
         Ok(())

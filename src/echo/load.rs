@@ -29,7 +29,7 @@ use log::{debug, warn};
 use mio::net::TcpStream;
 
 use super::client::{PATTERN_PERIOD, RECV_SIZE};
-use super::is_retry;
+use super::{check_echo, is_retry};
 use crate::{Events, Selector, Token, EVENT_READ, EVENT_WRITE};
 
 /// How many messages a connection keeps in flight.
@@ -641,16 +641,7 @@ fn verify(conn: &Conn, chunk: &[u8], pattern: &[u8], size: u64) -> Result<(), Op
         let offset = conn.received + checked as u64;
         let len = (chunk.len() - checked).min((size - offset % size) as usize);
         let want = &pattern[pattern_at(conn.id, offset, size)..][..len];
-        let got = &chunk[checked..checked + len];
-        if want != got {
-            let i = (0..len).find(|&i| want[i] != got[i]).unwrap_or(0);
-            return Err(Some(format!(
-                "byte {}: sent {:#04x}, got back {:#04x}",
-                offset + i as u64,
-                want[i],
-                got[i]
-            )));
-        }
+        check_echo(offset, want, &chunk[checked..checked + len]).map_err(Some)?;
         checked += len;
     }
     Ok(())

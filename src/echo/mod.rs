@@ -133,3 +133,18 @@ fn is_out_of_resources(err: &io::Error) -> bool {
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }
+
+/// Compares echoed bytes with the bytes sent at the same place in the stream; the error
+/// names the first byte that differs by its `offset` in the stream, as the Python clients
+/// do (`describe_mismatch` in `multiconn_client.py`).
+fn check_echo(offset: u64, sent: &[u8], got: &[u8]) -> Result<(), String> {
+    match sent.iter().zip(got).position(|(s, g)| s != g) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "byte {}: sent {:#04x}, got back {:#04x}",
+            offset + i as u64,
+            sent[i],
+            got[i]
+        )),
+    }
+}
