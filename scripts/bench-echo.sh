@@ -7,7 +7,7 @@
 # selectors server (docs/python/echo_server.py). Prints markdown tables on stdout; progress
 # and the servers' logs go to stderr / a log file.
 #
-#   scripts/bench-echo.sh              # full run (about 8 minutes; the estimate is printed)
+#   scripts/bench-echo.sh              # full run (about 10 minutes; the estimate is printed)
 #   D=5 ROUNDS=3 scripts/bench-echo.sh # longer runs, more rounds
 #   QUICK=1 scripts/bench-echo.sh      # smoke test: one tiny configuration per server, < 1 min
 #
