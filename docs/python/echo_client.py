@@ -29,9 +29,10 @@ Run it (with one of the echo servers running):
 
 import argparse
 import logging
-import os
 import socket
 import sys
+
+from course import add_address_args, format_addr, positive_int, setup_logging
 
 RECV_SIZE = 64 * 1024
 
@@ -135,10 +136,7 @@ def parse_args():
         epilog="Log level: env var LOGLEVEL (DEBUG, INFO, WARNING...; default WARNING). "
                "Exit status: 0 if the echo matched, 1 otherwise.",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="server address or host name (default: %(default)s)")
-    parser.add_argument("--port", type=port_number, default=65432,
-                        help="server TCP port (default: %(default)s)")
+    add_address_args(parser, server=False)
     parser.add_argument("--message",
                         help="send this text (plus a newline) instead of reading stdin")
     parser.add_argument("--count", type=positive_int, default=1,
@@ -154,30 +152,6 @@ def parse_args():
     if args.count != 1 and args.message is None:
         parser.error("--count needs --message")
     return args
-
-
-def port_number(text):
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def setup_logging():
-    """Log to stderr at the level named by $LOGLEVEL (default WARNING)."""
-    name = os.environ.get("LOGLEVEL", "WARNING").upper()
-    level = logging.getLevelNamesMapping().get(name, logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
-    if name not in logging.getLevelNamesMapping():
-        log.warning("unknown LOGLEVEL %r, using WARNING", name)
 
 
 def main():
@@ -207,12 +181,6 @@ def main():
         return 1
     log.info("echo verified: %d messages, %d bytes", count, total)
     return 0
-
-
-def format_addr(sockaddr):
-    """'127.0.0.1:65432' or '[::1]:65432' (IPv6 addresses need brackets)."""
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 if __name__ == "__main__":

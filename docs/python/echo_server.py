@@ -40,12 +40,13 @@ Stop it with Ctrl-C.
 import argparse
 import errno
 import logging
-import os
 import selectors
 import socket
 import sys
 import time
 import types
+
+from course import add_address_args, format_addr, open_listener, setup_logging
 
 RECV_SIZE = 64 * 1024  # at most one recv() of this size per connection per event
 HIGH_WATER = 1024 * 1024  # stop reading a connection with more output pending...
@@ -219,60 +220,13 @@ def close_all(sel):
     sel.close()
 
 
-def open_listener(host, port, backlog=128):
-    """Listen on the first address of `host` that works (IPv4, IPv6 or a name)."""
-    errors = []
-    for family, type_, proto, _name, sockaddr in socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    ):
-        sock = socket.socket(family, type_, proto)
-        try:
-            # Restarting the server must not fail with "address already in use"
-            # because old connections linger in TIME_WAIT.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(sockaddr)
-            sock.listen(backlog)
-        except OSError as exc:
-            sock.close()
-            errors.append(f"{format_addr(sockaddr)}: {exc}")
-            continue
-        return sock
-    raise OSError(f"cannot listen on {host} port {port}: " + "; ".join(errors))
-
-
-def format_addr(sockaddr):
-    """'127.0.0.1:65432' or '[::1]:65432' (IPv6 addresses need brackets)."""
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def parse_args():
     parser = argparse.ArgumentParser(
         description="Echo server: one thread, every socket watched with selectors.",
         epilog="Log level: env var LOGLEVEL (DEBUG, INFO, WARNING...; default WARNING).",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address or host name to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=port_number, default=65432,
-                        help="TCP port, 0 = any free port (default: %(default)s)")
+    add_address_args(parser, server=True)
     return parser.parse_args()
-
-
-def port_number(text):
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
-
-
-def setup_logging():
-    """Log to stderr at the level named by $LOGLEVEL (default WARNING)."""
-    name = os.environ.get("LOGLEVEL", "WARNING").upper()
-    level = logging.getLevelNamesMapping().get(name, logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
-    if name not in logging.getLevelNamesMapping():
-        log.warning("unknown LOGLEVEL %r, using WARNING", name)
 
 
 def main():

@@ -46,6 +46,8 @@ import sys
 import time
 import types
 
+from course import add_address_args, format_addr, positive_int, setup_logging
+
 RECV_SIZE = 64 * 1024
 # The pattern repeats every 251 bytes. 251 is prime, so it never lines up
 # with power-of-two buffer sizes: a chunk dropped or repeated at a 4 KiB or
@@ -279,12 +281,6 @@ def summary(args, conns, elapsed):
     return line, ok
 
 
-def format_addr(sockaddr):
-    """'127.0.0.1:65432' or '[::1]:65432' (IPv6 addresses need brackets)."""
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def parse_args():
     parser = argparse.ArgumentParser(
         description="Echo client: many non-blocking connections in one thread, "
@@ -292,10 +288,7 @@ def parse_args():
         epilog="Log level: env var LOGLEVEL (DEBUG, INFO, WARNING...; default WARNING). "
                "Exit status: 0 if every byte came back, 1 otherwise.",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="server address or host name (default: %(default)s)")
-    parser.add_argument("--port", type=port_number, default=65432,
-                        help="server TCP port (default: %(default)s)")
+    add_address_args(parser, server=False)
     parser.add_argument("--conns", type=positive_int, default=10,
                         help="connections to open at once (default: %(default)s)")
     parser.add_argument("--messages", type=positive_int, default=10,
@@ -309,30 +302,6 @@ def parse_args():
                         help="give up after this many seconds without any event "
                              "(default: %(default)s)")
     return parser.parse_args()
-
-
-def port_number(text):
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def setup_logging():
-    """Log to stderr at the level named by $LOGLEVEL (default WARNING)."""
-    name = os.environ.get("LOGLEVEL", "WARNING").upper()
-    level = logging.getLevelNamesMapping().get(name, logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
-    if name not in logging.getLevelNamesMapping():
-        log.warning("unknown LOGLEVEL %r, using WARNING", name)
 
 
 def main():
