@@ -75,6 +75,7 @@
 compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
 
 pub mod echo;
+pub mod http;
 mod error;
 mod events;
 pub mod guide;

@@ -1,0 +1,33 @@
+//! The HTTP/1.0 responder: a static-file server for GET and HEAD.
+//!
+//! Python: `http.server` (`BaseHTTPRequestHandler`, `SimpleHTTPRequestHandler`), the
+//! standard library's file server, which the course runs as `python3 -m http.server`.
+//!
+//! The server is split so that everything but moving bytes is testable without a socket:
+//!
+//! | module | Python | what it holds |
+//! |---|---|---|
+//! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
+//! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
+//! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
+//! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
+//! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
+//! | `status` | `http.HTTPStatus` | [`Status`] |
+//!
+//! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
+
+mod files;
+mod mime;
+mod request;
+mod response;
+mod site;
+mod status;
+
+pub use files::{resolve, Refusal, Resolved};
+pub use mime::content_type;
+pub use request::{
+    Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
+};
+pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
+pub use site::{Response, Site, SMALL_FILE};
+pub use status::Status;

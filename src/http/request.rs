@@ -1,0 +1,714 @@
+//! The request head, read incrementally: bytes in, [`Request`]s out.
+//!
+//! Python: `http.server.BaseHTTPRequestHandler.parse_request`, which reads with
+//! `rfile.readline(65537)` from a blocking socket. A non-blocking server cannot wait for a
+//! line, so this reader is fed whatever bytes arrived ([`RequestReader::feed`]) and asked
+//! for complete requests ([`RequestReader::next_request`]); until a whole head is there the
+//! answer is "not yet", never an error (httparse's `Status::Partial`).
+//!
+//! No I/O happens here, so every rule is unit-tested with plain byte strings, and the
+//! fuzz target in `fuzz/` feeds it arbitrary input.
+
+use std::mem::MaybeUninit;
+use std::time::SystemTime;
+
+use super::Status;
+
+/// The request's method. Only the two a static-file server answers get this far; the reader
+/// turns the others into a 405 or 501 [`RequestError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: send the file.
+    Get,
+    /// `HEAD`: the headers `GET` would send, without the body.
+    Head,
+}
+
+impl Method {
+    /// The method as it appears on the request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// The HTTP version on the request line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0` (RFC 1945): one request per connection unless the client asks for
+    /// `Connection: keep-alive`.
+    Http10,
+    /// `HTTP/1.1`: connections persist unless either side says `Connection: close`.
+    Http11,
+}
+
+/// One parsed request head.
+///
+/// Python: the attributes `parse_request` sets on the handler (`command`, `path`,
+/// `request_version`, `headers`), keeping only the headers this server acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// `GET` or `HEAD`.
+    pub method: Method,
+    /// The request target in origin form (`/docs/a%20b.html?x=1`), still percent-encoded.
+    /// An absolute-form target (`http://host/path`, as proxies send) is cut to its path.
+    pub target: String,
+    /// The version on the request line.
+    pub version: Version,
+    /// Whether the client wants the connection kept open after the response: HTTP/1.1
+    /// unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// `If-Modified-Since`, when it is a valid HTTP date (an invalid one is ignored, as
+    /// RFC 9110 §13.1.3 says).
+    pub if_modified_since: Option<SystemTime>,
+    /// `X-Forwarded-For`, set by a proxy in front (docs/deploy.md); for the access log only.
+    pub forwarded_for: Option<String>,
+    /// Bytes the head took on the wire, including leading empty lines.
+    pub head_len: usize,
+}
+
+/// Why a request head was refused: the status to answer with, and a short description for
+/// the log and the error page.
+///
+/// A reader that has returned one stays failed: the bytes after a bad head cannot be
+/// trusted to start a new request, so the connection must close after the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    /// The response status: 400, 405, 413, 414, 431, 501 or 505.
+    pub status: Status,
+    /// What was wrong, in a few words: `"invalid header name"`.
+    pub detail: &'static str,
+}
+
+impl RequestError {
+    const fn new(status: Status, detail: &'static str) -> RequestError {
+        RequestError { status, detail }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// The most headers [`Limits::max_headers`] may allow: the size of the parser's stack array.
+pub const MAX_HEADERS_CAP: usize = 128;
+
+/// Size limits on a request head, each answered with its own status.
+///
+/// The defaults are nginx's: an 8 KiB request line (`large_client_header_buffers 4 8k`),
+/// and a head of at most 16 KiB here, with 64 headers (browsers send about 15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line (`GET /path HTTP/1.1`), in bytes: longer is 414 URI Too Long.
+    pub max_request_line: usize,
+    /// Largest head (request line and headers, up to the blank line): larger is 431.
+    pub max_head: usize,
+    /// Most header lines: more is 431. Capped at [`MAX_HEADERS_CAP`].
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_line: 8 * 1024,
+            max_head: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// Reads request heads from a byte stream that arrives in pieces of any size.
+///
+/// Python: none; `http.server` blocks in `readline()` instead.
+///
+/// Feed it what each read returned, then take requests until it says `Ok(None)`: several
+/// pipelined requests may arrive in one read, and a head may arrive one byte at a time.
+/// Bytes after a head stay buffered for the next request. Work is linear in the input: the
+/// end of a head is searched for only in bytes not seen before, and httparse runs once per
+/// complete head (its docs warn that re-parsing a growing buffer is quadratic).
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::{Limits, Method, RequestReader};
+///
+/// let mut reader = RequestReader::new(Limits::default());
+/// reader.feed(b"GET /index.html HTTP/1.0\r\n");
+/// assert_eq!(reader.next_request(), Ok(None)); // not yet: no blank line
+/// reader.feed(b"\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+///
+/// let first = reader.next_request().unwrap().unwrap();
+/// assert_eq!((first.method, first.target.as_str(), first.keep_alive), (Method::Get, "/index.html", false));
+/// let second = reader.next_request().unwrap().unwrap();
+/// assert_eq!((second.method, second.keep_alive), (Method::Head, true));
+/// assert_eq!(reader.next_request(), Ok(None));
+/// ```
+#[derive(Debug)]
+pub struct RequestReader {
+    limits: Limits,
+    /// Bytes received and not yet consumed by a request.
+    buf: Vec<u8>,
+    /// How far `buf` has been searched for the end of the head.
+    scanned: usize,
+    /// Set once a head was refused; every later call returns it again.
+    failed: Option<RequestError>,
+    /// The current head's complete request line has been checked by httparse.
+    line_checked: bool,
+}
+
+/// How much of an incomplete request line is checked for garbage on every call.
+const EARLY_CHECK: usize = 32;
+
+/// Above this, an emptied buffer gives its memory back, so that an idle keep-alive
+/// connection holds little.
+const KEEP_CAPACITY: usize = 4 * 1024;
+
+impl RequestReader {
+    /// A reader with nothing buffered.
+    pub fn new(limits: Limits) -> RequestReader {
+        RequestReader {
+            limits,
+            buf: Vec::new(),
+            scanned: 0,
+            failed: None,
+            line_checked: false,
+        }
+    }
+
+    /// Appends bytes received from the client.
+    ///
+    /// The buffer grows by at most what is fed between calls to
+    /// [`next_request`](Self::next_request), which refuses a head as soon as it passes a
+    /// limit; the caller bounds what it feeds (one read at a time).
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes buffered and not yet part of a returned request.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether part of a request head has arrived: the connection is in the middle of a
+    /// request (a timeout then deserves a 408), not idle between requests.
+    pub fn in_request(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The next complete request, `Ok(None)` if its head has not fully arrived yet, or the
+    /// reason the head is refused.
+    ///
+    /// # Errors
+    /// A [`RequestError`] with the status to answer: 400 for a malformed head, 405 for a
+    /// method other than GET and HEAD that HTTP defines, 501 for an unknown method or a
+    /// `Transfer-Encoding`, 413 for a body, 414, 431 for the [`Limits`], 505 for a version
+    /// other than 1.x. After an error the reader stays failed.
+    pub fn next_request(&mut self) -> Result<Option<Request>, RequestError> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        match self.parse() {
+            Ok(Some(request)) => {
+                self.consume(request.head_len);
+                Ok(Some(request))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                self.failed = Some(err);
+                self.buf = Vec::new();
+                Err(err)
+            }
+        }
+    }
+
+    /// Drops a consumed head, keeping the bytes after it (pipelining).
+    fn consume(&mut self, len: usize) {
+        self.buf.drain(..len);
+        self.scanned = 0;
+        self.line_checked = false;
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+
+    fn parse(&mut self) -> Result<Option<Request>, RequestError> {
+        // RFC 9112 §2.2: a server SHOULD ignore empty lines before the request line (some
+        // clients send a CRLF after a POST body). Skipping them here keeps the search below
+        // simple: the first blank line after the request line ends the head. They still
+        // count toward the head size limit, so a stream of CRLFs cannot grow the buffer.
+        let start = self
+            .buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(self.buf.len());
+        let Some(end) = self.find_head_end(start) else {
+            return self.check_partial(start).map(|()| None);
+        };
+        if end > self.limits.max_head {
+            return Err(RequestError::new(
+                Status::HeaderFieldsTooLarge,
+                "request head too large",
+            ));
+        }
+        let line_end = memchr(b'\n', &self.buf[start..end]).map_or(end, |i| start + i);
+        if line_end - start > self.limits.max_request_line {
+            return Err(RequestError::new(Status::UriTooLong, "request line too long"));
+        }
+        parse_head(&self.buf[..end], start, &self.limits).map(Some)
+    }
+
+    /// Where the head ends (just past its blank line), searching only bytes not searched
+    /// before. httparse accepts bare `\n` line endings, so the blank line is `\n\r\n` or
+    /// `\n\n`.
+    fn find_head_end(&mut self, start: usize) -> Option<usize> {
+        // Back up two bytes: the terminator may straddle the previous search's end.
+        let from = self.scanned.saturating_sub(2).max(start);
+        let found = self.buf[from..].windows(2).enumerate().find_map(|(i, w)| {
+            let at = from + i;
+            match w {
+                [b'\n', b'\n'] => Some(at + 2),
+                [b'\n', b'\r'] if self.buf.get(at + 2) == Some(&b'\n') => Some(at + 3),
+                _ => None,
+            }
+        });
+        if found.is_none() {
+            self.scanned = self.buf.len();
+        }
+        found
+    }
+
+    /// The head is incomplete: refuse it now if it has already passed a limit, rather than
+    /// buffer more of it.
+    fn check_partial(&mut self, start: usize) -> Result<(), RequestError> {
+        let line = &self.buf[start..];
+        let line_len = memchr(b'\n', line).unwrap_or(line.len());
+        if line_len > self.limits.max_request_line {
+            return Err(RequestError::new(Status::UriTooLong, "request line too long"));
+        }
+        if self.buf.len() > self.limits.max_head {
+            return Err(RequestError::new(
+                Status::HeaderFieldsTooLarge,
+                "request head too large",
+            ));
+        }
+        // Reject garbage early, without waiting for a blank line that may never come: if
+        // httparse already fails on the request line, more bytes will not help. While the
+        // line is incomplete only its first EARLY_CHECK bytes are checked (garbage shows
+        // there: a TLS handshake, a stray binary protocol), and the whole line once when it
+        // is complete, so a line arriving a byte at a time is not re-parsed at every byte.
+        // (An error in a prefix is an error in the whole: httparse never un-fails.)
+        let complete = line_len < line.len();
+        let checked = if complete {
+            if self.line_checked {
+                return Ok(());
+            }
+            self.line_checked = true;
+            &line[..=line_len]
+        } else {
+            &line[..line.len().min(EARLY_CHECK)]
+        };
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse(checked) {
+            Err(err) => Err(map_parse_error(err, checked)),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// Parses one complete head, `buf[start..]` (everything before `start` is empty lines).
+fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, RequestError> {
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS_CAP];
+    let headers = &mut headers[..limits.max_headers.min(MAX_HEADERS_CAP)];
+    let mut req = httparse::Request::new(&mut []);
+    let head = &buf[start..];
+    match req.parse_with_uninit_headers(head, headers) {
+        Ok(httparse::Status::Complete(_)) => {}
+        // We only get here with a blank line in `head`, so httparse has all it needs.
+        Ok(httparse::Status::Partial) => {
+            return Err(RequestError::new(Status::BadRequest, "malformed request head"))
+        }
+        Err(err) => return Err(map_parse_error(err, head)),
+    }
+    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(RequestError::new(Status::BadRequest, "malformed request line"));
+    };
+    let method = match method {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        // The methods RFC 9110 defines: known, but not allowed on static files.
+        "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH" => {
+            return Err(RequestError::new(
+                Status::MethodNotAllowed,
+                "only GET and HEAD are allowed",
+            ))
+        }
+        _ => return Err(RequestError::new(Status::NotImplemented, "unknown method")),
+    };
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let target = origin_form(path)?;
+
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut if_modified_since = None;
+    let mut forwarded_for = None;
+    let mut hosts = 0;
+    for header in req.headers.iter() {
+        let name = header.name;
+        let value = header.value;
+        if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = trim(token);
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // A static-file server takes no bodies. Refusing any non-zero length (rather
+            // than skipping the body) also shuts out request smuggling through
+            // disagreeing lengths.
+            let digits = trim(value);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(RequestError::new(Status::BadRequest, "invalid Content-Length"));
+            }
+            if digits.iter().any(|&d| d != b'0') {
+                return Err(RequestError::new(
+                    Status::PayloadTooLarge,
+                    "this server accepts no request body",
+                ));
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(RequestError::new(
+                Status::NotImplemented,
+                "Transfer-Encoding is not supported",
+            ));
+        } else if name.eq_ignore_ascii_case("if-modified-since") {
+            if_modified_since = std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| httpdate::parse_http_date(s.trim()).ok());
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            forwarded_for = Some(String::from_utf8_lossy(value).into_owned());
+        }
+    }
+    // RFC 9112 §3.2: a 1.1 request without exactly one Host header gets a 400.
+    if (version == Version::Http11 && hosts == 0) || hosts > 1 {
+        return Err(RequestError::new(
+            Status::BadRequest,
+            "an HTTP/1.1 request needs one Host header",
+        ));
+    }
+    let keep_alive = match version {
+        Version::Http10 => keep_alive_token && !close,
+        Version::Http11 => !close,
+    };
+    Ok(Request {
+        method,
+        target,
+        version,
+        keep_alive,
+        if_modified_since,
+        forwarded_for,
+        head_len: buf.len(),
+    })
+}
+
+/// The path-and-query of a request target. Origin form (`/path`) is kept as is; absolute
+/// form (`http://host/path`, which RFC 9112 §3.2.2 says a server MUST accept) is cut to its
+/// path; anything else (`*`, `host:port`, a relative path) is a 400.
+fn origin_form(target: &str) -> Result<String, RequestError> {
+    if target.starts_with('/') {
+        return Ok(target.to_owned());
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &target[7..]
+    } else if lower.starts_with("https://") {
+        &target[8..]
+    } else {
+        return Err(RequestError::new(
+            Status::BadRequest,
+            "the request target must be a path",
+        ));
+    };
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => Ok(rest[i..].to_owned()),
+        Some(i) => Ok(format!("/{}", &rest[i..])),
+        None => Ok("/".to_owned()),
+    }
+}
+
+/// Maps httparse's error to a status. A version httparse rejects but which looks like one
+/// (`HTTP/2.0`, `HTTP/1.2`) is 505; anything else malformed is 400.
+fn map_parse_error(err: httparse::Error, head: &[u8]) -> RequestError {
+    match err {
+        httparse::Error::TooManyHeaders => {
+            RequestError::new(Status::HeaderFieldsTooLarge, "too many headers")
+        }
+        httparse::Error::Version if looks_like_version(head) => RequestError::new(
+            Status::VersionNotSupported,
+            "only HTTP/1.0 and HTTP/1.1 are supported",
+        ),
+        httparse::Error::Version => RequestError::new(Status::BadRequest, "invalid HTTP version"),
+        httparse::Error::HeaderName => RequestError::new(Status::BadRequest, "invalid header name"),
+        httparse::Error::HeaderValue => {
+            RequestError::new(Status::BadRequest, "invalid header value")
+        }
+        httparse::Error::NewLine => RequestError::new(Status::BadRequest, "invalid line ending"),
+        httparse::Error::Token | httparse::Error::Status => {
+            RequestError::new(Status::BadRequest, "malformed request line")
+        }
+    }
+}
+
+/// Whether the request line ends in `HTTP/<digit>.<digit>`.
+fn looks_like_version(head: &[u8]) -> bool {
+    let line = &head[..memchr(b'\n', head).unwrap_or(head.len())];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.rsplit(|&b| b == b' ').next() {
+        Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => {
+            major.is_ascii_digit() && minor.is_ascii_digit()
+        }
+        _ => false,
+    }
+}
+
+/// `<[u8]>::trim_ascii`, which needs Rust 1.80 (the crate declares 1.74).
+fn trim(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Option<Request>, RequestError> {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(input);
+        reader.next_request()
+    }
+
+    fn status_of(input: &[u8]) -> Status {
+        match parse_all(input) {
+            Err(err) => err.status,
+            Ok(Some(_)) => Status::Ok,
+            Ok(None) => panic!("incomplete: {:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    /// One wire example per row: the bytes, and the status the reader gives them (200 =
+    /// accepted).
+    const CASES: &[(&[u8], u16)] = &[
+        (b"GET / HTTP/1.0\r\n\r\n", 200),
+        (b"GET / HTTP/1.0\n\n", 200),
+        (b"\r\n\r\nGET / HTTP/1.0\r\n\r\n", 200),
+        (b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (b"GET http://example.com/a?b HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (b"GET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET relative HTTP/1.0\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nBad Header: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n", 400),
+        (b"GET /\r\n\r\n", 400),
+        (b"GET / FOO/1.0\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\n\r\n", 505),
+        (b"POST / HTTP/1.0\r\n\r\n", 405),
+        (b"DELETE / HTTP/1.0\r\n\r\n", 405),
+        (b"BREW / HTTP/1.0\r\n\r\n", 501),
+        (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        (b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", 413),
+    ];
+
+    #[test]
+    fn wire_examples_get_their_status() {
+        for &(input, code) in CASES {
+            assert_eq!(
+                status_of(input).code(),
+                code,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_request() {
+        let wire = b"GET /x%20y?q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+        let mut reader = RequestReader::new(Limits::default());
+        for (i, b) in wire.iter().enumerate() {
+            assert_eq!(reader.next_request(), Ok(None), "early at byte {i}");
+            reader.feed(std::slice::from_ref(b));
+        }
+        let req = reader.next_request().unwrap().unwrap();
+        assert_eq!(req.target, "/x%20y?q");
+        assert_eq!(req.version, Version::Http11);
+        assert!(!req.keep_alive);
+        assert_eq!(req.head_len, wire.len());
+        assert_eq!(reader.buffered(), 0);
+    }
+
+    #[test]
+    fn pipelined_requests_come_out_in_order_and_leftovers_stay() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HT");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/1");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/2");
+        assert_eq!(reader.next_request(), Ok(None));
+        assert!(reader.in_request());
+        reader.feed(b"TP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/3");
+        assert!(!reader.in_request());
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
+            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, Close\r\n\r\n", false),
+        ];
+        for &(input, keep) in cases {
+            let req = parse_all(input).unwrap().unwrap();
+            assert_eq!(req.keep_alive, keep, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn if_modified_since_is_parsed_and_garbage_ignored() {
+        let req = parse_all(b"GET / HTTP/1.0\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            req.if_modified_since,
+            Some(httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap())
+        );
+        let req = parse_all(b"GET / HTTP/1.0\r\nIf-Modified-Since: yesterday\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.if_modified_since, None);
+    }
+
+    #[test]
+    fn a_long_request_line_is_414_before_the_head_ends() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"GET /");
+        reader.feed(&vec![b'a'; 9000]);
+        assert_eq!(reader.next_request().unwrap_err().status, Status::UriTooLong);
+        // And it stays failed, buffering nothing more.
+        reader.feed(b" HTTP/1.0\r\n\r\n");
+        assert_eq!(reader.buffered(), 0);
+        assert!(reader.next_request().is_err());
+    }
+
+    #[test]
+    fn a_large_head_is_431_before_it_ends() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"GET / HTTP/1.0\r\n");
+        for _ in 0..200 {
+            reader.feed(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::HeaderFieldsTooLarge
+        );
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let mut head = b"GET / HTTP/1.0\r\n".to_vec();
+        for i in 0..65 {
+            head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        assert_eq!(status_of(&head), Status::HeaderFieldsTooLarge);
+    }
+
+    #[test]
+    fn garbage_is_refused_without_waiting_for_a_blank_line() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"\x16\x03\x01\x02\x00\x01"); // a TLS ClientHello
+        assert_eq!(reader.next_request().unwrap_err().status, Status::BadRequest);
+    }
+
+    /// The fuzz target's property (fuzz/fuzz_targets/request_reader.rs): fed whole or in
+    /// pieces, the same requests come out and the reader fails or not alike.
+    fn run_in_pieces(input: &[u8], piece: usize, limits: Limits) -> (Vec<Request>, bool) {
+        let mut reader = RequestReader::new(limits);
+        let mut out = Vec::new();
+        for chunk in input.chunks(piece) {
+            reader.feed(chunk);
+            loop {
+                match reader.next_request() {
+                    Ok(Some(req)) => out.push(req),
+                    Ok(None) => break,
+                    Err(_) => return (out, true),
+                }
+            }
+        }
+        (out, false)
+    }
+
+    /// Inputs the fuzzer found, each once a failure: `(input, piece size)`, with the fuzz
+    /// target's small limits.
+    const FUZZ_REGRESSIONS: &[(&[u8], usize)] = &[
+        // Garbage past the first 32 bytes of an unfinished request line was caught only
+        // when it arrived in small pieces.
+        (b"E/ .PH/01TT\rTT / HTTP/1' / ssssssssssss", 8),
+    ];
+
+    #[test]
+    fn fuzz_regressions_parse_the_same_whole_and_in_pieces() {
+        let limits = Limits {
+            max_request_line: 64,
+            max_head: 256,
+            max_headers: 8,
+        };
+        for &(input, piece) in FUZZ_REGRESSIONS {
+            assert_eq!(
+                run_in_pieces(input, input.len(), limits),
+                run_in_pieces(input, piece, limits),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn endless_empty_lines_hit_the_head_limit() {
+        let mut reader = RequestReader::new(Limits::default());
+        for _ in 0..10_000 {
+            reader.feed(b"\r\n");
+        }
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::HeaderFieldsTooLarge
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The response head: status line and headers, and the small HTML page an error carries.
+//!
+//! Python: `BaseHTTPRequestHandler.send_response`, `send_header`, `end_headers` and
+//! `send_error` (whose `error_message_format` is the model for [`error_page`]).
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::Status;
+
+/// The `Server` header: the crate and its version.
+pub const SERVER: &str = concat!("mio-selectors/", env!("CARGO_PKG_VERSION"));
+
+/// Everything that varies in a response head.
+///
+/// Python: the `send_header` calls in `SimpleHTTPRequestHandler.send_head`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::{ResponseHead, Status};
+///
+/// let mut out = Vec::new();
+/// let head = ResponseHead { content_length: 5, ..ResponseHead::new(Status::Ok, "text/plain; charset=utf-8") };
+/// head.write_to(&mut out, "Sun, 06 Nov 1994 08:49:37 GMT");
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("HTTP/1.0 200 OK\r\n"));
+/// assert!(text.contains("\r\nContent-Length: 5\r\n"));
+/// assert!(text.ends_with("Connection: close\r\n\r\n"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead<'a> {
+    /// The status line's code and phrase.
+    pub status: Status,
+    /// `Content-Type` (left out of a 304, which has no body to describe).
+    pub content_type: &'a str,
+    /// `Content-Length`: the body's size, also in the answer to HEAD (RFC 9110 §9.3.2).
+    pub content_length: u64,
+    /// `Last-Modified`, for files.
+    pub last_modified: Option<SystemTime>,
+    /// `Location`, for a 301.
+    pub location: Option<&'a str>,
+    /// Keep the connection open after this response (`Connection: keep-alive`) or not
+    /// (`Connection: close`).
+    pub keep_alive: bool,
+}
+
+impl<'a> ResponseHead<'a> {
+    /// A head with no body, no dates and `Connection: close`.
+    pub fn new(status: Status, content_type: &'a str) -> ResponseHead<'a> {
+        ResponseHead {
+            status,
+            content_type,
+            content_length: 0,
+            last_modified: None,
+            location: None,
+            keep_alive: false,
+        }
+    }
+
+    /// Appends the head, blank line included, to `out`. `date` is the `Date` header's
+    /// value (see [`DateCache`]).
+    ///
+    /// The status line always says `HTTP/1.0`: that is the version this server implements
+    /// (RFC 9110 §6.2 asks for the highest version the server conforms to). Clients of 1.1
+    /// then read the response by 1.0's rules, which is why a kept-alive connection is
+    /// announced with `Connection: keep-alive` whatever the request's version.
+    pub fn write_to(&self, out: &mut Vec<u8>, date: &str) {
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
+            "HTTP/1.0 {}\r\nServer: {SERVER}\r\nDate: {date}\r\n",
+            self.status
+        );
+        if self.status.has_body() {
+            let _ = write!(
+                out,
+                "Content-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type, self.content_length
+            );
+        }
+        if let Some(modified) = self.last_modified {
+            let _ = write!(
+                out,
+                "Last-Modified: {}\r\n",
+                httpdate::fmt_http_date(modified)
+            );
+        }
+        if let Some(location) = self.location {
+            let _ = write!(out, "Location: {location}\r\n");
+        }
+        if self.status == Status::MethodNotAllowed {
+            out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+        }
+        out.extend_from_slice(if self.keep_alive {
+            b"Connection: keep-alive\r\n\r\n"
+        } else {
+            b"Connection: close\r\n\r\n"
+        });
+    }
+}
+
+/// The `Content-Type` of the pages [`error_page`] makes.
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// A small HTML page for an error (or a redirect): title and heading are the status, the
+/// paragraph says why. `detail` is always the server's own fixed text, never part of the
+/// request, so nothing a client sends is echoed into HTML.
+///
+/// Python: `BaseHTTPRequestHandler.error_message_format`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::{error_page, Status};
+///
+/// let page = error_page(Status::NotFound, "no such file");
+/// assert!(page.contains("<title>404 Not Found</title>") && page.contains("no such file"));
+/// ```
+pub fn error_page(status: Status, detail: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{status}</title></head>\n\
+         <body><h1>{status}</h1><p>{detail}</p><hr><address>{SERVER}</address></body></html>\n"
+    )
+}
+
+/// The `Date` header's value, formatted once per second rather than once per response.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::DateCache;
+///
+/// let mut dates = DateCache::default();
+/// let now = dates.now().to_owned();
+/// assert!(now.ends_with(" GMT") && now.len() == 29);
+/// ```
+#[derive(Debug, Default)]
+pub struct DateCache {
+    second: u64,
+    text: String,
+}
+
+impl DateCache {
+    /// The current time in IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    pub fn now(&mut self) -> &str {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_text(head: &ResponseHead<'_>) -> String {
+        let mut out = Vec::new();
+        head.write_to(&mut out, "D");
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn not_modified_has_no_body_headers() {
+        let text = head_text(&ResponseHead {
+            keep_alive: true,
+            last_modified: Some(UNIX_EPOCH),
+            ..ResponseHead::new(Status::NotModified, HTML)
+        });
+        assert_eq!(
+            text,
+            format!(
+                "HTTP/1.0 304 Not Modified\r\nServer: {SERVER}\r\nDate: D\r\n\
+                 Last-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: keep-alive\r\n\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_says_what_is() {
+        let text = head_text(&ResponseHead::new(Status::MethodNotAllowed, HTML));
+        assert!(text.contains("\r\nAllow: GET, HEAD\r\n"), "{text}");
+    }
+
+    #[test]
+    fn redirect_has_location() {
+        let text = head_text(&ResponseHead {
+            location: Some("/docs/"),
+            ..ResponseHead::new(Status::MovedPermanently, HTML)
+        });
+        assert!(text.contains("\r\nLocation: /docs/\r\n"), "{text}");
+    }
+}

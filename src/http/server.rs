@@ -1,0 +1,457 @@
+//! The server: one [`Protocol`] per connection on the protocol layer's event loop.
+//!
+//! Python: `http.server.ThreadingHTTPServer`, with a thread per connection blocking in
+//! `readline()`; here one loop serves every connection, and each connection is a small state
+//! machine the loop calls back:
+//!
+//! ```text
+//! data_received ──▶ RequestReader::feed ──▶ next_request ──▶ Site::respond ──▶ write + write_file
+//!        ▲                                                                         │
+//!        └──────────── keep-alive: wait for the next request ◀──────────────────────┘
+//! ```
+//!
+//! What the loop does for us: reading into its one shared buffer, writing what the kernel
+//! takes now and queueing the rest, `sendfile` for file regions, closing after the flush.
+//! What this file adds: HTTP's rules for when to close, the timeouts (one timer per
+//! connection, re-armed lazily), and the access log.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, log_enabled, Level};
+
+use super::{error_page, Limits, Request, RequestReader, Site, Status, HTML, SERVER};
+use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
+use crate::Stop;
+
+/// The server's settings; [`ServerConfig::default`] is what the example uses.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Size limits on a request head (414, 431).
+    pub limits: Limits,
+    /// The longest a request head may take to arrive, from its first byte (or from the
+    /// connection's opening, for the first request): then 408 and close. This is what stops
+    /// slowloris, a client that trickles a head a byte at a time to hold a connection.
+    pub head_timeout: Duration,
+    /// How long a kept-alive connection may sit idle between requests before it is closed
+    /// (silently: there is no request to answer), and how long a response may make no
+    /// progress at all (a client that stopped reading) before it is aborted.
+    pub idle_timeout: Duration,
+    /// Connections open at once, at most; the next is answered 503 and closed.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            limits: Limits::default(),
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// The HTTP/1.0 static-file server: a listener, a [`Site`], and an event loop.
+///
+/// Python: `http.server.ThreadingHTTPServer(addr, SimpleHTTPRequestHandler)`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::{HttpServer, ServerConfig, Site};
+/// use std::io::{Read, Write};
+/// use std::net::{TcpListener, TcpStream};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let site = Site::new(concat!(env!("CARGO_MANIFEST_DIR"), "/site"))?;
+/// let server = HttpServer::new(TcpListener::bind("127.0.0.1:0")?, site, ServerConfig::default())?;
+/// let addr = server.local_addr();
+/// let stop = server.stop_handle();
+/// let thread = std::thread::spawn(move || server.run());
+///
+/// let mut client = TcpStream::connect(addr)?;
+/// client.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
+/// let mut response = String::new();
+/// client.read_to_string(&mut response)?; // HTTP/1.0: the server closes after the response
+/// assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+///
+/// stop.stop();
+/// thread.join().unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct HttpServer {
+    lp: EventLoop<App>,
+    local_addr: SocketAddr,
+}
+
+/// What every connection shares: the site (its cache and `Date` header).
+struct App {
+    site: Site,
+}
+
+impl HttpServer {
+    /// A server for `site` on a bound `listener` (bind port 0 to let the OS choose).
+    ///
+    /// # Errors
+    /// The OS error creating the loop or watching the listener.
+    pub fn new(
+        listener: std::net::TcpListener,
+        site: Site,
+        config: ServerConfig,
+    ) -> io::Result<HttpServer> {
+        let local_addr = listener.local_addr()?;
+        let loop_config = event_loop::Config {
+            max_connections: config.max_connections,
+            full_message: full_message(),
+            ..event_loop::Config::default()
+        };
+        let mut lp = EventLoop::with_config(App { site }, loop_config)?;
+        let config = Arc::new(config);
+        lp.listen_tcp(listener, move || Connection::new(Arc::clone(&config)))?;
+        Ok(HttpServer { lp, local_addr })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that ends [`run`](Self::run) from another thread (tests, Ctrl-C).
+    pub fn stop_handle(&self) -> Stop {
+        self.lp.handle().stop_handle()
+    }
+
+    /// Serves until the stop handle is used; then every connection is closed.
+    ///
+    /// # Errors
+    /// An error of the loop itself (see [`EventLoop::run`]); a failing connection is
+    /// closed and logged, never fatal.
+    pub fn run(mut self) -> io::Result<()> {
+        debug!(
+            "serving {} on http://{}",
+            self.lp.app().site.root().display(),
+            self.local_addr
+        );
+        self.lp.run()
+    }
+}
+
+impl fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("local_addr", &self.local_addr)
+            .field("root", &self.lp.app().site.root())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The 503 the loop sends, in one non-blocking write, to a connection over the limit. It is
+/// built once, so it has no `Date` (RFC 9110 §6.6.1 allows that of a server without a clock
+/// at hand; a cheap answer matters more here).
+fn full_message() -> Vec<u8> {
+    let page = error_page(
+        Status::ServiceUnavailable,
+        "the server is at its connection limit; try again shortly",
+    );
+    let mut out = format!(
+        "HTTP/1.0 {}\r\nServer: {SERVER}\r\nContent-Type: {HTML}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        Status::ServiceUnavailable,
+        page.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(page.as_bytes());
+    out
+}
+
+/// One client connection.
+struct Connection {
+    config: Arc<ServerConfig>,
+    reader: RequestReader,
+    /// The peer, for the access log (looked up only when that log is on).
+    peer: Option<Addr>,
+    /// When the current request head began to arrive (or the connection opened, before
+    /// its first request): the head timeout counts from here.
+    head_started: Option<Instant>,
+    /// When the connection last became idle: its last response fully queued.
+    idle_since: Instant,
+    /// `unsent_bytes()` when the watchdog last looked, and when that figure last moved.
+    last_unsent: u64,
+    progress_at: Instant,
+    /// The one watchdog timer, and when it is due.
+    watchdog: Option<(TimerHandle, Instant)>,
+    /// A response was queued that the socket has not taken yet and more requests wait:
+    /// answering them would queue file after file, so wait for the queue to drain.
+    draining: Option<TimerHandle>,
+    /// Requests are not answered while the write buffer is over its high-water mark.
+    write_paused: bool,
+    /// The client shut down its sending side; close once what it asked for is answered.
+    peer_eof: bool,
+    /// The connection is closing: nothing more is answered.
+    done: bool,
+}
+
+/// How often a connection with queued output and pipelined requests checks whether the
+/// output has gone.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+impl Connection {
+    fn new(config: Arc<ServerConfig>) -> Connection {
+        let now = Instant::now();
+        Connection {
+            reader: RequestReader::new(config.limits),
+            config,
+            peer: None,
+            head_started: Some(now),
+            idle_since: now,
+            last_unsent: 0,
+            progress_at: now,
+            watchdog: None,
+            draining: None,
+            write_paused: false,
+            peer_eof: false,
+            done: false,
+        }
+    }
+
+    /// Answers every complete request buffered, in order, until one closes the connection,
+    /// the write buffer fills, or a response must drain first.
+    fn answer(&mut self, ctx: &mut Context<'_, App>) {
+        while !self.done && !self.write_paused && self.draining.is_none() {
+            let started = Instant::now();
+            let response = match self.reader.next_request() {
+                Ok(None) => break,
+                Ok(Some(request)) => {
+                    let response = ctx.app().site.respond(&request);
+                    self.log(&request, &response, started);
+                    response
+                }
+                Err(err) => {
+                    // The stream cannot be trusted past a bad head: answer and close.
+                    debug!("{}: bad request: {err}", self.peer_name());
+                    let response = ctx.app().site.error(err.status, err.detail, false, false);
+                    self.log_error(err.status, response.body_len, started);
+                    response
+                }
+            };
+            let mut transport = ctx.transport();
+            let mut written = transport.write(&response.bytes);
+            if let Some((file, len)) = response.file {
+                written = transport.write_file(file, 0, len);
+            }
+            match written {
+                Ok(Written::Flowing) => {}
+                Ok(Written::OverHighWater) => self.write_paused = true,
+                Err(_) => self.done = true, // lost meanwhile; connection_lost follows
+            }
+            if !response.keep_alive {
+                self.done = true;
+                transport.close();
+                break;
+            }
+            let now = ctx.now();
+            self.idle_since = now;
+            self.head_started = self.reader.in_request().then_some(now);
+            if self.reader.buffered() > 0 && ctx.transport().unsent_bytes() > 0 {
+                // Pipelined requests behind a response still in the queue: let it go first,
+                // so that a client cannot make us hold a file open per request it sends.
+                ctx.transport().pause_reading();
+                self.draining = Some(ctx.set_timer(DRAIN_POLL));
+            }
+        }
+        if self.write_paused {
+            ctx.transport().pause_reading();
+        }
+        if self.peer_eof && !self.done && !self.write_paused && self.draining.is_none() {
+            // Every complete request is answered; a partial one never will be.
+            self.done = true;
+            ctx.close();
+            return;
+        }
+        self.arm_watchdog(ctx);
+    }
+
+    /// Sets the watchdog for the earliest deadline that applies now, unless it is already
+    /// due by then. Re-arming only when the deadline moves *earlier* keeps timer churn off
+    /// the common path (nginx's lazy timers): a late watchdog just re-arms when it fires.
+    fn arm_watchdog(&mut self, ctx: &mut Context<'_, App>) {
+        let due = self.deadline();
+        if let Some((timer, at)) = self.watchdog {
+            if at <= due {
+                return;
+            }
+            ctx.cancel(timer);
+        }
+        let delay = due.saturating_duration_since(ctx.now());
+        self.watchdog = Some((ctx.set_timer(delay), due));
+    }
+
+    /// When this connection is next due for a check: the head timeout while a head is
+    /// arriving, the idle timeout while waiting, or the stall limit while sending.
+    fn deadline(&self) -> Instant {
+        if self.last_unsent > 0 {
+            self.progress_at + self.config.idle_timeout
+        } else if let Some(started) = self.head_started {
+            started + self.config.head_timeout
+        } else {
+            self.idle_since + self.config.idle_timeout
+        }
+    }
+
+    /// The watchdog fired: act on whichever timeout has passed, or re-arm.
+    fn watchdog_fired(&mut self, ctx: &mut Context<'_, App>) {
+        self.watchdog = None;
+        let now = ctx.now();
+        let unsent = ctx.transport().unsent_bytes();
+        if unsent != self.last_unsent {
+            if unsent == 0 {
+                self.idle_since = now;
+            }
+            self.last_unsent = unsent;
+            self.progress_at = now;
+        }
+        if now < self.deadline() || self.done {
+            if !self.done {
+                self.arm_watchdog(ctx);
+            }
+            return;
+        }
+        if unsent > 0 {
+            debug!(
+                "{}: no progress sending for {:?}; aborting",
+                self.peer_name(),
+                self.config.idle_timeout
+            );
+            ctx.transport().abort();
+        } else if self.reader.in_request() {
+            debug!("{}: request head timed out", self.peer_name());
+            let response = ctx.app().site.error(
+                Status::RequestTimeout,
+                "the request head did not arrive in time",
+                false,
+                false,
+            );
+            self.log_error(Status::RequestTimeout, response.body_len, now);
+            let _ = ctx.write(&response.bytes);
+            ctx.close();
+        } else {
+            debug!("{}: idle; closing", self.peer_name());
+            ctx.close();
+        }
+        self.done = true;
+    }
+
+    fn log(&self, request: &Request, response: &super::Response, started: Instant) {
+        if log_enabled!(Level::Info) {
+            let client = match &request.forwarded_for {
+                Some(forwarded) => format!("{} (for {forwarded})", self.peer_name()),
+                None => self.peer_name(),
+            };
+            info!(
+                "{client} \"{} {}\" {} {} {:?}",
+                request.method.as_str(),
+                request.target,
+                response.status.code(),
+                response.body_len,
+                started.elapsed()
+            );
+        }
+    }
+
+    fn log_error(&self, status: Status, bytes: u64, started: Instant) {
+        if log_enabled!(Level::Info) {
+            info!(
+                "{} \"-\" {} {bytes} {:?}",
+                self.peer_name(),
+                status.code(),
+                started.elapsed()
+            );
+        }
+    }
+
+    fn peer_name(&self) -> String {
+        self.peer
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), ToString::to_string)
+    }
+}
+
+impl Protocol<App> for Connection {
+    fn connection_made(&mut self, ctx: &mut Context<'_, App>) {
+        // getpeername costs a system call per connection: only when it will be logged.
+        if log_enabled!(Level::Info) {
+            self.peer = ctx.transport().peer_addr().ok();
+        }
+        let now = ctx.now();
+        self.head_started = Some(now);
+        self.idle_since = now;
+        self.progress_at = now;
+        self.arm_watchdog(ctx);
+    }
+
+    fn data_received(&mut self, ctx: &mut Context<'_, App>, data: &[u8]) {
+        if self.done {
+            return;
+        }
+        if self.head_started.is_none() {
+            self.head_started = Some(ctx.now());
+        }
+        self.reader.feed(data);
+        self.answer(ctx);
+    }
+
+    /// A client may send its requests and then shut down its side (`curl --no-keepalive`
+    /// does not, but `nc -N` and scripts do): keep the connection open until every request
+    /// already received is answered.
+    fn eof_received(&mut self, ctx: &mut Context<'_, App>) -> bool {
+        self.peer_eof = true;
+        if self.done {
+            return false;
+        }
+        self.answer(ctx);
+        !self.done
+    }
+
+    fn pause_writing(&mut self, ctx: &mut Context<'_, App>) {
+        self.write_paused = true;
+        ctx.transport().pause_reading();
+    }
+
+    fn resume_writing(&mut self, ctx: &mut Context<'_, App>) {
+        self.write_paused = false;
+        if !self.done {
+            ctx.transport().resume_reading();
+            self.answer(ctx);
+        }
+    }
+
+    fn timer_fired(&mut self, ctx: &mut Context<'_, App>, timer: TimerHandle) {
+        if self.draining == Some(timer) {
+            self.draining = None;
+            if self.done {
+                return;
+            }
+            if ctx.transport().unsent_bytes() > 0 {
+                self.draining = Some(ctx.set_timer(DRAIN_POLL));
+            } else {
+                ctx.transport().resume_reading();
+                self.answer(ctx);
+            }
+        } else if self.watchdog.is_some_and(|(t, _)| t == timer) {
+            self.watchdog_fired(ctx);
+        }
+    }
+
+    fn connection_lost(&mut self, _ctx: &mut Context<'_, App>, reason: Lost) {
+        self.done = true;
+        match reason {
+            Lost::Closed | Lost::PeerClosed | Lost::TimedOut => {}
+            other => debug!("{}: connection lost: {other}", self.peer_name()),
+        }
+    }
+}

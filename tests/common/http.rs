@@ -1,0 +1,333 @@
+//! Helpers for the HTTP tests: a server on port 0 in a thread, raw-socket requests, a
+//! response parser, temporary document roots, and the external clients (curl, python, ab).
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio_selectors::http::{HttpServer, ServerConfig, Site};
+
+/// How long any single read in a test may wait before the test fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The bundled site, as the example serves it.
+pub fn bundled_site() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("site")
+}
+
+/// A server running in a thread; stopped and joined on drop.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Starts a server for `root` on 127.0.0.1 port 0.
+#[track_caller]
+pub fn serve(root: &Path, config: ServerConfig) -> Running {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let site = Site::new(root).expect("site");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
+    Running {
+        addr,
+        stop: Some(Box::new(move || stop.stop())),
+        thread: Some(thread),
+    }
+}
+
+impl Running {
+    /// Stops the server and returns what `run` returned.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().expect("server thread panicked"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let result = self.stop_inner();
+        if !std::thread::panicking() {
+            result.expect("server failed");
+        }
+    }
+}
+
+/// A blocking client socket with a read timeout, so that no test can hang.
+#[track_caller]
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    sock.set_nodelay(true).unwrap();
+    sock
+}
+
+/// Sends `request` on a fresh connection and reads until the server closes it.
+#[track_caller]
+pub fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut sock = connect(addr);
+    sock.write_all(request).expect("send request");
+    read_to_close(&mut sock)
+}
+
+/// Reads until end of file (the server closed); a reset after some bytes counts as the end
+/// too, since a server closing with unread input makes the kernel send one.
+#[track_caller]
+pub fn read_to_close(sock: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => return out,
+            Err(err) => panic!("read failed after {} bytes: {err}", out.len()),
+        }
+    }
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub code: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Parsed {
+    /// A header's value (the first, by case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[track_caller]
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("body is UTF-8")
+    }
+}
+
+/// Parses every response in `bytes` (as read from one connection). `head_only[i]` says the
+/// i-th answered a HEAD (no body whatever Content-Length says); a 304 has no body either.
+/// Panics on trailing garbage or a short body.
+#[track_caller]
+pub fn parse_responses(mut bytes: &[u8], head_only: &[bool]) -> Vec<Parsed> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut res = httparse::Response::new(&mut headers);
+        let len = match res.parse(bytes).expect("a valid response head") {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial => panic!(
+                "incomplete response head: {:?}",
+                String::from_utf8_lossy(bytes)
+            ),
+        };
+        assert_eq!(res.version, Some(0), "responses say HTTP/1.0");
+        let code = res.code.unwrap();
+        let headers: Vec<(String, String)> = res
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8(h.value.to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        let reason = res.reason.unwrap().to_owned();
+        let no_body = head_only.get(out.len()).copied().unwrap_or(false) || code == 304;
+        let body_len = if no_body {
+            0
+        } else {
+            let value = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.parse::<usize>().unwrap())
+                .expect("Content-Length");
+            value
+        };
+        let rest = &bytes[len..];
+        assert!(
+            rest.len() >= body_len,
+            "body short: {} of {body_len}",
+            rest.len()
+        );
+        out.push(Parsed {
+            code,
+            reason,
+            headers,
+            body: rest[..body_len].to_vec(),
+        });
+        bytes = &rest[body_len..];
+    }
+    out
+}
+
+/// Sends `request` on a fresh connection and parses the one response.
+#[track_caller]
+pub fn get_one(addr: SocketAddr, request: &str) -> Parsed {
+    let head_only = request.starts_with("HEAD");
+    let bytes = exchange(addr, request.as_bytes());
+    let mut all = parse_responses(&bytes, &[head_only]);
+    assert_eq!(all.len(), 1, "one response expected");
+    all.pop().unwrap()
+}
+
+/// Reads one response from a kept-alive connection (head, then Content-Length bytes).
+#[track_caller]
+pub fn read_response(sock: &mut TcpStream, head_only: bool) -> Parsed {
+    let mut bytes = Vec::new();
+    let mut buf = [0; 16 * 1024];
+    loop {
+        if let Some(end) = find(&bytes, b"\r\n\r\n") {
+            let head = parse_head_only(&bytes[..end + 4]);
+            let want = if head_only || head.code == 304 {
+                0
+            } else {
+                head.header("content-length").unwrap().parse().unwrap()
+            };
+            while bytes.len() < end + 4 + want {
+                let n = sock.read(&mut buf).expect("read body");
+                assert!(n > 0, "closed mid-body");
+                bytes.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(bytes.len(), end + 4 + want, "more bytes than one response");
+            return Parsed {
+                body: bytes[end + 4..].to_vec(),
+                ..head
+            };
+        }
+        let n = sock.read(&mut buf).expect("read head");
+        assert!(
+            n > 0,
+            "closed before a full head: {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn parse_head_only(head: &[u8]) -> Parsed {
+    let mut all = parse_responses(head, &[true]);
+    all.pop().unwrap()
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Asserts that the server closes `sock` (end of file) within `limit`, sending nothing.
+#[track_caller]
+pub fn assert_closed_within(sock: &mut TcpStream, limit: Duration) -> Duration {
+    let start = Instant::now();
+    sock.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0; 1024];
+    match sock.read(&mut buf) {
+        Ok(0) => start.elapsed(),
+        Ok(n) => panic!(
+            "expected a close, got {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(err) if err.kind() == io::ErrorKind::ConnectionReset => start.elapsed(),
+        Err(err) => panic!("not closed within {limit:?}: {err}"),
+    }
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "mio-selectors-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic bytes for large-file tests: position-dependent, so a skipped or repeated
+/// chunk shows.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
+/// Whether an external tool is available; under CI (`CI` set) a missing tool fails the
+/// test instead, since .ci/run installs them.
+pub fn have_tool(name: &str, version_arg: &str) -> bool {
+    let found = Command::new(name)
+        .arg(version_arg)
+        .output()
+        .map(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is missing under CI: .ci/run should install it"
+        );
+        eprintln!("SKIPPED: {name} is not installed (apt-get install it to run this test)");
+    }
+    found
+}
+
+/// Runs `program` with `args` under coreutils' `timeout`, so that a hung client is killed
+/// after `limit` (and the test fails on its exit status) instead of hanging the suite.
+#[track_caller]
+pub fn run_bounded(limit: Duration, program: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("--kill-after=2")
+        .arg(format!("{}", limit.as_secs().max(1)))
+        .arg(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"))
+}

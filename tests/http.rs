@@ -1,0 +1,597 @@
+//! The HTTP/1.0 responder over real sockets: raw requests for every rule, then real
+//! clients (curl, python3's http.client and urllib, ab).
+//!
+//! Every server runs in-process on 127.0.0.1 port 0; every wait is bounded.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::http::*;
+use mio_selectors::http::{ServerConfig, SERVER};
+
+fn site_file(name: &str) -> Vec<u8> {
+    std::fs::read(bundled_site().join(name)).unwrap()
+}
+
+fn bundled() -> Running {
+    serve(&bundled_site(), ServerConfig::default())
+}
+
+// ---- The request/response cycle ----
+
+#[test]
+fn get_index_html_over_http_1_0() {
+    let server = bundled();
+    let res = get_one(server.addr, "GET /index.html HTTP/1.0\r\n\r\n");
+    assert_eq!((res.code, res.reason.as_str()), (200, "OK"));
+    assert_eq!(res.body, site_file("index.html"));
+    assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        res.header("content-length"),
+        Some(res.body.len().to_string().as_str())
+    );
+    assert_eq!(res.header("server"), Some(SERVER));
+    assert_eq!(res.header("connection"), Some("close"));
+    // Date is now, Last-Modified the file's mtime, both IMF-fixdate.
+    let date = httpdate::parse_http_date(res.header("date").unwrap()).unwrap();
+    let age = SystemTime::now().duration_since(date).unwrap_or_default();
+    assert!(age < Duration::from_secs(5), "Date is {age:?} old");
+    let modified = std::fs::metadata(bundled_site().join("index.html"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let last_modified = httpdate::parse_http_date(res.header("last-modified").unwrap()).unwrap();
+    let skew = modified
+        .duration_since(last_modified)
+        .unwrap_or_else(|e| e.duration());
+    assert!(skew < Duration::from_secs(1), "Last-Modified off by {skew:?}");
+}
+
+#[test]
+fn head_sends_the_headers_of_get_without_the_body() {
+    let server = bundled();
+    let bytes = exchange(server.addr, b"HEAD /logo.png HTTP/1.0\r\n\r\n");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.ends_with("\r\n\r\n"), "no body after the head: {text}");
+    let res = &parse_responses(&bytes, &[true])[0];
+    assert_eq!(res.code, 200);
+    assert_eq!(res.header("content-type"), Some("image/png"));
+    assert_eq!(
+        res.header("content-length"),
+        Some(site_file("logo.png").len().to_string().as_str())
+    );
+}
+
+#[test]
+fn content_type_follows_the_extension() {
+    let server = bundled();
+    for (path, ty) in [
+        ("/style.css", "text/css; charset=utf-8"),
+        ("/logo.png", "image/png"),
+        ("/files/large.txt", "text/plain; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+    ] {
+        let res = get_one(server.addr, &format!("GET {path} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.header("content-type"), Some(ty), "{path}");
+    }
+}
+
+#[test]
+fn a_request_arriving_one_byte_at_a_time_is_answered() {
+    let server = bundled();
+    let mut sock = connect(server.addr);
+    for b in b"GET /style.css HTTP/1.0\r\nUser-Agent: slow\r\n\r\n" {
+        sock.write_all(std::slice::from_ref(b)).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let res = &parse_responses(&read_to_close(&mut sock), &[false])[0];
+    assert_eq!((res.code, res.body.clone()), (200, site_file("style.css")));
+}
+
+// ---- Connections: keep-alive and pipelining ----
+
+#[test]
+fn http_1_0_keep_alive_is_granted_when_asked_for() {
+    let server = bundled();
+    let mut sock = connect(server.addr);
+    for _ in 0..3 {
+        sock.write_all(b"GET /style.css HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
+        let res = read_response(&mut sock, false);
+        assert_eq!(res.code, 200);
+        assert_eq!(res.header("connection"), Some("keep-alive"));
+    }
+    sock.write_all(b"GET /style.css HTTP/1.0\r\n\r\n").unwrap();
+    let res = read_response(&mut sock, false);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert_closed_within(&mut sock, Duration::from_secs(5));
+}
+
+#[test]
+fn http_1_1_keeps_alive_by_default_and_honours_close() {
+    let server = bundled();
+    let mut sock = connect(server.addr);
+    for _ in 0..50 {
+        sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let res = read_response(&mut sock, false);
+        assert_eq!(
+            (res.code, res.header("connection")),
+            (200, Some("keep-alive"))
+        );
+    }
+    sock.write_all(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let res = read_response(&mut sock, true);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert_closed_within(&mut sock, Duration::from_secs(5));
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = bundled();
+    let bytes = exchange(
+        server.addr,
+        b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n\
+          HEAD /logo.png HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /files/large.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /missing HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /docs/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let all = parse_responses(&bytes, &[false, true, false, false, false]);
+    let codes: Vec<u16> = all.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [200, 200, 200, 404, 200]);
+    assert_eq!(all[0].body, site_file("style.css"));
+    assert_eq!(all[1].header("content-type"), Some("image/png"));
+    assert_eq!(all[2].body, site_file("files/large.txt"));
+    assert_eq!(all[4].body, site_file("docs/index.html"));
+}
+
+// ---- Files: directories, 404, If-Modified-Since ----
+
+#[test]
+fn a_directory_redirects_to_its_slash_form_then_serves_its_index() {
+    let server = bundled();
+    let res = get_one(server.addr, "GET /docs?x=1 HTTP/1.0\r\n\r\n");
+    assert_eq!(res.code, 301);
+    assert_eq!(res.header("location"), Some("/docs/?x=1"));
+    assert!(res.text().contains("301 Moved Permanently"));
+    let res = get_one(server.addr, "GET /docs/ HTTP/1.0\r\n\r\n");
+    assert_eq!((res.code, res.body), (200, site_file("docs/index.html")));
+}
+
+#[test]
+fn a_missing_file_is_404_with_a_small_html_page() {
+    let server = bundled();
+    let res = get_one(server.addr, "GET /missing.html HTTP/1.0\r\n\r\n");
+    assert_eq!(res.code, 404);
+    assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(res.text().contains("<h1>404 Not Found</h1>"), "{}", res.text());
+    // HEAD gets the same status and no page.
+    let bytes = exchange(server.addr, b"HEAD /missing.html HTTP/1.0\r\n\r\n");
+    assert!(bytes.ends_with(b"\r\n\r\n") && bytes.starts_with(b"HTTP/1.0 404 "));
+}
+
+#[test]
+fn if_modified_since_gives_304_without_a_body() {
+    let server = bundled();
+    let res = get_one(
+        server.addr,
+        "GET /index.html HTTP/1.0\r\nIf-Modified-Since: Wed, 01 Jan 2200 00:00:00 GMT\r\n\r\n",
+    );
+    assert_eq!(res.code, 304);
+    assert!(res.body.is_empty());
+    let bytes = exchange(
+        server.addr,
+        b"GET /index.html HTTP/1.0\r\nIf-Modified-Since: Wed, 01 Jan 2200 00:00:00 GMT\r\n\r\n",
+    );
+    assert!(bytes.ends_with(b"\r\n\r\n"), "304 has no body");
+    // Its own Last-Modified is "not modified since" too; an older date is a 200.
+    let first = get_one(server.addr, "GET /index.html HTTP/1.0\r\n\r\n");
+    let lm = first.header("last-modified").unwrap();
+    let res = get_one(
+        server.addr,
+        &format!("GET /index.html HTTP/1.0\r\nIf-Modified-Since: {lm}\r\n\r\n"),
+    );
+    assert_eq!(res.code, 304);
+    let res = get_one(
+        server.addr,
+        "GET /index.html HTTP/1.0\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n",
+    );
+    assert_eq!(res.code, 200);
+}
+
+#[test]
+fn a_changed_file_is_served_fresh_not_from_the_cache() {
+    let root = TempDir::new("http-fresh");
+    root.write("a.txt", b"first");
+    let server = serve(root.path(), ServerConfig::default());
+    assert_eq!(
+        get_one(server.addr, "GET /a.txt HTTP/1.0\r\n\r\n").body,
+        b"first"
+    );
+    root.write("a.txt", b"second, longer");
+    assert_eq!(
+        get_one(server.addr, "GET /a.txt HTTP/1.0\r\n\r\n").body,
+        b"second, longer"
+    );
+    std::fs::remove_file(root.path().join("a.txt")).unwrap();
+    assert_eq!(get_one(server.addr, "GET /a.txt HTTP/1.0\r\n\r\n").code, 404);
+}
+
+#[test]
+fn a_large_file_arrives_whole_and_unchanged() {
+    let root = TempDir::new("http-large");
+    let data = pattern(8 * 1024 * 1024 + 13);
+    root.write("big.bin", &data);
+    let server = serve(root.path(), ServerConfig::default());
+    let res = get_one(server.addr, "GET /big.bin HTTP/1.0\r\n\r\n");
+    assert_eq!(res.code, 200);
+    assert_eq!(res.header("content-type"), Some("application/octet-stream"));
+    assert!(res.body == data, "body differs from the file");
+}
+
+// ---- The root: no escape by any spelling ----
+
+#[test]
+fn no_spelling_of_a_path_escapes_the_root() {
+    let outer = TempDir::new("http-escape");
+    outer.write("secret.txt", b"SECRET");
+    outer.write("root/inside.txt", b"inside");
+    outer.write("root/sub/page.txt", b"page");
+    let root = outer.path().join("root");
+    std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("link-out")).unwrap();
+    std::os::unix::fs::symlink(outer.path(), root.join("dir-out")).unwrap();
+    std::os::unix::fs::symlink(root.join("inside.txt"), root.join("link-in")).unwrap();
+    let server = serve(&root, ServerConfig::default());
+
+    let cases: &[(&str, u16)] = &[
+        ("/../secret.txt", 403),
+        ("/sub/../../secret.txt", 403),
+        ("/%2e%2e/secret.txt", 403),
+        ("/%2E%2E%2Fsecret.txt", 403),
+        ("/sub/..%2f..%2fsecret.txt", 403),
+        ("/sub/%2e%2e/%2e%2e/secret.txt", 403),
+        ("/..", 403),
+        ("/link-out", 403),
+        ("/dir-out/secret.txt", 403),
+        ("//etc/passwd", 404),
+        ("/etc/passwd", 404),
+        ("/%2fetc%2fpasswd", 404),
+        ("/inside.txt%00.png", 400),
+        ("/%zz", 400),
+        ("http://evil/../secret.txt", 403),
+        ("/./inside.txt", 200),
+        ("//inside.txt", 200),
+        ("/sub/page.txt", 200),
+        ("/link-in", 200),
+        ("/%69nside.txt", 200),
+    ];
+    for &(target, code) in cases {
+        let res = get_one(server.addr, &format!("GET {target} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.code, code, "GET {target}: {}", String::from_utf8_lossy(&res.body));
+        assert!(
+            find(&res.body, b"SECRET").is_none(),
+            "GET {target} leaked the secret"
+        );
+    }
+}
+
+#[test]
+fn a_directory_without_index_and_a_fifo_are_forbidden() {
+    let root = TempDir::new("http-special");
+    std::fs::create_dir(root.path().join("empty")).unwrap();
+    let fifo = root.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = serve(root.path(), ServerConfig::default());
+    assert_eq!(get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code, 403);
+    // A FIFO is neither opened blocking (which would hang the loop) nor served.
+    assert_eq!(get_one(server.addr, "GET /fifo HTTP/1.0\r\n\r\n").code, 403);
+    assert_eq!(get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code, 403);
+}
+
+// ---- Bad requests: a status, then the connection closes ----
+
+#[test]
+fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
+    let server = bundled();
+    let long_line = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(9000));
+    let big_head = format!(
+        "GET / HTTP/1.0\r\n{}\r\n",
+        "X-Filler: 0123456789012345678901234567890123456789\r\n".repeat(400)
+    );
+    let many_headers = format!(
+        "GET / HTTP/1.0\r\n{}\r\n",
+        (0..100).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+    );
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03".to_vec(), 400),
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (b"GET /\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/1.0\r\nNo Colon\r\n\r\n".to_vec(), 400),
+        (b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc".to_vec(), 405),
+        (b"BREW /pot HTTP/1.0\r\n\r\n".to_vec(), 501),
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            501,
+        ),
+        (b"GET / HTTP/2.0\r\n\r\n".to_vec(), 505),
+        (b"GET / HTTP/1.0\r\nContent-Length: 10\r\n\r\n0123456789".to_vec(), 413),
+        (long_line.into_bytes(), 414),
+        (big_head.into_bytes(), 431),
+        (many_headers.into_bytes(), 431),
+    ];
+    for (request, code) in cases {
+        let bytes = exchange(server.addr, &request);
+        let all = parse_responses(&bytes, &[false]);
+        assert_eq!(all.len(), 1, "{:?}", String::from_utf8_lossy(&request[..40.min(request.len())]));
+        let res = &all[0];
+        assert_eq!(res.code, code, "{:?}", String::from_utf8_lossy(&request[..40.min(request.len())]));
+        assert_eq!(res.header("connection"), Some("close"));
+        assert!(res.text().contains(&format!("<h1>{code} ")), "{}", res.text());
+        if code == 405 {
+            assert_eq!(res.header("allow"), Some("GET, HEAD"));
+        }
+    }
+}
+
+#[test]
+fn a_bad_request_after_good_ones_on_a_connection_answers_all_in_order() {
+    let server = bundled();
+    let bytes = exchange(
+        server.addr,
+        b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\nGARBAGE\x01\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let all = parse_responses(&bytes, &[false, false]);
+    let codes: Vec<u16> = all.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [200, 400], "nothing answered after the bad request");
+}
+
+// ---- Hardening: timeouts, connection limit, vanishing clients ----
+
+fn quick_timeouts() -> ServerConfig {
+    ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(600),
+        ..ServerConfig::default()
+    }
+}
+
+#[test]
+fn a_head_that_never_finishes_gets_408_then_a_close() {
+    let server = serve(&bundled_site(), quick_timeouts());
+    let mut sock = connect(server.addr);
+    let start = Instant::now();
+    // Slowloris: a byte now and then, never the blank line. The head timeout counts from
+    // the request's first byte, so trickling does not extend it.
+    let mut answered = Vec::new();
+    sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    for b in b"GET / HTTP/1.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if sock.write_all(std::slice::from_ref(b)).is_err() {
+            break;
+        }
+        let mut buf = [0; 4096];
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answered.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if !answered.is_empty() {
+            break;
+        }
+    }
+    sock.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    answered.extend(read_to_close(&mut sock));
+    let elapsed = start.elapsed();
+    let res = &parse_responses(&answered, &[false])[0];
+    assert_eq!(res.code, 408);
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "slowloris held the connection for {elapsed:?}"
+    );
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_silently() {
+    let server = serve(&bundled_site(), quick_timeouts());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut sock, false).code, 200);
+    let waited = assert_closed_within(&mut sock, Duration::from_secs(5));
+    assert!(waited >= Duration::from_millis(400), "closed after {waited:?}");
+    // A connection that never sends anything is closed too.
+    let mut silent = connect(server.addr);
+    assert_closed_within(&mut silent, Duration::from_secs(5));
+}
+
+#[test]
+fn connections_over_the_limit_get_503_and_the_rest_are_served() {
+    let server = serve(
+        &bundled_site(),
+        ServerConfig {
+            max_connections: 2,
+            ..ServerConfig::default()
+        },
+    );
+    let mut a = connect(server.addr);
+    let mut b = connect(server.addr);
+    // Make sure both are accepted before the third arrives.
+    for sock in [&mut a, &mut b] {
+        sock.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        assert_eq!(read_response(sock, false).code, 200);
+    }
+    let mut c = connect(server.addr);
+    let res = &parse_responses(&read_to_close(&mut c), &[false])[0];
+    assert_eq!(res.code, 503);
+    drop(a);
+    // Once a slot frees, new clients are served again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let res = &parse_responses(
+            &exchange(server.addr, b"GET /style.css HTTP/1.0\r\n\r\n"),
+            &[false],
+        )[0];
+        if res.code == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot freed after a close");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut b, false).code, 200);
+}
+
+#[test]
+fn clients_that_vanish_mid_download_do_not_disturb_the_others() {
+    let root = TempDir::new("http-vanish");
+    root.write("big.bin", &pattern(16 * 1024 * 1024));
+    root.write("small.txt", b"still here");
+    let server = serve(root.path(), ServerConfig::default());
+    for i in 0..20 {
+        let mut sock = connect(server.addr);
+        sock.write_all(b"GET /big.bin HTTP/1.0\r\n\r\n").unwrap();
+        let mut buf = [0; 4096];
+        sock.read_exact(&mut buf).unwrap();
+        if i % 2 == 0 {
+            common::sys::set_linger_zero(&sock).unwrap(); // reset, not a clean close
+        } else {
+            sock.shutdown(Shutdown::Both).unwrap();
+        }
+    }
+    let res = get_one(server.addr, "GET /small.txt HTTP/1.0\r\n\r\n");
+    assert_eq!(res.body, b"still here");
+}
+
+// ---- Real clients ----
+
+#[test]
+fn curl_fetches_pages_and_reuses_its_connection() {
+    if !have_tool("curl", "--version") {
+        return;
+    }
+    let server = bundled();
+    let out = run_bounded(
+        Duration::from_secs(30),
+        "curl",
+        &["-sS", "-v", &server.url("/"), &server.url("/docs/")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut expected = site_file("index.html");
+    expected.extend(site_file("docs/index.html"));
+    assert_eq!(out.stdout, expected);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("< HTTP/1.0 200 OK"), "{log}");
+    assert!(
+        log.contains("Re-using existing connection") || log.contains("Reusing existing"),
+        "curl did not reuse the kept-alive connection: {log}"
+    );
+
+    // --http1.0, -I (HEAD), a 404 (curl -f fails on it), a redirect followed (-L).
+    let out = run_bounded(
+        Duration::from_secs(30),
+        "curl",
+        &["-sS", "-I", "--http1.0", &server.url("/logo.png")],
+    );
+    let head = String::from_utf8_lossy(&out.stdout);
+    assert!(head.starts_with("HTTP/1.0 200 OK") && head.contains("Content-Type: image/png"), "{head}");
+    let out = run_bounded(Duration::from_secs(30), "curl", &["-sSf", &server.url("/missing")]);
+    assert_eq!(out.status.code(), Some(22), "curl -f on a 404");
+    let out = run_bounded(Duration::from_secs(30), "curl", &["-sSL", &server.url("/docs")]);
+    assert_eq!(out.stdout, site_file("docs/index.html"));
+    let out = run_bounded(
+        Duration::from_secs(30),
+        "curl",
+        &["-sS", "-o", "/dev/null", "-w", "%{size_download}", &server.url("/files/large.txt")],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        site_file("files/large.txt").len().to_string()
+    );
+}
+
+#[test]
+fn python_http_client_and_urllib_work() {
+    if !have_tool("python3", "--version") {
+        return;
+    }
+    let server = bundled();
+    let script = r#"
+import http.client, sys, urllib.request, urllib.error
+host, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+conn = http.client.HTTPConnection(host, port, timeout=10)
+for path, name in [("/", "index.html"), ("/style.css", "style.css"), ("/docs/", "docs/index.html")]:
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    assert r.status == 200, (path, r.status)
+    assert body == open(f"{root}/{name}", "rb").read(), path
+    assert not r.will_close, "connection should be kept alive"
+conn.request("HEAD", "/logo.png")
+r = conn.getresponse()
+assert r.status == 200 and r.read() == b"" and r.getheader("Content-Type") == "image/png"
+conn.request("GET", "/missing")
+r = conn.getresponse()
+assert r.status == 404 and b"404 Not Found" in r.read()
+conn.close()
+with urllib.request.urlopen(f"http://{host}:{port}/files/large.txt", timeout=10) as r:
+    assert r.status == 200
+    assert r.read() == open(f"{root}/files/large.txt", "rb").read()
+with urllib.request.urlopen(f"http://{host}:{port}/docs", timeout=10) as r:
+    assert r.geturl().endswith("/docs/"), r.geturl()
+try:
+    urllib.request.urlopen(f"http://{host}:{port}/%2e%2e/Cargo.toml", timeout=10)
+    raise SystemExit("expected 403")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+print("python ok")
+"#;
+    let out = run_bounded(
+        Duration::from_secs(60),
+        "python3",
+        &[
+            "-c",
+            script,
+            &server.addr.ip().to_string(),
+            &server.addr.port().to_string(),
+            bundled_site().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "python ok");
+}
+
+#[test]
+fn apache_bench_completes_with_and_without_keep_alive() {
+    if !have_tool("ab", "-V") {
+        return;
+    }
+    let server = bundled();
+    let url = server.url("/index.html");
+    for keep_alive in [false, true] {
+        let mut args = vec!["-q", "-n", "500", "-c", "10", "-s", "10"];
+        if keep_alive {
+            args.push("-k");
+        }
+        args.push(&url);
+        let out = run_bounded(Duration::from_secs(60), "ab", &args);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(report.contains("Complete requests:      500"), "{report}");
+        assert!(report.contains("Failed requests:        0"), "{report}");
+        assert!(report.contains("Non-2xx responses") == false, "{report}");
+        if keep_alive {
+            assert!(report.contains("Keep-Alive requests:    500"), "{report}");
+        }
+    }
+}
