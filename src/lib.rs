@@ -57,6 +57,7 @@
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
+//! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
@@ -77,6 +78,7 @@ compile_error!("mio-selectors ports Python's descriptor-based selectors and need
 pub mod echo;
 pub mod http;
 mod error;
+pub mod event_loop;
 mod events;
 pub mod guide;
 mod key;
