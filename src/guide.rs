@@ -12,3 +12,9 @@ pub mod echo {}
 
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}
+
+#[doc = include_str!("../docs/http.md")]
+pub mod http {}
+
+#[doc = include_str!("../docs/deploy.md")]
+pub mod deploy {}

@@ -58,10 +58,11 @@
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
 //! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
+//! | [`http`] | `http.server` | the HTTP/1.0 responder: request reader, root-confined files, responses, the server on the protocol layer |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
-//! echo servers' walkthrough and the measurements,
+//! echo servers' walkthrough, the HTTP server's walkthrough and deployment, and the measurements,
 //! with every Rust example in them compiled and run as a test.
 //!
 //! # Platforms

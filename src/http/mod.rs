@@ -12,6 +12,7 @@
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
+//! | `server` | `ThreadingHTTPServer` | [`HttpServer`]: a [`Protocol`](crate::event_loop::Protocol) per connection, timeouts, access log |
 //! | `status` | `http.HTTPStatus` | [`Status`] |
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
@@ -20,6 +21,7 @@ mod files;
 mod mime;
 mod request;
 mod response;
+mod server;
 mod site;
 mod status;
 
@@ -29,5 +31,6 @@ pub use request::{
     Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
 };
 pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
+pub use server::{HttpServer, ServerConfig};
 pub use site::{Response, Site, SMALL_FILE};
 pub use status::Status;
