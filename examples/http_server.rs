@@ -109,13 +109,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let site = Site::new(&root)?;
         let config = config.clone();
         let started = started.clone();
-        let worker = thread::Builder::new()
-            .name(format!("worker-{i}"))
-            .spawn(move || -> std::io::Result<()> {
+        let worker = thread::Builder::new().name(format!("worker-{i}")).spawn(
+            move || -> std::io::Result<()> {
                 let server = HttpServer::new(listener, site, config)?;
                 let _ = started.send(server.stop_handle());
                 server.run()
-            })?;
+            },
+        )?;
         workers.push(worker);
     }
     drop(started);

@@ -77,11 +77,11 @@
 compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
 
 pub mod echo;
-pub mod http;
 mod error;
 pub mod event_loop;
 mod events;
 pub mod guide;
+pub mod http;
 mod key;
 mod key_map;
 mod readiness;

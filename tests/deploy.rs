@@ -108,7 +108,10 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
     let b = serve(roots[1].path(), ServerConfig::default());
     let (front, stats) = (free_port(), free_port());
     let dir = TempDir::new("deploy-haproxy");
-    let cfg = dir.write("haproxy.cfg", config(front, stats, a.addr, b.addr).as_bytes());
+    let cfg = dir.write(
+        "haproxy.cfg",
+        config(front, stats, a.addr, b.addr).as_bytes(),
+    );
     let _haproxy = Haproxy(
         Command::new("haproxy")
             .arg("-db")

@@ -47,7 +47,10 @@ fn get_index_html_over_http_1_0() {
     let skew = modified
         .duration_since(last_modified)
         .unwrap_or_else(|e| e.duration());
-    assert!(skew < Duration::from_secs(1), "Last-Modified off by {skew:?}");
+    assert!(
+        skew < Duration::from_secs(1),
+        "Last-Modified off by {skew:?}"
+    );
 }
 
 #[test]
@@ -115,7 +118,8 @@ fn http_1_1_keeps_alive_by_default_and_honours_close() {
     let server = bundled();
     let mut sock = connect(server.addr);
     for _ in 0..50 {
-        sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         let res = read_response(&mut sock, false);
         assert_eq!(
             (res.code, res.header("connection")),
@@ -168,7 +172,11 @@ fn a_missing_file_is_404_with_a_small_html_page() {
     let res = get_one(server.addr, "GET /missing.html HTTP/1.0\r\n\r\n");
     assert_eq!(res.code, 404);
     assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
-    assert!(res.text().contains("<h1>404 Not Found</h1>"), "{}", res.text());
+    assert!(
+        res.text().contains("<h1>404 Not Found</h1>"),
+        "{}",
+        res.text()
+    );
     // HEAD gets the same status and no page.
     let bytes = exchange(server.addr, b"HEAD /missing.html HTTP/1.0\r\n\r\n");
     assert!(bytes.ends_with(b"\r\n\r\n") && bytes.starts_with(b"HTTP/1.0 404 "));
@@ -218,7 +226,10 @@ fn a_changed_file_is_served_fresh_not_from_the_cache() {
         b"second, longer"
     );
     std::fs::remove_file(root.path().join("a.txt")).unwrap();
-    assert_eq!(get_one(server.addr, "GET /a.txt HTTP/1.0\r\n\r\n").code, 404);
+    assert_eq!(
+        get_one(server.addr, "GET /a.txt HTTP/1.0\r\n\r\n").code,
+        404
+    );
 }
 
 #[test]
@@ -271,7 +282,12 @@ fn no_spelling_of_a_path_escapes_the_root() {
     ];
     for &(target, code) in cases {
         let res = get_one(server.addr, &format!("GET {target} HTTP/1.0\r\n\r\n"));
-        assert_eq!(res.code, code, "GET {target}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.code,
+            code,
+            "GET {target}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert!(
             find(&res.body, b"SECRET").is_none(),
             "GET {target} leaked the secret"
@@ -290,10 +306,16 @@ fn a_directory_without_index_and_a_fifo_are_forbidden() {
         .unwrap();
     assert!(made.success());
     let server = serve(root.path(), ServerConfig::default());
-    assert_eq!(get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code, 403);
+    assert_eq!(
+        get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code,
+        403
+    );
     // A FIFO is neither opened blocking (which would hang the loop) nor served.
     assert_eq!(get_one(server.addr, "GET /fifo HTTP/1.0\r\n\r\n").code, 403);
-    assert_eq!(get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code, 403);
+    assert_eq!(
+        get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code,
+        403
+    );
 }
 
 // ---- Bad requests: a status, then the connection closes ----
@@ -308,21 +330,32 @@ fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
     );
     let many_headers = format!(
         "GET / HTTP/1.0\r\n{}\r\n",
-        (0..100).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+        (0..100)
+            .map(|i| format!("X-{i}: v\r\n"))
+            .collect::<String>()
     );
     let cases: Vec<(Vec<u8>, u16)> = vec![
-        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03".to_vec(), 400),
+        (
+            b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03".to_vec(),
+            400,
+        ),
         (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
         (b"GET /\r\n\r\n".to_vec(), 400),
         (b"GET / HTTP/1.0\r\nNo Colon\r\n\r\n".to_vec(), 400),
-        (b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc".to_vec(), 405),
+        (
+            b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+            405,
+        ),
         (b"BREW /pot HTTP/1.0\r\n\r\n".to_vec(), 501),
         (
             b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
             501,
         ),
         (b"GET / HTTP/2.0\r\n\r\n".to_vec(), 505),
-        (b"GET / HTTP/1.0\r\nContent-Length: 10\r\n\r\n0123456789".to_vec(), 413),
+        (
+            b"GET / HTTP/1.0\r\nContent-Length: 10\r\n\r\n0123456789".to_vec(),
+            413,
+        ),
         (long_line.into_bytes(), 414),
         (big_head.into_bytes(), 431),
         (many_headers.into_bytes(), 431),
@@ -330,11 +363,25 @@ fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
     for (request, code) in cases {
         let bytes = exchange(server.addr, &request);
         let all = parse_responses(&bytes, &[false]);
-        assert_eq!(all.len(), 1, "{:?}", String::from_utf8_lossy(&request[..40.min(request.len())]));
+        assert_eq!(
+            all.len(),
+            1,
+            "{:?}",
+            String::from_utf8_lossy(&request[..40.min(request.len())])
+        );
         let res = &all[0];
-        assert_eq!(res.code, code, "{:?}", String::from_utf8_lossy(&request[..40.min(request.len())]));
+        assert_eq!(
+            res.code,
+            code,
+            "{:?}",
+            String::from_utf8_lossy(&request[..40.min(request.len())])
+        );
         assert_eq!(res.header("connection"), Some("close"));
-        assert!(res.text().contains(&format!("<h1>{code} ")), "{}", res.text());
+        assert!(
+            res.text().contains(&format!("<h1>{code} ")),
+            "{}",
+            res.text()
+        );
         if code == 405 {
             assert_eq!(res.header("allow"), Some("GET, HEAD"));
         }
@@ -371,8 +418,11 @@ fn a_head_that_never_finishes_gets_408_then_a_close() {
     // Slowloris: a byte now and then, never the blank line. The head timeout counts from
     // the request's first byte, so trickling does not extend it.
     let mut answered = Vec::new();
-    sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    for b in b"GET / HTTP/1.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    for b in
+        b"GET / HTTP/1.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    {
         if sock.write_all(std::slice::from_ref(b)).is_err() {
             break;
         }
@@ -401,10 +451,14 @@ fn a_head_that_never_finishes_gets_408_then_a_close() {
 fn an_idle_keep_alive_connection_is_closed_silently() {
     let server = serve(&bundled_site(), quick_timeouts());
     let mut sock = connect(server.addr);
-    sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut sock, false).code, 200);
     let waited = assert_closed_within(&mut sock, Duration::from_secs(5));
-    assert!(waited >= Duration::from_millis(400), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(400),
+        "closed after {waited:?}"
+    );
     // A connection that never sends anything is closed too.
     let mut silent = connect(server.addr);
     assert_closed_within(&mut silent, Duration::from_secs(5));
@@ -423,7 +477,8 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     let mut b = connect(server.addr);
     // Make sure both are accepted before the third arrives.
     for sock in [&mut a, &mut b] {
-        sock.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        sock.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         assert_eq!(read_response(sock, false).code, 200);
     }
     let mut c = connect(server.addr);
@@ -481,7 +536,11 @@ fn curl_fetches_pages_and_reuses_its_connection() {
         "curl",
         &["-sS", "-v", &server.url("/"), &server.url("/docs/")],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut expected = site_file("index.html");
     expected.extend(site_file("docs/index.html"));
     assert_eq!(out.stdout, expected);
@@ -499,15 +558,33 @@ fn curl_fetches_pages_and_reuses_its_connection() {
         &["-sS", "-I", "--http1.0", &server.url("/logo.png")],
     );
     let head = String::from_utf8_lossy(&out.stdout);
-    assert!(head.starts_with("HTTP/1.0 200 OK") && head.contains("Content-Type: image/png"), "{head}");
-    let out = run_bounded(Duration::from_secs(30), "curl", &["-sSf", &server.url("/missing")]);
+    assert!(
+        head.starts_with("HTTP/1.0 200 OK") && head.contains("Content-Type: image/png"),
+        "{head}"
+    );
+    let out = run_bounded(
+        Duration::from_secs(30),
+        "curl",
+        &["-sSf", &server.url("/missing")],
+    );
     assert_eq!(out.status.code(), Some(22), "curl -f on a 404");
-    let out = run_bounded(Duration::from_secs(30), "curl", &["-sSL", &server.url("/docs")]);
+    let out = run_bounded(
+        Duration::from_secs(30),
+        "curl",
+        &["-sSL", &server.url("/docs")],
+    );
     assert_eq!(out.stdout, site_file("docs/index.html"));
     let out = run_bounded(
         Duration::from_secs(30),
         "curl",
-        &["-sS", "-o", "/dev/null", "-w", "%{size_download}", &server.url("/files/large.txt")],
+        &[
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            &server.url("/files/large.txt"),
+        ],
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -586,10 +663,14 @@ fn apache_bench_completes_with_and_without_keep_alive() {
         args.push(&url);
         let out = run_bounded(Duration::from_secs(60), "ab", &args);
         let report = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(report.contains("Complete requests:      500"), "{report}");
         assert!(report.contains("Failed requests:        0"), "{report}");
-        assert!(report.contains("Non-2xx responses") == false, "{report}");
+        assert!(!report.contains("Non-2xx responses"), "{report}");
         if keep_alive {
             assert!(report.contains("Keep-Alive requests:    500"), "{report}");
         }

@@ -27,9 +27,7 @@ mod status;
 
 pub use files::{resolve, Refusal, Resolved};
 pub use mime::content_type;
-pub use request::{
-    Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
-};
+pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};
 pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
 pub use site::{Response, Site, SMALL_FILE};

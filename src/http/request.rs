@@ -260,7 +260,10 @@ impl RequestReader {
         }
         let line_end = memchr(b'\n', &self.buf[start..end]).map_or(end, |i| start + i);
         if line_end - start > self.limits.max_request_line {
-            return Err(RequestError::new(Status::UriTooLong, "request line too long"));
+            return Err(RequestError::new(
+                Status::UriTooLong,
+                "request line too long",
+            ));
         }
         parse_head(&self.buf[..end], start, &self.limits).map(Some)
     }
@@ -291,7 +294,10 @@ impl RequestReader {
         let line = &self.buf[start..];
         let line_len = memchr(b'\n', line).unwrap_or(line.len());
         if line_len > self.limits.max_request_line {
-            return Err(RequestError::new(Status::UriTooLong, "request line too long"));
+            return Err(RequestError::new(
+                Status::UriTooLong,
+                "request line too long",
+            ));
         }
         if self.buf.len() > self.limits.max_head {
             return Err(RequestError::new(
@@ -333,12 +339,18 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         Ok(httparse::Status::Complete(_)) => {}
         // We only get here with a blank line in `head`, so httparse has all it needs.
         Ok(httparse::Status::Partial) => {
-            return Err(RequestError::new(Status::BadRequest, "malformed request head"))
+            return Err(RequestError::new(
+                Status::BadRequest,
+                "malformed request head",
+            ))
         }
         Err(err) => return Err(map_parse_error(err, head)),
     }
     let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
-        return Err(RequestError::new(Status::BadRequest, "malformed request line"));
+        return Err(RequestError::new(
+            Status::BadRequest,
+            "malformed request line",
+        ));
     };
     let method = match method {
         "GET" => Method::Get,
@@ -381,7 +393,10 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
             // disagreeing lengths.
             let digits = trim(value);
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return Err(RequestError::new(Status::BadRequest, "invalid Content-Length"));
+                return Err(RequestError::new(
+                    Status::BadRequest,
+                    "invalid Content-Length",
+                ));
             }
             if digits.iter().any(|&d| d != b'0') {
                 return Err(RequestError::new(
@@ -524,7 +539,10 @@ mod tests {
         (b"GET / HTTP/1.0\n\n", 200),
         (b"\r\n\r\nGET / HTTP/1.0\r\n\r\n", 200),
         (b"HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", 200),
-        (b"GET http://example.com/a?b HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (
+            b"GET http://example.com/a?b HTTP/1.1\r\nHost: h\r\n\r\n",
+            200,
+        ),
         (b"GET / HTTP/1.0\r\nContent-Length: 0\r\n\r\n", 200),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
@@ -574,7 +592,8 @@ mod tests {
     #[test]
     fn pipelined_requests_come_out_in_order_and_leftovers_stay() {
         let mut reader = RequestReader::new(Limits::default());
-        reader.feed(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HT");
+        reader
+            .feed(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HT");
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/1");
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/2");
         assert_eq!(reader.next_request(), Ok(None));
@@ -591,8 +610,14 @@ mod tests {
             (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
             (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
             (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true),
-            (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false),
-            (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, Close\r\n\r\n", false),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, Close\r\n\r\n",
+                false,
+            ),
         ];
         for &(input, keep) in cases {
             let req = parse_all(input).unwrap().unwrap();
@@ -602,9 +627,11 @@ mod tests {
 
     #[test]
     fn if_modified_since_is_parsed_and_garbage_ignored() {
-        let req = parse_all(b"GET / HTTP/1.0\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let req = parse_all(
+            b"GET / HTTP/1.0\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             req.if_modified_since,
             Some(httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap())
@@ -620,7 +647,10 @@ mod tests {
         let mut reader = RequestReader::new(Limits::default());
         reader.feed(b"GET /");
         reader.feed(&vec![b'a'; 9000]);
-        assert_eq!(reader.next_request().unwrap_err().status, Status::UriTooLong);
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::UriTooLong
+        );
         // And it stays failed, buffering nothing more.
         reader.feed(b" HTTP/1.0\r\n\r\n");
         assert_eq!(reader.buffered(), 0);
@@ -654,7 +684,10 @@ mod tests {
     fn garbage_is_refused_without_waiting_for_a_blank_line() {
         let mut reader = RequestReader::new(Limits::default());
         reader.feed(b"\x16\x03\x01\x02\x00\x01"); // a TLS ClientHello
-        assert_eq!(reader.next_request().unwrap_err().status, Status::BadRequest);
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::BadRequest
+        );
     }
 
     /// The fuzz target's property (fuzz/fuzz_targets/request_reader.rs): fed whole or in

@@ -202,16 +202,6 @@ struct Connection {
     done: bool,
 }
 
-// TEMPORARY until issue-9-layer's `Transport::unsent_bytes` lands in this branch.
-trait UnsentBytes {
-    fn unsent_bytes(&self) -> u64;
-}
-impl UnsentBytes for event_loop::Transport<'_> {
-    fn unsent_bytes(&self) -> u64 {
-        self.get_write_buffer_size() as u64
-    }
-}
-
 /// How often a connection with queued output and pipelined requests checks whether the
 /// output has gone.
 const DRAIN_POLL: Duration = Duration::from_millis(5);

@@ -190,8 +190,13 @@ impl Site {
                     body: body.into_boxed_slice(),
                 };
                 let date = self.dates.now();
-                let response =
-                    file_response(request, date, content_type, modified, Body::Memory(&entry.body));
+                let response = file_response(
+                    request,
+                    date,
+                    content_type,
+                    modified,
+                    Body::Memory(&entry.body),
+                );
                 self.remember(path, entry);
                 response
             }
@@ -229,8 +234,7 @@ impl Site {
     }
 
     fn remember(&mut self, path: &str, entry: Cached) {
-        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.len() > CACHE_BYTES
-        {
+        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.len() > CACHE_BYTES {
             // Start again rather than track recency: a full cache means many distinct
             // names (or spellings of names) are being asked for, and the ones that matter
             // come back within a few requests.
@@ -262,7 +266,9 @@ fn file_response(
         Body::Memory(bytes) => bytes.len() as u64,
         Body::File(_, len) => *len,
     };
-    let not_modified = request.if_modified_since.is_some_and(|since| modified <= since);
+    let not_modified = request
+        .if_modified_since
+        .is_some_and(|since| modified <= since);
     let status = if not_modified {
         Status::NotModified
     } else {
