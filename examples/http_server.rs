@@ -113,6 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             move || -> std::io::Result<()> {
                 let server = HttpServer::new(listener, site, config)?;
                 let _ = started.send(server.stop_handle());
+                drop(started); // main counts the workers that started by the senders left
                 server.run()
             },
         )?;
