@@ -39,7 +39,7 @@ die() { say "bench-http: $*"; [[ -z ${LOG:-} ]] || say "log: $LOG"; exit 1; }
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-    N=${N:-500} D=${D:-1} N1M=40 N64M=4 SYSN=200 SLOW_SECS=2
+    N=${N:-500} D=${D:-1} N1M=40 N64M=10 SYSN=200 SLOW_SECS=2
 else
     N=${N:-20000} D=${D:-10} N1M=400 N64M=40 SYSN=2000 SLOW_SECS=8
 fi
@@ -144,12 +144,12 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 run_load() {
     local kind=$1 port=$2 url="http://127.0.0.1:$2" out
     case $kind in
-    conn) out=$(timeout 120 taskset -c 1 ab -q -n "$N" -c 50 -s 10 "$url/index.html" 2>>"$LOG") ;;
-    ab-k) out=$(timeout 120 taskset -c 1 ab -q -k -n "$N" -c 50 -s 10 "$url/index.html" 2>>"$LOG") ;;
-    1m) out=$(timeout 120 taskset -c 1 ab -q -n "$N1M" -c 10 -s 10 "$url/1m.bin" 2>>"$LOG") ;;
-    64m) out=$(timeout 120 taskset -c 1 ab -q -n "$N64M" -c 10 -s 30 "$url/64m.bin" 2>>"$LOG") ;;
+    conn) out=$(timeout 120 taskset -c 1 ab -q -n "$N" -c 50 -s 10 "$url/index.html" 2>>"$LOG") || true ;;
+    ab-k) out=$(timeout 120 taskset -c 1 ab -q -k -n "$N" -c 50 -s 10 "$url/index.html" 2>>"$LOG") || true ;;
+    1m) out=$(timeout 120 taskset -c 1 ab -q -n "$N1M" -c 10 -s 10 "$url/1m.bin" 2>>"$LOG") || true ;;
+    64m) out=$(timeout 120 taskset -c 1 ab -q -n "$N64M" -c 10 -s 30 "$url/64m.bin" 2>>"$LOG") || true ;;
     wrk)
-        out=$(timeout $((D + 30)) taskset -c 1 wrk -t1 -c50 -d"${D}s" "$url/index.html" 2>>"$LOG")
+        out=$(timeout $((D + 30)) taskset -c 1 wrk -t1 -c50 -d"${D}s" "$url/index.html" 2>>"$LOG") || true
         awk '
             /requests in/ { n = $1; s = $4; sub(/s,$/, "", s) }
             /Requests\/sec:/ { r = $2 }

@@ -676,3 +676,70 @@ fn apache_bench_completes_with_and_without_keep_alive() {
         }
     }
 }
+
+// ---- The example ----
+
+/// `target/<profile>/examples/http_server`, built by a plain `cargo test` (which builds the
+/// examples); `None` when only this test target was built.
+fn example_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?; // target/debug/deps/http-<hash> -> target/debug
+    let bin = profile_dir.join("examples").join("http_server");
+    bin.exists().then_some(bin)
+}
+
+#[test]
+fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
+    let Some(bin) = example_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+        return;
+    };
+    let mut child = std::process::Command::new(&bin)
+        .args(["--port", "0", "--workers", "2"])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    // "http_server: serving /.../site on http://127.0.0.1:PORT/ (2 workers)"
+    let addr: std::net::SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    assert!(line.contains("(2 workers)"), "{line}");
+    for _ in 0..10 {
+        let res = get_one(addr, "GET / HTTP/1.0\r\n\r\n");
+        assert_eq!((res.code, res.body), (200, site_file("index.html")));
+    }
+    // Ctrl-C: both loops stop, the process exits 0, having logged the requests.
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert_eq!(log.matches("\"GET /\" 200").count(), 10, "{log}");
+}
