@@ -523,6 +523,82 @@ fn clients_that_vanish_mid_download_do_not_disturb_the_others() {
     assert_eq!(res.body, b"still here");
 }
 
+#[test]
+fn a_client_that_pipelines_without_reading_is_held_back_then_answered_in_full() {
+    let server = bundled();
+    let mut sock = connect(server.addr);
+    sock.set_nonblocking(true).unwrap();
+    let request: &[u8] = b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
+    // Send until the kernel refuses more: the server must stop reading once the responses
+    // it cannot send pile up, or this would go on until it ran out of memory.
+    let mut sent = 0usize;
+    let mut rest: &[u8] = &[];
+    let mut stalls = 0;
+    let start = Instant::now();
+    while sent < 200_000 && start.elapsed() < Duration::from_secs(10) {
+        match sock.write(request) {
+            Ok(n) if n == request.len() => sent += 1,
+            Ok(n) => {
+                rest = &request[n..]; // finished below, once someone reads
+                sent += 1;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                stalls += 1;
+                if stalls > 10 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("send: {e}"),
+        }
+    }
+    assert!(
+        sent < 200_000,
+        "the server kept reading {sent} requests it could not answer"
+    );
+    // Now read (in a thread, since the server reads again only as we do): every request
+    // sent is answered, in order, none lost.
+    sock.set_nonblocking(false).unwrap();
+    let mut reading = sock.try_clone().unwrap();
+    let reader = std::thread::spawn(move || read_to_close(&mut reading));
+    sock.write_all(rest).unwrap();
+    sock.write_all(b"GET /logo.png HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let bytes = reader.join().unwrap();
+    let all = parse_responses(&bytes, &[]);
+    assert_eq!(all.len(), sent + 1);
+    let css = site_file("style.css");
+    assert!(all[..sent].iter().all(|r| r.code == 200 && r.body == css));
+    assert_eq!(all[sent].header("content-type"), Some("image/png"));
+}
+
+#[test]
+fn a_client_that_stops_reading_mid_download_is_cut_off_after_the_idle_timeout() {
+    let root = TempDir::new("http-stall");
+    root.write("big.bin", &pattern(64 * 1024 * 1024));
+    let server = serve(root.path(), quick_timeouts());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"GET /big.bin HTTP/1.0\r\n\r\n").unwrap();
+    let mut buf = [0; 1024];
+    sock.read_exact(&mut buf).unwrap();
+    // Stall well past the idle timeout (600 ms): the socket buffers fill, no progress.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut rest = read_to_close(&mut sock);
+    rest.splice(0..0, buf);
+    assert!(
+        rest.len() < 32 * 1024 * 1024,
+        "{} bytes: the stalled download was not cut off",
+        rest.len()
+    );
+    // The others are still served.
+    root.write("small.txt", b"ok");
+    assert_eq!(
+        get_one(server.addr, "GET /small.txt HTTP/1.0\r\n\r\n").body,
+        b"ok"
+    );
+}
+
 // ---- Real clients ----
 
 #[test]

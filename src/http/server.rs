@@ -286,6 +286,7 @@ impl Connection {
     /// due by then. Re-arming only when the deadline moves *earlier* keeps timer churn off
     /// the common path (nginx's lazy timers): a late watchdog just re-arms when it fires.
     fn arm_watchdog(&mut self, ctx: &mut Context<'_, App>) {
+        self.observe_unsent(ctx);
         let due = self.deadline();
         if let Some((timer, at)) = self.watchdog {
             if at <= due {
@@ -309,22 +310,35 @@ impl Connection {
         }
     }
 
-    /// The watchdog fired: act on whichever timeout has passed, or re-arm.
-    fn watchdog_fired(&mut self, ctx: &mut Context<'_, App>) {
-        self.watchdog = None;
-        let now = ctx.now();
+    /// Notes whether the output queue moved since last looked at: a response queued or
+    /// bytes sent both count as progress, and an emptied queue starts the idle time.
+    fn observe_unsent(&mut self, ctx: &mut Context<'_, App>) {
         let unsent = ctx.transport().unsent_bytes();
         if unsent != self.last_unsent {
+            let now = ctx.now();
             if unsent == 0 {
                 self.idle_since = now;
             }
             self.last_unsent = unsent;
             self.progress_at = now;
         }
-        if now < self.deadline() || self.done {
-            if !self.done {
-                self.arm_watchdog(ctx);
-            }
+    }
+
+    /// The watchdog fired: act on whichever timeout has passed, or re-arm.
+    ///
+    /// A connection that is closing (`done`) is still watched while it has output queued:
+    /// its last response may be a file going to a client that stopped reading, and the
+    /// close would otherwise wait for that flush forever.
+    fn watchdog_fired(&mut self, ctx: &mut Context<'_, App>) {
+        self.watchdog = None;
+        self.observe_unsent(ctx);
+        let unsent = self.last_unsent;
+        if self.done && unsent == 0 {
+            return; // closing, and nothing left to send: the layer finishes it
+        }
+        let now = ctx.now();
+        if now < self.deadline() {
+            self.arm_watchdog(ctx);
             return;
         }
         if unsent > 0 {
