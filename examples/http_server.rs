@@ -93,37 +93,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or_else(|| format!("{}: no address found", cli.host))?;
 
     // Every worker binds its own socket to the same address (the first one fixes the port
-    // when --port 0 asked the OS to choose) and runs its own loop in its own thread: a loop
-    // is not `Send`, so each server is built in the thread that runs it.
-    let mut listeners = Vec::new();
+    // when --port 0 asked the OS to choose) and runs its own loop in its own thread.
+    let mut servers = Vec::new();
     let mut bound = addr;
     for _ in 0..cli.workers {
         let listener = listen(bound, cli.backlog, cli.workers > 1)
             .map_err(|err| format!("cannot listen on {bound}: {err}"))?;
         bound = listener.local_addr()?;
-        listeners.push(listener);
-    }
-    let (started, stops) = std::sync::mpsc::channel();
-    let mut workers = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let site = Site::new(&root)?;
-        let config = config.clone();
-        let started = started.clone();
-        let worker = thread::Builder::new().name(format!("worker-{i}")).spawn(
-            move || -> std::io::Result<()> {
-                let server = HttpServer::new(listener, site, config)?;
-                let _ = started.send(server.stop_handle());
-                drop(started); // main counts the workers that started by the senders left
-                server.run()
-            },
-        )?;
-        workers.push(worker);
-    }
-    drop(started);
-    let stops: Vec<_> = stops.iter().collect();
-    if stops.len() < workers.len() {
-        // A worker failed to start: its thread returned the error, joined below.
-        stops.iter().for_each(mio_selectors::Stop::stop);
+        servers.push(HttpServer::new(
+            listener,
+            Site::new(&root)?,
+            config.clone(),
+        )?);
     }
     eprintln!(
         "http_server: serving {} on http://{bound}/ ({} worker{})",
@@ -131,7 +112,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cli.workers,
         if cli.workers == 1 { "" } else { "s" }
     );
-    stop_all_on_ctrl_c(stops)?;
+    stop_all_on_ctrl_c(servers.iter().map(HttpServer::stop_handle).collect())?;
+    let workers = servers
+        .into_iter()
+        .enumerate()
+        .map(|(i, server)| {
+            thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || server.run())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     for worker in workers {
         worker.join().map_err(|_| "a worker panicked")??;
     }

@@ -68,16 +68,10 @@ impl Default for ServerConfig {
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let site = Site::new(concat!(env!("CARGO_MANIFEST_DIR"), "/site"))?;
-/// let listener = TcpListener::bind("127.0.0.1:0")?;
-/// let addr = listener.local_addr()?;
-/// // A loop belongs to its thread (it is not `Send`): build the server where it runs.
-/// let (tx, rx) = std::sync::mpsc::channel();
-/// let thread = std::thread::spawn(move || {
-///     let server = HttpServer::new(listener, site, ServerConfig::default())?;
-///     tx.send(server.stop_handle()).unwrap();
-///     server.run()
-/// });
-/// let stop = rx.recv()?;
+/// let server = HttpServer::new(TcpListener::bind("127.0.0.1:0")?, site, ServerConfig::default())?;
+/// let addr = server.local_addr();
+/// let stop = server.stop_handle();
+/// let thread = std::thread::spawn(move || server.run());
 ///
 /// let mut client = TcpStream::connect(addr)?;
 /// client.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;

@@ -30,16 +30,11 @@ pub struct Running {
 pub fn serve(root: &Path, config: ServerConfig) -> Running {
     super::init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().unwrap();
     let site = Site::new(root).expect("site");
-    // The loop is not `Send`: build the server in the thread that runs it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let server = HttpServer::new(listener, site, config)?;
-        tx.send(server.stop_handle()).unwrap();
-        server.run()
-    });
-    let stop = rx.recv().expect("server failed to start");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
     Running {
         addr,
         stop: Some(Box::new(move || stop.stop())),
