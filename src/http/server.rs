@@ -241,6 +241,7 @@ impl Connection {
             };
             let mut transport = ctx.transport();
             let mut written = transport.write(&response.bytes);
+            let queued_file = response.file.is_some();
             if let Some((file, len)) = response.file {
                 written = transport.write_file(file, 0, len);
             }
@@ -257,9 +258,10 @@ impl Connection {
             let now = ctx.now();
             self.idle_since = now;
             self.head_started = self.reader.in_request().then_some(now);
-            if self.reader.buffered() > 0 && ctx.transport().unsent_bytes() > 0 {
-                // Pipelined requests behind a response still in the queue: let it go first,
-                // so that a client cannot make us hold a file open per request it sends.
+            if queued_file && self.reader.buffered() > 0 && ctx.transport().unsent_bytes() > 0 {
+                // Pipelined requests behind a file still in the queue: let it go first, so
+                // that a client cannot make us hold a file open per request it sends. (Bytes
+                // in memory need no such care: the water marks bound them.)
                 ctx.transport().pause_reading();
                 self.draining = Some(ctx.set_timer(DRAIN_POLL));
             }
