@@ -819,3 +819,21 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
     stderr.read_to_string(&mut log).unwrap();
     assert_eq!(log.matches("\"GET /\" 200").count(), 10, "{log}");
 }
+
+#[test]
+fn serves_over_ipv6_loopback() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    };
+    let site = mio_selectors::http::Site::new(bundled_site()).unwrap();
+    let server =
+        mio_selectors::http::HttpServer::new(listener, site, ServerConfig::default()).unwrap();
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
+    let res = get_one(addr, "GET /style.css HTTP/1.0\r\n\r\n");
+    assert_eq!((res.code, res.body), (200, site_file("style.css")));
+    stop.stop();
+    thread.join().unwrap().unwrap();
+}
