@@ -140,7 +140,6 @@ impl Site {
             let fresh = std::fs::metadata(&cached.named)
                 .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
             if fresh {
-                let cached = &self.cache[path];
                 let date = self.dates.now();
                 return file_response(
                     request,
