@@ -69,6 +69,25 @@ fn head_sends_the_headers_of_get_without_the_body() {
 }
 
 #[test]
+fn head_and_304_of_a_large_file_send_no_body() {
+    let server = bundled();
+    let size = site_file("files/large.txt").len().to_string();
+    let bytes = exchange(server.addr, b"HEAD /files/large.txt HTTP/1.0\r\n\r\n");
+    assert!(bytes.ends_with(b"\r\n\r\n"), "HEAD sent a body");
+    let res = &parse_responses(&bytes, &[true])[0];
+    assert_eq!(
+        (res.code, res.header("content-length")),
+        (200, Some(size.as_str()))
+    );
+    let bytes = exchange(
+        server.addr,
+        b"GET /files/large.txt HTTP/1.0\r\nIf-Modified-Since: Wed, 01 Jan 2200 00:00:00 GMT\r\n\r\n",
+    );
+    assert!(bytes.ends_with(b"\r\n\r\n"), "304 sent a body");
+    assert_eq!(parse_responses(&bytes, &[])[0].code, 304);
+}
+
+#[test]
 fn content_type_follows_the_extension() {
     let server = bundled();
     for (path, ty) in [
