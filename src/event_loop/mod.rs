@@ -102,6 +102,10 @@ pub struct Config {
     /// Jobs from other threads run per iteration, at most (calloop#200); the rest wait for
     /// the next iteration, which then does not block.
     pub max_jobs_per_iteration: usize,
+    /// Set `TCP_NODELAY` on every TCP connection. Python: asyncio always does
+    /// (`base_events._set_nodelay`): protocols write whole messages, and Nagle's algorithm
+    /// would hold back a reply's last segment until the previous one is acknowledged.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for Config {
@@ -115,6 +119,7 @@ impl Default for Config {
             accept_batch: 100,
             accept_backoff: Duration::from_secs(1),
             max_jobs_per_iteration: 1024,
+            tcp_nodelay: true,
         }
     }
 }
@@ -378,6 +383,9 @@ impl<S: 'static> EventLoop<S> {
     /// listeners, connect, set timers, write to a connection). What it changes takes
     /// effect when the loop next runs.
     pub fn context(&mut self) -> LoopContext<'_, S> {
+        // Between runs the loop's clock stands still: set it, so that timers set from here
+        // count from now.
+        self.core.state.now = Instant::now();
         LoopContext {
             core: &mut self.core,
         }
@@ -976,9 +984,7 @@ impl<S: 'static> Core<S> {
         protocol: Box<dyn Protocol<S> + Send>,
         connecting: bool,
     ) -> ConnId {
-        if let Stream::Tcp(tcp) = &stream {
-            // Python: every socket transport sets TCP_NODELAY (`base_events._set_nodelay`):
-            // a protocol writes whole messages, and Nagle would hold back the last piece.
+        if let (Stream::Tcp(tcp), true) = (&stream, self.state.config.tcp_nodelay) {
             if let Err(err) = tcp.set_nodelay(true) {
                 debug!("TCP_NODELAY: {err}");
             }
