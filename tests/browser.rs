@@ -65,6 +65,12 @@ fn chromium_renders_the_bundled_site() {
     assert!(dom.contains(r#"id="subdir""#), "{dom}");
     assert!(dom.contains(r#"href="../""#), "{dom}");
 
+    // The tour's escape link: the browser sends `/..%2fCargo.toml` as it is (it tidies
+    // away `..` and `%2e%2e` segments itself, but not an encoded slash), and gets the 403.
+    let dom = dump_dom(&server.url("/..%2fCargo.toml"));
+    assert!(dom.contains("403 Forbidden"), "{dom}");
+    assert!(!dom.contains("[package]"), "Cargo.toml leaked: {dom}");
+
     // A missing page shows the server's 404 page.
     let dom = dump_dom(&server.url("/missing.html"));
     assert!(dom.contains("404 Not Found"), "{dom}");
