@@ -181,3 +181,199 @@ fn the_excerpt_check_catches_a_changed_line() {
         Some(vec!["let a = 1;".to_string(), "let c = 3;".to_string()])
     );
 }
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every link target in a document that is not a URL: `](target)` and `[label]: target`.
+fn relative_links(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        }
+        if in_code {
+            continue;
+        }
+        // Code spans are text, not links: drop them (every other piece is outside one).
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = prose.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            targets.push(
+                after[..end]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            );
+            rest = &after[end..];
+        }
+        // A definition, `[label]: target`, not a reference link followed by a colon.
+        if let Some((label, target)) = line.strip_prefix('[').and_then(|l| l.split_once("]: ")) {
+            if !label.contains(['[', ']']) {
+                targets.push(target.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    }
+    targets.retain(|t| !t.is_empty() && !t.contains("://") && !t.starts_with("mailto:"));
+    targets
+}
+
+/// One link style for every document, that works both in rustdoc and as files: links to
+/// the crate are reference links whose definitions name a file (scripts/doc-links.py keeps
+/// them and their rustdoc twins in docs/rustdoc-links/ in step; `cargo doc -D warnings`
+/// checks the items), and every file link, with its `#anchor`, leads somewhere.
+#[test]
+fn every_link_works_in_rustdoc_and_on_a_repository_page() {
+    let out = Command::new("python3")
+        .arg(root().join("scripts/doc-links.py"))
+        .arg("--check")
+        .output()
+        .expect("run python3 scripts/doc-links.py --check");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut problems = Vec::new();
+    for doc in documents() {
+        let text = read(&doc);
+        let dir = doc.parent().unwrap_or(Path::new(""));
+        for target in relative_links(&text) {
+            if target.starts_with("crate::") || target.starts_with("mio_selectors::") {
+                problems.push(format!(
+                    "{}: ({target}) is a dead link outside rustdoc: write it as [text][{}] and run scripts/doc-links.py",
+                    doc.display(),
+                    target.trim_start_matches("crate::")
+                ));
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() {
+                doc.clone()
+            } else {
+                dir.join(file)
+            };
+            let Ok(linked) = fs::read_to_string(root().join(&path)) else {
+                problems.push(format!("{}: ({target}): no such file", doc.display()));
+                continue;
+            };
+            let headings: Vec<String> = linked
+                .lines()
+                .filter_map(|l| l.strip_prefix('#'))
+                .map(|l| anchor(l.trim_start_matches('#')))
+                .collect();
+            if !fragment.is_empty() && !headings.iter().any(|h| h == fragment) {
+                problems.push(format!("{}: ({target}): no such heading", doc.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// Text a reader cannot follow: the issue tracker and the research notes are not part of
+/// the repository, so the documents (and the programs' output) say what they mean instead.
+#[test]
+fn no_text_points_at_what_a_reader_cannot_see() {
+    let phrases = [
+        "from the issue",
+        "the issue says",
+        "in the issue",
+        "goals of the issue",
+        "research notes",
+        "reference §",
+        "(reference",
+    ];
+    let mut files = documents();
+    for dir in ["examples", "src", "src/echo", "scripts"] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                files.push(path.strip_prefix(root()).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(root().join(&file)).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let lower = line.to_lowercase();
+            for phrase in phrases {
+                if lower.contains(phrase) {
+                    problems.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// A reader pastes a command block and expects it to finish: a block that starts a
+/// process in the background (`cmd &`) must also end it (`kill`) before it ends.
+#[test]
+fn every_command_block_ends_by_itself() {
+    let mut problems = Vec::new();
+    for doc in documents() {
+        for block in blocks(&read(&doc)) {
+            if !matches!(block.info.as_str(), "sh" | "bash" | "console" | "shell") {
+                continue;
+            }
+            let backgrounds = block.body.iter().any(|line| {
+                let code = line.split(" #").next().unwrap_or("").trim_end();
+                code.ends_with(" &") || code.contains(" & ")
+            });
+            let kills = block.body.iter().any(|line| line.contains("kill "));
+            if backgrounds && !kills {
+                problems.push(format!(
+                    "{}:{}: starts a process in the background and leaves it running",
+                    doc.display(),
+                    block.line
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// Cargo.toml says only what is true now: no placeholder URLs, and no HTTP server promised
+/// before there is one (src/http.rs or src/http/).
+#[test]
+fn cargo_toml_metadata_is_true() {
+    let manifest = read("Cargo.toml");
+    let field = |name: &str| {
+        manifest
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} = ")))
+            .map(|value| value.trim_matches('"').to_string())
+    };
+    for url in ["repository", "homepage", "documentation"] {
+        if let Some(value) = field(url) {
+            for placeholder in ["example.invalid", "example.com", "example.org", "TODO"] {
+                assert!(
+                    !value.contains(placeholder),
+                    "{url} = {value:?} is not a real URL"
+                );
+            }
+        }
+    }
+    let description = field("description").expect("a description");
+    let has_http = root().join("src/http.rs").exists() || root().join("src/http").exists();
+    if description.to_lowercase().contains("http") {
+        assert!(
+            has_http,
+            "the description promises HTTP, but src/ has no http module: {description:?}"
+        );
+    }
+}
