@@ -10,7 +10,8 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -23,14 +24,25 @@ use mio_selectors::echo::client::{self, ClientOptions};
 /// What a program is, which decides the checks it gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// Listens on `--host`/`--port` with `--backlog`, and says where it listens.
+    /// Listens on TCP `--host`/`--port` with `--backlog` (`common::Listen::tcp`), and says
+    /// where it listens.
     Server,
-    /// Connects to `--host`/`--port`, and prints its result on stdout.
+    /// Binds UDP `--host`/`--port` (`common::Listen::udp`): `listening on udp ADDR`.
+    UdpServer,
+    /// Listens on a Unix socket at `--path` (`common::listen_unix`): `listening on PATH`.
+    UnixServer,
+    /// Connects to TCP `--host`/`--port`, and prints its result on stdout.
     Client,
+    /// Talks UDP to `--host`/`--port`, and prints its result on stdout.
+    UdpClient,
     /// Neither: takes no address (a benchmark); prints on stdout.
     Tool,
 }
-use Kind::{Client, Server, Tool};
+use Kind::{Client, Server, Tool, UdpClient, UdpServer, UnixServer};
+
+/// Every kind that listens, and every kind that prints on stdout.
+const SERVERS: &[Kind] = &[Server, UdpServer, UnixServer];
+const PRINTERS: &[Kind] = &[Client, UdpClient, Tool];
 
 /// Every program in `examples/`. A new example must be added here (the first test fails
 /// until it is), and so gets every check of its kind.
@@ -240,7 +252,8 @@ fn help_says_what_it_mirrors_how_to_stop_it_and_rust_log() {
         }
         let options: &[&str] = match kind {
             Server => &["--host", "--port", "--backlog"],
-            Client => &["--host", "--port"],
+            UdpServer | Client | UdpClient => &["--host", "--port"],
+            UnixServer => &["--path"],
             Tool => &[],
         };
         for option in options {
@@ -266,26 +279,60 @@ fn bad_usage_exits_with_status_2() {
 
 #[test]
 fn servers_name_a_busy_port_in_one_line() {
-    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = busy.local_addr().unwrap().port();
-    for name in programs(&[Server]) {
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let dir = scratch_dir("busy");
+    let path = dir.join("taken.sock");
+    let _unix = UnixListener::bind(&path).expect("bind a Unix socket");
+    for &(name, kind) in PROGRAMS.iter().filter(|(_, kind)| SERVERS.contains(kind)) {
+        let port = match kind {
+            Server => tcp.local_addr().unwrap().port(),
+            _ => udp.local_addr().unwrap().port(),
+        };
+        let (args, place) = match kind {
+            UnixServer => (
+                ["--path".to_string(), path.display().to_string()],
+                path.display().to_string(),
+            ),
+            _ => (
+                ["--port".to_string(), port.to_string()],
+                format!("127.0.0.1 port {port}"),
+            ),
+        };
         let mut cmd = command(name);
-        cmd.args(["--port", &port.to_string()]);
+        cmd.args(&args);
         let line = assert_one_line_failure(name, &finish(cmd));
         assert_eq!(
             line,
-            format!("cannot listen on 127.0.0.1 port {port}: Address already in use (os error 98)"),
+            format!("cannot listen on {place}: Address already in use (os error 98)"),
             "{name}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A directory of this test process's own, under the system's temporary directory.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mio-selectors-examples-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
 }
 
 /// The client's side of a busy port: nobody listens there. The last line says what was
-/// tried and why; the warnings before it (one per connection) are logs.
+/// tried and why; the warnings before it (one per connection) are logs. (A UDP client
+/// may learn it from an ICMP "port unreachable", or only from its timeout: the line must
+/// name the address either way.)
 #[test]
 fn clients_name_a_refused_port_and_exit_1() {
     let port = unused_port();
-    for name in programs(&[Client]) {
+    let clients = PROGRAMS
+        .iter()
+        .filter(|(_, kind)| [Client, UdpClient].contains(kind));
+    for &(name, kind) in clients {
         let mut cmd = command(name);
         cmd.args(["--port", &port.to_string()]);
         let out = finish(cmd);
@@ -293,9 +340,12 @@ fn clients_name_a_refused_port_and_exit_1() {
         let last = out.stderr.lines().last().unwrap_or_default();
         assert!(last.starts_with(&format!("{name}: ")), "{name}: {last:?}");
         assert!(
-            last.contains(&format!("127.0.0.1 port {port}")) && last.contains("Connection refused"),
+            last.contains(&format!("127.0.0.1 port {port}")),
             "{name}: {last:?}"
         );
+        if kind == Client {
+            assert!(last.contains("Connection refused"), "{name}: {last:?}");
+        }
         assert!(!out.stderr.contains("panicked"), "{name}: {}", out.stderr);
     }
 }
@@ -303,7 +353,7 @@ fn clients_name_a_refused_port_and_exit_1() {
 #[test]
 fn servers_and_clients_name_an_unknown_host_in_one_line() {
     let host = unknown_host();
-    for name in programs(&[Server, Client]) {
+    for name in programs(&[Server, UdpServer, Client, UdpClient]) {
         let mut cmd = command(name);
         cmd.args(["--host", &host]);
         let line = assert_one_line_failure(name, &finish(cmd));
@@ -346,9 +396,10 @@ impl Running {
         }
     }
 
-    /// The address of the server's `listening on ADDR` line.
+    /// What follows `PROGRAM: listening on ` in the server's line: `127.0.0.1:PORT
+    /// (backlog N)`, `udp 127.0.0.1:PORT`, or a path.
     #[track_caller]
-    fn listening_addr(&self) -> SocketAddr {
+    fn listening_on(&self) -> String {
         let deadline = Instant::now() + LIMIT;
         let prefix = format!("{}: listening on ", self.name);
         let mut seen = Vec::new();
@@ -357,12 +408,21 @@ impl Running {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             if let Some(rest) = line.strip_prefix(&prefix) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                return addr.parse().unwrap_or_else(|_| panic!("{line:?}"));
+                return rest.to_string();
             }
             seen.push(line);
         }
         panic!("{}: no {prefix:?} line; stderr: {seen:#?}", self.name);
+    }
+
+    /// The address of the server's `listening on ADDR` line (TCP or UDP).
+    #[track_caller]
+    fn listening_addr(&self) -> SocketAddr {
+        let line = self.listening_on();
+        let addr = line.trim_start_matches("udp ").split_whitespace().next();
+        let addr = addr.unwrap_or_default();
+        addr.parse()
+            .unwrap_or_else(|_| panic!("{}: {line:?}", self.name))
     }
 }
 
@@ -377,39 +437,65 @@ impl Drop for Running {
 /// is printed, not logged, so no filter hides it.
 #[test]
 fn servers_say_where_they_listen_whatever_rust_log_says() {
-    for name in programs(&[Server]) {
-        for filter in [None, Some("mio_selectors::selector=debug"), Some("off")] {
-            let server = Running::start(name, &["--port", "0"], filter);
-            let addr = server.listening_addr();
-            assert!(
-                addr.ip().is_loopback() && addr.port() != 0,
-                "{name}: {addr}"
-            );
+    let dir = scratch_dir("listening");
+    for &(name, kind) in PROGRAMS.iter().filter(|(_, kind)| SERVERS.contains(kind)) {
+        let filters = [None, Some("mio_selectors::selector=debug"), Some("off")];
+        for (i, filter) in filters.into_iter().enumerate() {
+            let path = dir.join(format!("{name}-{i}.sock")).display().to_string();
+            let args: &[&str] = match kind {
+                UnixServer => &["--path", &path],
+                _ => &["--port", "0"],
+            };
+            let server = Running::start(name, args, filter);
+            if kind == UnixServer {
+                assert_eq!(server.listening_on(), path, "{name}");
+            } else {
+                let addr = server.listening_addr();
+                assert!(
+                    addr.ip().is_loopback() && addr.port() != 0,
+                    "{name}: {addr}"
+                );
+            }
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `multiconn_client | head -0` once panicked (exit 101). A program whose stdout is closed
 /// ends quietly, with status 1 (its output was lost), as Unix tools do.
 #[test]
 fn programs_that_print_end_quietly_on_a_closed_stdout() {
-    let server = Running::start("echo_server", &["--port", "0"], None);
-    let port = server.listening_addr().port().to_string();
-    let cases: &[(&str, &[&str])] = &[
-        ("echo_client", &["--message", "hello", "--count", "3"]),
-        ("multiconn_client", &["--conns", "2", "--messages", "2"]),
-        ("echo_load", &["--conns", "2", "--duration", "0.2"]),
-        ("select_bench", &["--quick"]),
+    // (program, the server it talks to, its arguments): enough work to print something.
+    // A new client or tool is added here, with the server it needs.
+    let cases: &[(&str, Option<&'static str>, &[&str])] = &[
+        (
+            "echo_client",
+            Some("echo_server"),
+            &["--message", "hello", "--count", "3"],
+        ),
+        (
+            "multiconn_client",
+            Some("echo_server"),
+            &["--conns", "2", "--messages", "2"],
+        ),
+        (
+            "echo_load",
+            Some("echo_server"),
+            &["--conns", "2", "--duration", "0.2"],
+        ),
+        ("select_bench", None, &["--quick"]),
     ];
-    let listed: BTreeSet<&str> = cases.iter().map(|(name, _)| *name).collect();
-    let printing: BTreeSet<&str> = programs(&[Client, Tool]).collect();
+    let listed: BTreeSet<&str> = cases.iter().map(|(name, _, _)| *name).collect();
+    let printing: BTreeSet<&str> = programs(PRINTERS).collect();
     assert_eq!(listed, printing, "every program that prints is tested here");
-    for (name, args) in cases {
+    for (name, server, args) in cases {
         let mut cmd = command(name);
         cmd.args(*args);
-        if PROGRAMS.contains(&(*name, Client)) {
-            cmd.args(["--port", &port]);
-        }
+        let _server = server.map(|server| {
+            let running = Running::start(server, &["--port", "0"], None);
+            cmd.args(["--port", &running.listening_addr().port().to_string()]);
+            running
+        });
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

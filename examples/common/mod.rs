@@ -71,6 +71,10 @@ pub type Result<T = ()> = std::result::Result<T, Failure>;
 /// after printing a [`Failure`] as one line on stderr, 2 for bad usage. clap handles
 /// `--help` and `--version` (exit 0) and its own usage errors (exit 2).
 ///
+/// A body that never returns `Ok` (a server's endless loop) leaves `T` unknown: write the
+/// closure as `|cli: Cli| -> common::Result { ... }`, or pass a `fn serve(cli: Cli) ->
+/// common::Result`.
+///
 /// Python: the `try: ... except OSError as exc: sys.exit(f"...: {exc}")` around each
 /// program's `main`, which prints one line instead of a traceback.
 pub fn run<C: Parser, T: Termination>(body: impl FnOnce(C) -> Result<T>) -> ExitCode {
@@ -317,20 +321,25 @@ pub(crate) use help;
 // Addresses and listening sockets
 // ---------------------------------------------------------------------------------------
 
-/// Where to listen or connect. Python: `HOST = "127.0.0.1"`, `PORT = 65432`.
+/// The course's port, for the echo programs. Python: `DEFAULT_PORT` in `course.py`.
+pub const DEFAULT_PORT: u16 = 65432;
+
+/// Where to listen or connect: `--host` and `--port`. Python: `HOST = "127.0.0.1"`,
+/// `PORT = 65432`. A program with a port of its own says so in the type:
+/// `common::Address<65433>` (and `common::Listen<65433>`).
 ///
 /// Displays as Python's messages name an address: `127.0.0.1 port 65432`.
 #[derive(Args, Debug, Clone)]
-pub struct Address {
+pub struct Address<const PORT: u16 = DEFAULT_PORT> {
     /// Host name or IP address (IPv4 or IPv6), resolved as Python's socket module does
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// TCP port (a server may take 0: any free port)
-    #[arg(long, default_value_t = 65432)]
+    /// Port (a server may take 0: any free port)
+    #[arg(long, default_value_t = PORT)]
     pub port: u16,
 }
 
-impl Address {
+impl<const PORT: u16> Address<PORT> {
     /// Every address the host name resolves to, in the resolver's order (getaddrinfo, as
     /// Python's `socket.create_connection` and `create_server` use). Binding and connecting
     /// try them in turn, so `--host localhost` works whether it means ::1 or 127.0.0.1.
@@ -352,7 +361,7 @@ impl Address {
     }
 }
 
-impl fmt::Display for Address {
+impl<const PORT: u16> fmt::Display for Address<PORT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} port {}", self.host, self.port)
     }
@@ -366,11 +375,12 @@ impl fmt::Display for Address {
 /// (`BACKLOG` in `docs/python/course.py`).
 pub const DEFAULT_BACKLOG: i32 = 4096;
 
-/// A server's address options: `--host`, `--port` and `--backlog`.
+/// A server's address options: `--host`, `--port` and `--backlog`; `Listen<65433>` for a
+/// server whose default port is not [`DEFAULT_PORT`].
 #[derive(Args, Debug, Clone)]
-pub struct Listen {
+pub struct Listen<const PORT: u16 = DEFAULT_PORT> {
     #[command(flatten)]
-    pub address: Address,
+    pub address: Address<PORT>,
     /// Connections the kernel queues until the server accepts them (capped by
     /// /proc/sys/net/core/somaxconn; bursts larger than this can be refused or reset)
     #[arg(long, default_value_t = DEFAULT_BACKLOG,
@@ -378,7 +388,7 @@ pub struct Listen {
     pub backlog: i32,
 }
 
-impl Listen {
+impl<const PORT: u16> Listen<PORT> {
     /// Python: `open_listener(host, port, backlog)` in `docs/python/course.py`. Binds the
     /// first address of the host that works (`SO_REUSEADDR` set, as std and Python do, so a
     /// restart does not wait for old connections in `TIME_WAIT`), listens with `--backlog`,
