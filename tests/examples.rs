@@ -442,11 +442,11 @@ fn servers_say_where_they_listen_whatever_rust_log_says() {
         let filters = [None, Some("mio_selectors::selector=debug"), Some("off")];
         for (i, filter) in filters.into_iter().enumerate() {
             let path = dir.join(format!("{name}-{i}.sock")).display().to_string();
-            let args: &[&str] = match kind {
-                UnixServer => &["--path", &path],
-                _ => &["--port", "0"],
+            let args = match kind {
+                UnixServer => ["--path", path.as_str()],
+                _ => ["--port", "0"],
             };
-            let server = Running::start(name, args, filter);
+            let server = Running::start(name, &args, filter);
             if kind == UnixServer {
                 assert_eq!(server.listening_on(), path, "{name}");
             } else {

@@ -12,7 +12,7 @@
 //! | `--help` says what the program mirrors, how to stop it, and `RUST_LOG` | [`help!`] |
 //! | a server listens with a backlog fit for bursts (`--backlog`, default [`DEFAULT_BACKLOG`]) | [`Listen::tcp`], [`Listen::udp`], [`listen_unix`] |
 //! | a server says where it listens, whatever `RUST_LOG` filters out | [`Listen::tcp`] (and the others) through [`announce`] |
-//! | a program that prints ends quietly when stdout is closed (`| head -0`) | [`outln!`], [`stdout`] |
+//! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
 //! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise | [`run`] (calls [`init_logging`]) |
 //! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
 //!
@@ -20,13 +20,14 @@
 //!
 //! ```ignore
 //! mod common;
+//! use common::Context;
 //!
 //! /// Chat server: ... (the first line of `--help`)
 //! #[derive(clap::Parser, Debug)]
 //! #[command(version, after_help = common::help!(mirrors = "docs/python/chat_server.py", stop = clean))]
 //! struct Cli {
 //!     #[command(flatten)]
-//!     listen: common::Listen,
+//!     listen: common::Listen<65433>, // --host, --port (default 65433), --backlog
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
