@@ -217,6 +217,48 @@ fn every_example_is_listed_with_its_kind() {
     );
 }
 
+/// The mistakes the behaviour tests below might not reach on every path, found in the
+/// source: `println!` (panics on a closed stdout: use `outln!`), `std`'s `bind` for a
+/// listener (backlog 128, no listening line: use `common::Listen`), and a `main` that
+/// returns `Box<dyn Error>` (prints a `Debug` dump: use `common::run`).
+#[test]
+fn examples_use_the_shared_helpers_not_their_own() {
+    let forbidden = [
+        ("println!(", "outln!(...)?"),
+        ("print!(", "common::stdout()"),
+        ("TcpListener::bind(", "cli.listen.tcp()"),
+        ("UnixListener::bind(", "common::listen_unix"),
+        (
+            "fn main() -> Result",
+            "fn main() -> ExitCode { common::run(...) }",
+        ),
+        ("Cli::parse()", "common::run(|cli: Cli| ...)"),
+    ];
+    let mut problems = Vec::new();
+    for &(name, _) in PROGRAMS {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let file = [
+            dir.join(format!("{name}.rs")),
+            dir.join(name).join("main.rs"),
+        ]
+        .into_iter()
+        .find(|path| path.exists())
+        .expect("the example's source");
+        let source = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in source.lines().enumerate() {
+            // stderr is fine (progress lines); only stdout must go through the helpers.
+            let code = line.split("//").next().unwrap_or("");
+            let code = code.replace("eprintln!(", "").replace("eprint!(", "");
+            for (bad, instead) in forbidden {
+                if code.contains(bad) {
+                    problems.push(format!("examples/{name}:{}: {bad} -> {instead}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
 /// `--help` says what the program mirrors, how to stop it, and how to see its logs; the
 /// Python program it names exists; servers and clients take `--host` and `--port` (the
 /// README says so), and servers `--backlog`.
@@ -528,7 +570,21 @@ fn programs_that_print_end_quietly_on_a_closed_stdout() {
 /// test fails with std's backlog, and passes only with a real one.
 const BURST: usize = 2000;
 
+/// Raises this process's descriptor limit (the servers it starts inherit it) and checks
+/// that a burst fits: a failure here is the machine's limit, not the server's.
+fn assert_enough_descriptors() {
+    let limit = mio_selectors::raise_fd_limit().expect("raise the descriptor limit");
+    let needed = BURST as u64 + 200;
+    assert!(
+        limit >= needed,
+        "a burst of {BURST} needs {needed} descriptors; the hard limit is {limit} (ulimit -Hn)"
+    );
+}
+
 fn burst_of_connects(name: &'static str, extra: &[&str]) {
+    // The client needs a descriptor per connection, and so does the server, which inherits
+    // this process's limit: raise it first.
+    assert_enough_descriptors();
     let mut args = vec!["--port", "0"];
     args.extend_from_slice(extra);
     let server = Running::start(name, &args, Some("warn"));
@@ -541,7 +597,6 @@ fn burst_of_connects(name: &'static str, extra: &[&str]) {
         timeout: Duration::from_secs(20),
         time_limit: Some(Duration::from_secs(60)),
     };
-    mio_selectors::raise_fd_limit().expect("raise the descriptor limit");
     let summary = client::run(&[addr], &options).expect("client run");
     assert!(
         summary.ok(),
@@ -601,6 +656,7 @@ fn python_echo_server_takes_a_burst_of_2000_connects_without_a_reset() {
         .env("LOGLEVEL", "INFO")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    assert_enough_descriptors();
     let mut child = cmd.spawn().expect("spawn python3");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // `[... INFO echo_server] listening on 127.0.0.1:PORT`
@@ -619,7 +675,6 @@ fn python_echo_server_takes_a_burst_of_2000_connects_without_a_reset() {
         timeout: Duration::from_secs(20),
         time_limit: Some(Duration::from_secs(60)),
     };
-    mio_selectors::raise_fd_limit().expect("raise the descriptor limit");
     let summary = client::run(&[addr], &options);
     let _ = child.kill();
     let _ = child.wait();
