@@ -591,6 +591,8 @@ impl<S: 'static> EventLoop<S> {
             return;
         };
         if mask.contains(EVENT_READ) && conn.wants_read() {
+            // Python: one recv(256 KiB) per event into a fresh bytes object; here one read of
+            // `read_size` (64 KiB) into the loop's buffer, lent to data_received.
             match conn.stream.read(&mut self.buf[..read_size]) {
                 // Python: `_read_ready__on_eof`. Reading stops either way; the protocol
                 // decides whether the connection stays open for writing.
@@ -926,6 +928,9 @@ impl<S: 'static> Core<S> {
                     conn.made = true;
                     self.call_stream(id, |p, ctx| p.connection_made(ctx));
                 } else if conn.write_paused != conn.told_paused && !conn.closing {
+                    // Python: asyncio calls pause_writing() from inside write(); the writer's
+                    // protocol is borrowed by its callback here, so the loop calls it now,
+                    // right after. A closing connection is told nothing (Kludex/zuvloop#33).
                     conn.told_paused = conn.write_paused;
                     let pause = conn.write_paused;
                     self.call_stream(id, |p, ctx| {
@@ -1000,6 +1005,7 @@ impl<S: 'static> Core<S> {
         let reason = conn.lost.take().unwrap_or(Lost::Closed);
         conn.closing = true;
         if conn.connecting {
+            // Python: create_connection() raises; a callback has no exception to catch.
             let error = match reason {
                 Lost::Error(err) => err,
                 other => io::Error::new(io::ErrorKind::ConnectionAborted, other.to_string()),

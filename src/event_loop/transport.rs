@@ -311,6 +311,8 @@ impl Transport<'_> {
                 Ok(n) => data = &data[n..],
                 Err(err) if is_retry(&err) => {}
                 Err(err) => {
+                    // Python: `_fatal_error`, and write() returns None; here the caller
+                    // hears at once that the bytes went nowhere.
                     self.conn.fail(Lost::from_io(err));
                     return Err(WriteError::Closed);
                 }
