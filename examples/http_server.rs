@@ -27,25 +27,27 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+use common::{Context, Failure};
 use mio_selectors::http::{HttpServer, Limits, ServerConfig, Site};
-use socket2::{Domain, Socket, Type};
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(
+        mirrors = "no Python program: the standard library's `python3 -m http.server` plays its part",
+        stop = clean
+    )
+)]
 struct Cli {
-    /// Address to listen on (IPv4 or IPv6 literal, or a host name)
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// TCP port (0: let the OS choose)
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
+    #[command(flatten)]
+    listen: common::Listen<8080>,
     /// Directory to serve [default: the bundled tour, site/ in the crate]
     #[arg(long)]
     root: Option<PathBuf>,
@@ -62,94 +64,79 @@ struct Cli {
     /// Seconds a kept-alive connection may idle between requests, or a response stall
     #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs_f64())]
     idle_timeout: f64,
-    /// Listen backlog: connections the kernel queues before the server accepts them
-    #[arg(long, default_value_t = 1024)]
-    backlog: i32,
     /// Raise the limit on open descriptors first (for thousands of connections)
     #[arg(long)]
     raise_fd_limit: bool,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
-    common::init_logging();
-    if cli.raise_fd_limit {
-        log::info!("descriptor limit: {}", mio_selectors::raise_fd_limit()?);
-    }
-    let root = cli
-        .root
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
-    let config = ServerConfig {
-        limits: Limits::default(),
-        head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
-        idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
-        max_connections: cli.max_conns,
-    };
-    let addr = (cli.host.as_str(), cli.port)
-        .to_socket_addrs()
-        .map_err(|err| format!("cannot resolve {}: {err}", cli.host))?
-        .next()
-        .ok_or_else(|| format!("{}: no address found", cli.host))?;
-
-    // Every worker binds its own socket to the same address (the first one fixes the port
-    // when --port 0 asked the OS to choose) and runs its own loop in its own thread.
-    let mut servers = Vec::new();
-    let mut bound = addr;
-    for _ in 0..cli.workers {
-        let listener = listen(bound, cli.backlog, cli.workers > 1)
-            .map_err(|err| format!("cannot listen on {bound}: {err}"))?;
-        bound = listener.local_addr()?;
-        servers.push(HttpServer::new(
-            listener,
-            Site::new(&root)?,
-            config.clone(),
-        )?);
-    }
-    eprintln!(
-        "http_server: serving {} on http://{bound}/ ({} worker{})",
-        root.display(),
-        cli.workers,
-        if cli.workers == 1 { "" } else { "s" }
-    );
-    stop_all_on_ctrl_c(servers.iter().map(HttpServer::stop_handle).collect())?;
-    let workers = servers
-        .into_iter()
-        .enumerate()
-        .map(|(i, server)| {
-            thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || server.run())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for worker in workers {
-        worker.join().map_err(|_| "a worker panicked")??;
-    }
-    Ok(())
+fn main() -> ExitCode {
+    common::run(|cli: Cli| -> common::Result {
+        if cli.raise_fd_limit {
+            let limit =
+                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+            log::info!("descriptor limit: {limit}");
+        }
+        let root = cli
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
+        let config = ServerConfig {
+            limits: Limits::default(),
+            head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
+            idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
+            max_connections: cli.max_conns,
+        };
+        // One listening socket per worker, all on one address; each worker is a loop of its
+        // own, in a thread of its own.
+        let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
+        let bound = listeners[0]
+            .local_addr()
+            .context("cannot read the listener's address")?;
+        let mut servers = Vec::new();
+        for listener in listeners {
+            let site = Site::new(&root).context("cannot serve the document root")?;
+            let server = HttpServer::new(listener, site, config.clone())
+                .context("cannot start the HTTP server")?;
+            servers.push(server);
+        }
+        common::announce(format_args!(
+            "serving {} on http://{bound}/ ({} worker{})",
+            root.display(),
+            cli.workers,
+            if cli.workers == 1 { "" } else { "s" }
+        ));
+        stop_all_on_ctrl_c(servers.iter().map(HttpServer::stop_handle).collect())?;
+        let workers = servers
+            .into_iter()
+            .enumerate()
+            .map(|(i, server)| {
+                thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || server.run())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .context("cannot start a worker thread")?;
+        for worker in workers {
+            let result = worker
+                .join()
+                .map_err(|_| Failure::new("a worker thread panicked"))?;
+            result.context("the HTTP server failed")?;
+        }
+        Ok(())
+    })
 }
 
-/// A listening socket with the backlog asked for, and SO_REUSEPORT when several workers
-/// share the port (std's `TcpListener::bind` sets neither).
-fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> std::io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    // As std does: a restarted server may bind while old connections sit in TIME_WAIT.
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
-    Ok(socket.into())
+fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| Failure::usage(format!("{flag}: {value} is not a duration in seconds")))
 }
 
-fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value).map_err(|_| format!("{flag}: {value} is not a duration"))
-}
-
-/// Stops every worker's loop on Ctrl-C or SIGTERM (examples/common has the one-loop form).
-fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> std::io::Result<()> {
+/// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
+/// loops at once.
+fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -157,6 +144,7 @@ fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> std::io::Result<()> {
                 log::info!("signal {signal} received; stopping");
                 stops.iter().for_each(mio_selectors::Stop::stop);
             }
-        })?;
+        })
+        .context("cannot start the signal thread")?;
     Ok(())
 }

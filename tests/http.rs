@@ -802,9 +802,14 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
         .spawn()
         .expect("start the example");
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    // "http_server: listening on 127.0.0.1:PORT (backlog 4096)", then
     // "http_server: serving /.../site on http://127.0.0.1:PORT/ (2 workers)"
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the example ended before saying where it serves");
+    }
     let addr: std::net::SocketAddr = line
         .split("http://")
         .nth(1)

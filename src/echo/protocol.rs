@@ -157,7 +157,8 @@ impl EchoProtocolServer {
     /// # Errors
     /// As [`EventLoop::run`].
     pub fn run(mut self) -> io::Result<()> {
-        info!(
+        // Debug, not info: the program says where it listens.
+        debug!(
             "echo server (protocol layer) listening on {}",
             self.local_addr
         );

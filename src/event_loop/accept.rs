@@ -138,6 +138,7 @@ impl<S: 'static> Core<S> {
 
     /// A new connection: over the limit it is told so and closed; else it gets a protocol.
     fn accepted(&mut self, id: ListenerId, mut stream: Stream) {
+        // Python: asyncio has no connection limit; a server over RLIMIT_NOFILE meets EMFILE.
         if self.state.open_streams >= self.state.config.max_connections {
             self.state.stats.rejected.fetch_add(1, Ordering::Relaxed);
             debug!(

@@ -120,6 +120,8 @@ impl<S: 'static> LoopContext<'_, S> {
         delay: Duration,
         f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
+        // Python: `loop.time() + delay`, the clock read afresh; here the loop's clock, read
+        // once per iteration when select() returns (callbacks take microseconds).
         let when = self.core.state.now + delay;
         self.call_at(when, f)
     }
@@ -252,10 +254,13 @@ impl<S: 'static> Context<'_, S> {
 
     /// This connection's transport.
     pub fn transport(&mut self) -> Transport<'_> {
-        self.lp
+        let mut transport = self
+            .lp
             .core
             .transport(self.id)
-            .expect("a connection's entry lives until its connection_lost returns")
+            .expect("a connection's entry lives until its connection_lost returns");
+        transport.deferred = false; // its own connection: send at once
+        transport
     }
 
     /// Writes to this connection: `ctx.transport().write(data)`.

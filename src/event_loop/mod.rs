@@ -217,6 +217,8 @@ pub(crate) struct State {
     pub(crate) timers: Timers<Action>,
     /// Entries to look at once the current callback returns.
     pub(crate) dirty: Vec<ConnId>,
+    /// Connections with writes from other connections' callbacks, sent once per iteration.
+    pub(crate) to_flush: Vec<ConnId>,
     /// The buffer of the `pread` fallback of `write_file`; empty unless used.
     pub(crate) file_buf: Vec<u8>,
     pub(crate) stats: Arc<LoopStats>,
@@ -360,6 +362,7 @@ impl<S: 'static> EventLoop<S> {
                     now: Instant::now(),
                     timers: Timers::default(),
                     dirty: Vec::new(),
+                    to_flush: Vec::new(),
                     file_buf: Vec::new(),
                     stats: Arc::default(),
                     open_streams: 0,
@@ -513,6 +516,7 @@ impl<S: 'static> EventLoop<S> {
         // Whatever was done from outside a callback (context(), another thread's job) is
         // delivered first.
         self.core.settle();
+        self.core.flush_deferred();
         let timeout = self.select_timeout(block);
         let ready = self.core.sel.select(timeout)?;
         self.core
@@ -533,6 +537,7 @@ impl<S: 'static> EventLoop<S> {
         }
         self.run_timers();
         self.run_jobs();
+        self.core.flush_deferred();
         Ok(())
     }
 
@@ -541,6 +546,7 @@ impl<S: 'static> EventLoop<S> {
     fn select_timeout(&mut self, block: bool) -> Option<Duration> {
         let busy = !block
             || !self.core.state.dirty.is_empty()
+            || !self.core.state.to_flush.is_empty()
             || !self.jobs.is_empty()
             || self.core.shared.stop.is_stopped()
             || !self
@@ -585,6 +591,8 @@ impl<S: 'static> EventLoop<S> {
             return;
         };
         if mask.contains(EVENT_READ) && conn.wants_read() {
+            // Python: one recv(256 KiB) per event into a fresh bytes object; here one read of
+            // `read_size` (64 KiB) into the loop's buffer, lent to data_received.
             match conn.stream.read(&mut self.buf[..read_size]) {
                 // Python: `_read_ready__on_eof`. Reading stops either way; the protocol
                 // decides whether the connection stays open for writing.
@@ -801,7 +809,15 @@ impl<S: 'static> Core<S> {
             return;
         };
         if let Some(token) = entry.token.take() {
-            if let Err(err) = self.sel.unregister(token) {
+            let forgotten = match entry.kind {
+                // A stream's socket was made by mio inside the loop and never duplicated
+                // (protocols never see it): closing it takes it out of epoll, so the
+                // `epoll_ctl(DEL)` of a plain unregister would be a wasted system call.
+                Kind::Stream { .. } => self.sel.unregister_for_close(token),
+                // Listeners and UDP sockets came from the caller, who may hold a `dup`.
+                _ => self.sel.unregister(token).map(drop),
+            };
+            if let Err(err) = forgotten {
                 debug!("unregister {token}: {err}");
             }
         }
@@ -816,6 +832,26 @@ impl<S: 'static> Core<S> {
                 self.state.timers.cancel(timer);
             }
         }
+    }
+
+    /// Sends what other connections' callbacks wrote to each connection this iteration:
+    /// one `writev` per connection, however many writes made it up.
+    fn flush_deferred(&mut self) {
+        let mut ids = std::mem::take(&mut self.state.to_flush);
+        for &id in &ids {
+            let Core { entries, state, .. } = &mut *self;
+            if let Some(conn) = stream_in(entries, id) {
+                conn.flush_pending = false;
+                conn.flush(state);
+                self.mark_dirty(id);
+            }
+        }
+        ids.clear();
+        self.state.to_flush = ids; // empty, and keeps its capacity
+                                   // Callbacks that `settle` delivers (resume_writing, connection_lost) may write to
+                                   // others again: those are sent at the start of the next iteration, which then does
+                                   // not wait.
+        self.settle();
     }
 
     /// Puts `id` on the list `settle` works through.
@@ -892,6 +928,9 @@ impl<S: 'static> Core<S> {
                     conn.made = true;
                     self.call_stream(id, |p, ctx| p.connection_made(ctx));
                 } else if conn.write_paused != conn.told_paused && !conn.closing {
+                    // Python: asyncio calls pause_writing() from inside write(); the writer's
+                    // protocol is borrowed by its callback here, so the loop calls it now,
+                    // right after. A closing connection is told nothing (Kludex/zuvloop#33).
                     conn.told_paused = conn.write_paused;
                     let pause = conn.write_paused;
                     self.call_stream(id, |p, ctx| {
@@ -945,11 +984,13 @@ impl<S: 'static> Core<S> {
                 self.sel.modify_events(token, wanted)?;
             }
             None => {
-                let key = self
+                // Every socket of the loop is non-blocking: mio made the accepted and
+                // connected ones so, and the loop set the listeners and UDP sockets.
+                let token = self
                     .sel
-                    .register(entry.fd, wanted, id.slot as usize)
+                    .register_nonblocking(entry.fd, wanted, id.slot as usize)
                     .map_err(|err| err.error)?;
-                entry.token = Some(key.token());
+                entry.token = Some(token);
             }
         }
         entry.interest = wanted;
@@ -964,6 +1005,7 @@ impl<S: 'static> Core<S> {
         let reason = conn.lost.take().unwrap_or(Lost::Closed);
         conn.closing = true;
         if conn.connecting {
+            // Python: create_connection() raises; a callback has no exception to catch.
             let error = match reason {
                 Lost::Error(err) => err,
                 other => io::Error::new(io::ErrorKind::ConnectionAborted, other.to_string()),
@@ -1050,7 +1092,12 @@ pub(crate) fn transport_in<'a, S>(
         return None;
     }
     match &mut entry.kind {
-        Kind::Stream { conn, .. } => Some(Transport { id, conn, state }),
+        Kind::Stream { conn, .. } => Some(Transport {
+            id,
+            conn,
+            state,
+            deferred: true,
+        }),
         _ => None,
     }
 }
