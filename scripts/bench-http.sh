@@ -45,7 +45,7 @@ else
 fi
 PORT_BASE=${PORT_BASE:-21300}
 TICK=$(getconf CLK_TCK)
-WORK=$(mktemp -d /tmp/bench-http.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")
 LOG=$WORK/log.txt
 PIDS=()
 # The smoke run must not overwrite the chart of a real run.
