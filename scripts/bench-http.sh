@@ -10,7 +10,7 @@
 # connection-per-request throughput of http_server with --workers 1 and 2. Prints markdown
 # tables on stdout and writes an SVG chart (docs/bench-http.svg, or $SVG).
 #
-#   scripts/bench-http.sh            # full run, about 2 minutes
+#   scripts/bench-http.sh            # full run, about 4 minutes
 #   QUICK=1 scripts/bench-http.sh    # smoke test: tiny counts, about 20 s
 #
 # Method (docs/performance.md explains how to read the result):
@@ -27,7 +27,8 @@
 #   work), divided by the requests. A per-call breakdown of the connection-per-request case
 #   comes from `strace -c` over a small run.
 #
-# Environment (all optional): N=20000 requests per ab run, D=10 seconds of wrk,
+# Environment (all optional): N=20000 requests per ab run, D=10 seconds of wrk, ROUNDS=2
+#   loads per server and kind (interleaved, order swapped each round),
 #   PORT_BASE=21300, SVG=docs/bench-http.svg, QUICK=1.
 # Bounded: every load has a count or a duration and runs under `timeout`; every process the
 # script starts is killed on exit, even on failure or Ctrl-C; the temporary directory is removed.
@@ -39,9 +40,9 @@ die() { say "bench-http: $*"; [[ -z ${LOG:-} ]] || say "log: $LOG"; exit 1; }
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-    N=${N:-500} D=${D:-1} N1M=40 N64M=10 SYSN=200 SLOW_SECS=2
+    N=${N:-500} D=${D:-1} N1M=40 N64M=10 SYSN=200 SLOW_SECS=2 ROUNDS=${ROUNDS:-1}
 else
-    N=${N:-20000} D=${D:-10} N1M=2000 N64M=40 SYSN=2000 SLOW_SECS=8
+    N=${N:-20000} D=${D:-10} N1M=2000 N64M=40 SYSN=2000 SLOW_SECS=8 ROUNDS=${ROUNDS:-2}
 fi
 PORT_BASE=${PORT_BASE:-21300}
 TICK=$(getconf CLK_TCK)
@@ -231,29 +232,55 @@ slow_rss() {
 }
 
 # --- the runs --------------------------------------------------------------------------------
+# Both servers run at once (an idle one costs nothing), and each load runs ROUNDS times per
+# server, back to back, the order swapped every round: the machine's neighbours come and go,
+# and interleaving spreads that noise over both servers instead of favouring whichever ran
+# first.
+RAW=$WORK/raw.txt # server kind round requests secs kib_per_s failed cpu_ticks
 RESULTS=$WORK/results.txt # server kind requests secs rate kib_per_s failed cpu_us_per_req
-: >"$RESULTS"
-declare -A SC BD RSS
+: >"$RAW"
+declare -A SC BD RSS PID_OF PORT_OF
 failures=0
 for name in nginx http_server; do
     start "$name"
-    pid=$SPID
-    for kind in conn ab-k wrk 1m 64m; do
-        kill -0 "$pid" 2>/dev/null || die "$name died (see $LOG)"
-        before=$(cpu_ticks "$pid")
-        read -r n secs rate kib failed < <(run_load "$kind" "$PORT")
-        after=$(cpu_ticks "$pid")
-        cpu=$(awk -v t=$((after - before)) -v n="$n" -v hz="$TICK" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')
-        say "  $name $kind: $n requests in $secs s, $rate/s, $kib KiB/s, failed $failed, CPU ${cpu} us/request"
-        [[ $failed == 0 && $n -gt 0 ]] || failures=$((failures + 1))
-        echo "$name $kind $n $secs $rate $kib $failed $cpu" >>"$RESULTS"
-    done
-    SC[$name,conn]=$(count_syscalls "$name" "$pid" "$PORT" conn)
-    SC[$name,ab-k]=$(count_syscalls "$name" "$pid" "$PORT" ab-k)
-    if command -v strace >/dev/null; then BD[$name]=$(breakdown "$name" "$pid" "$PORT"); fi
-    RSS[$name]=$(slow_rss "$name" "$pid" "$PORT")
-    stop "$pid"
+    PID_OF[$name]=$SPID
+    PORT_OF[$name]=$PORT
 done
+for kind in conn ab-k wrk 1m 64m; do
+    for round in $(seq "$ROUNDS"); do
+        order=(nginx http_server)
+        ((round % 2 == 1)) || order=(http_server nginx)
+        for name in "${order[@]}"; do
+            pid=${PID_OF[$name]}
+            kill -0 "$pid" 2>/dev/null || die "$name died (see $LOG)"
+            before=$(cpu_ticks "$pid")
+            read -r n secs rate kib failed < <(run_load "$kind" "${PORT_OF[$name]}")
+            after=$(cpu_ticks "$pid")
+            cpu=$(awk -v t=$((after - before)) -v n="$n" -v hz="$TICK" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a" }')
+            say "  $name $kind round $round: $n requests in $secs s, $rate/s, $kib KiB/s, failed $failed, CPU ${cpu} us/request"
+            [[ $failed == 0 && $n -gt 0 ]] || failures=$((failures + 1))
+            echo "$name $kind $round $n $secs $kib $failed $((after - before))" >>"$RAW"
+        done
+    done
+done
+# Totals over the rounds: requests/s = all requests / all seconds; CPU = all ticks / all requests.
+awk -v hz="$TICK" '
+    { k = $1 " " $2; if (!(k in n)) order[++m] = k; n[k] += $4; s[k] += $5; kib[k] += $6; r[k]++; f[k] += $7; t[k] += $8 }
+    END {
+        for (i = 1; i <= m; i++) {
+            k = order[i]
+            printf "%s %d %.3f %.1f %.1f %d %s\n", k, n[k], s[k], (s[k] > 0 ? n[k] / s[k] : 0), kib[k] / r[k], f[k],
+                (n[k] > 0 ? sprintf("%.1f", t[k] / hz * 1e6 / n[k]) : "n/a")
+        }
+    }' "$RAW" >"$RESULTS"
+for name in nginx http_server; do
+    pid=${PID_OF[$name]}
+    SC[$name,conn]=$(count_syscalls "$name" "$pid" "${PORT_OF[$name]}" conn)
+    SC[$name,ab-k]=$(count_syscalls "$name" "$pid" "${PORT_OF[$name]}" ab-k)
+    if command -v strace >/dev/null; then BD[$name]=$(breakdown "$name" "$pid" "${PORT_OF[$name]}"); fi
+    RSS[$name]=$(slow_rss "$name" "$pid" "${PORT_OF[$name]}")
+done
+for name in nginx http_server; do stop "${PID_OF[$name]}"; done
 
 # --workers 1 vs 2: connection per request. Both CPUs are given to the server (and the load
 # shares them), so on a 2-core machine this shows whether a second loop helps at all, not
