@@ -1112,3 +1112,36 @@ fn a_file_region_past_the_end_of_the_file_ends_the_connection_with_an_error() {
     let lines = log.wait_for("lost", |l| l.starts_with("lost"));
     assert_eq!(lines, ["lost Error(UnexpectedEof)"]);
 }
+
+#[test]
+fn a_protocol_that_panics_loses_its_connection_and_the_loop_serves_the_others() {
+    common::init();
+    struct Fragile;
+    impl Protocol for Fragile {
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            assert!(
+                data != b"boom",
+                "a bug in the protocol (this panic is the test's)"
+            );
+            let _ = ctx.write(data);
+        }
+    }
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    lp.listen_tcp(l, || Fragile).unwrap();
+    let running = Running::start(lp);
+    let mut good = connect(addr);
+    let mut bad = connect(addr);
+    bad.write_all(b"boom").unwrap();
+    assert_eq!(
+        read_to_end(&mut bad),
+        b"",
+        "the panicking connection is closed"
+    );
+    good.write_all(b"fine").unwrap();
+    let mut reply = [0; 4];
+    good.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"fine");
+    assert_eq!(running.stats.open(), 1);
+    running.stop().unwrap();
+}

@@ -59,7 +59,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{debug, trace, warn};
+use log::{debug, error, trace, warn};
 use slab::Slab;
 
 pub use context::{Connections, Context, DatagramContext, LoopContext};
@@ -666,9 +666,10 @@ impl<S: 'static> EventLoop<S> {
             let Some(job) = self.jobs.pop_front() else {
                 break;
             };
-            job(&mut LoopContext {
-                core: &mut self.core,
-            });
+            let core = &mut self.core;
+            if guarded(|| job(&mut LoopContext { core })).is_none() {
+                error!("a job from another thread panicked; the loop goes on");
+            }
             self.core.settle();
         }
     }
@@ -680,7 +681,9 @@ impl<S: 'static> Core<S> {
         match action {
             Action::Call(slot) => {
                 let call = self.calls.remove(slot);
-                call(&mut LoopContext { core: self });
+                if guarded(|| call(&mut LoopContext { core: self })).is_none() {
+                    error!("a call_later callback panicked; the loop goes on");
+                }
             }
             Action::Protocol(id) => {
                 if self.stream_mut(id).is_some_and(|conn| conn.lost.is_none()) {
@@ -879,22 +882,35 @@ impl<S: 'static> Core<S> {
             return None;
         };
         let mut protocol = protocol.take()?;
-        let result = f(
-            &mut *protocol,
-            &mut Context {
-                lp: LoopContext { core: self },
-                id,
-            },
-        );
+        let result = guarded(|| {
+            f(
+                &mut *protocol,
+                &mut Context {
+                    lp: LoopContext { core: self },
+                    id,
+                },
+            )
+        });
         if let Some(Entry {
-            kind: Kind::Stream { protocol: slot, .. },
+            kind: Kind::Stream {
+                protocol: slot,
+                conn,
+            },
             ..
         }) = self.entry_mut(id.0)
         {
-            *slot = Some(protocol);
+            match result {
+                Some(_) => *slot = Some(protocol),
+                None => {
+                    // The protocol's state is whatever the panic left: drop it, and the
+                    // connection with it (without further callbacks); the others go on.
+                    error!("{id:?}: the protocol panicked; aborting its connection");
+                    conn.fail(Lost::Aborted);
+                }
+            }
         }
         self.mark_dirty(id);
-        Some(result)
+        result
     }
 
     /// Delivers what the last callback left to deliver, until nothing is left: protocol
@@ -1065,6 +1081,15 @@ impl<S> Entry<S> {
             Kind::Datagram { closing: true, .. } => Events::empty(),
         }
     }
+}
+
+/// Runs a callback, catching a panic so that one protocol's bug ends its own connection,
+/// not every connection on the loop. The panic's message has been printed by then (the
+/// panic hook runs first); `None` says it happened.
+// Python: asyncio catches a callback's exception, logs it through the loop's exception
+// handler, and goes on; a Rust panic is the closest thing.
+fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 /// The entry `id` names, if it is still there (same slot, same generation).
