@@ -9,7 +9,10 @@
 //!
 //! | file | Python | what it holds |
 //! |---|---|---|
-//! | `mod.rs` | `BaseEventLoop`, `_SelectorSocketTransport._read_ready` | [`EventLoop`], [`Config`], dispatch, accept, connect |
+//! | `mod.rs` | `BaseEventLoop`, `_SelectorSocketTransport._read_ready` | [`EventLoop`], [`Config`], dispatch, `settle` (callbacks owed, interest) |
+//! | `accept.rs` | `_accept_connection` | listeners, the connection limit, the EMFILE back-off |
+//! | `connect.rs` | `create_connection`, `sock_connect` | outgoing TCP and Unix-domain connections |
+//! | `datagram.rs` | `_SelectorDatagramTransport` | UDP sockets, `send_to` |
 //! | `protocol.rs` | `asyncio.Protocol`, `DatagramProtocol` | [`Protocol`], [`DatagramProtocol`], [`Lost`] |
 //! | `context.rs` | the loop object | [`LoopContext`], [`Context`], [`DatagramContext`] |
 //! | `transport.rs` | `asyncio.Transport` | [`Transport`], water marks, [`Written`], [`WriteError`] |
@@ -34,6 +37,11 @@
 //! * **Bounded memory.** No read buffer per connection (the loop has one); a write buffer
 //!   only while bytes wait, with water marks that tell the protocol to stop producing.
 //! * **No idle wake-ups.** With no timer due, `select` waits until a socket is ready.
+//! * **One send per recipient per iteration.** A connection's own `write` goes out at once;
+//!   writes to *other* connections are queued and sent once, after the iteration's events
+//!   ([`Transport::write`]).
+//! * **A panicking protocol hurts only itself.** Its connection is aborted and the loop
+//!   goes on (asyncio logs a callback's exception and goes on).
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
@@ -625,11 +633,9 @@ impl<S: 'static> EventLoop<S> {
         }
         if mask.contains(EVENT_WRITE) {
             let Core { entries, state, .. } = &mut *core;
-            if let Some(Transport { conn, state, .. }) = transport_in(entries, state, id) {
-                if conn.wants_write() {
-                    conn.flush(state);
-                    core.mark_dirty(id);
-                }
+            if let Some(conn) = stream_in(entries, id).filter(|conn| conn.wants_write()) {
+                conn.flush(state);
+                core.mark_dirty(id);
             }
         }
     }
