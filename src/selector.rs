@@ -11,7 +11,7 @@ use std::sync::Arc;
 use log::{debug, trace, warn};
 use mio::unix::SourceFd;
 
-use crate::error::{Error, RegisterError, Result};
+use crate::error::{Error, ModifyError, RegisterError, Result};
 use crate::events::{Events, EVENT_READ};
 use crate::key::{Lookup, SelectorKey, Token, WAKER_TOKEN};
 use crate::key_map::{KeyMap, Mapping};
@@ -68,13 +68,16 @@ use crate::timeout::{Deadline, Timeout};
 /// while echoed < 4 {
 ///     for (token, _mask) in sel.select(1.0)? {
 ///         let key = sel.get_key_mut(token)?;
-///         match &mut key.fileobj {
+///         match key.fileobj() {
 ///             Sock::Listener(listener) => {
 ///                 let (conn, addr) = listener.accept()?;
 ///                 conn.set_nonblocking(true)?;
 ///                 sel.register(Sock::Conn(conn), EVENT_READ, Some(addr))?;
 ///             }
 ///             Sock::Conn(conn) => {
+///                 // std implements `Read` and `Write` for `&TcpStream` (the kernel keeps the
+///                 // socket's state), so the shared borrow the key lends is all I/O needs.
+///                 let mut conn: &TcpStream = conn;
 ///                 let mut buf = [0; 1024];
 ///                 let n = conn.read(&mut buf)?;
 ///                 conn.write_all(&buf[..n])?; // a tiny reply: see the echo server for real writes
@@ -222,15 +225,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
         if self.events.capacity() < wanted {
             self.events = mio::Events::with_capacity(wanted.next_power_of_two());
         }
-        Ok(self.keys.insert(SelectorKey {
-            fileobj,
-            data,
-            fd,
-            events,
-            token,
-            drained: Events::empty(),
-            read_closed: false,
-        }))
+        Ok(self
+            .keys
+            .insert(SelectorKey::new(fileobj, data, fd, events, token)))
     }
 
     /// Python's `register` checks, in Python's order, then the kernel call.
@@ -274,7 +271,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// let mut sel = Selector::new()?;
     /// sel.register(rx, EVENT_READ, ())?;
     /// let key = sel.unregister(fd)?;
-    /// let rx: pipe::Receiver = key.fileobj; // ours again; dropping it closes it
+    /// let rx: pipe::Receiver = key.into_fileobj(); // ours again; dropping it closes it
     /// assert!(sel.unregister(fd).is_err()); // Python: KeyError
     /// # drop(rx);
     /// # Ok(())
@@ -307,11 +304,13 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// next `select()`.
     ///
     /// # Errors
+    /// Every error hands `data` back inside a [`ModifyError`], and leaves the key (if there
+    /// is one) with its old events and data:
     /// * [`Error::InvalidFd`] / [`Error::NotRegistered`] as for [`get_key`](Self::get_key).
     /// * [`Error::InvalidEvents`] if `events` is empty or has unknown bits (Python:
-    ///   `ValueError`). The key is left as it was.
-    /// * [`Error::Io`] if the kernel refuses (Python: `OSError`). The key keeps its old
-    ///   events and data, which is what the kernel still has.
+    ///   `ValueError`).
+    /// * [`Error::Io`] if the kernel refuses (Python: `OSError`); the old events are what
+    ///   the kernel still has.
     /// * [`Error::Closed`] after [`close`](Self::close).
     ///
     /// # Examples
@@ -336,10 +335,14 @@ impl<S: AsRawFd, T> Selector<S, T> {
         fileobj: impl Into<Lookup>,
         events: Events,
         data: T,
-    ) -> Result<&mut SelectorKey<S, T>> {
-        let key = self.modify_events(fileobj, events)?;
-        key.data = data;
-        Ok(key)
+    ) -> Result<&mut SelectorKey<S, T>, ModifyError<T>> {
+        match self.modify_events(fileobj, events) {
+            Ok(key) => {
+                key.data = data;
+                Ok(key)
+            }
+            Err(error) => Err(ModifyError { error, data }),
+        }
     }
 
     /// Changes the events a key waits for, keeping its data.
@@ -349,7 +352,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// calls to turn write interest on while output is pending and off again after.
     ///
     /// # Errors
-    /// As [`modify`](Self::modify).
+    /// As [`modify`](Self::modify), as a plain [`Error`] (there is no data to hand back).
     ///
     /// # Examples
     ///
@@ -436,10 +439,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
     ///
     /// a.write_all(b"0123456789")?;
     /// assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]);
-    /// sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 4])?;
+    /// sel.get_key(token)?.fileobj().read_exact(&mut [0; 4])?;
     /// // Six bytes are still unread, so the key is reported again: level-triggered.
     /// assert_eq!(sel.select(0)?, vec![(token, EVENT_READ)]);
-    /// sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 6])?;
+    /// sel.get_key(token)?.fileobj().read_exact(&mut [0; 6])?;
     /// assert!(sel.select(0)?.is_empty());
     /// # Ok(())
     /// # }

@@ -218,7 +218,7 @@ impl EchoServer {
     /// Python: `accept_wrapper(sock)`. Accepts one connection per event, as Python does;
     /// if more are queued, the level-triggered listener is reported again next time.
     fn accept(&mut self, token: Token) -> io::Result<()> {
-        let Socket::Listening(listener) = &self.sel.get_key(token)?.fileobj else {
+        let Socket::Listening(listener) = self.sel.get_key(token)?.fileobj() else {
             unreachable!("only the listener is registered without data");
         };
         match listener.accept() {
@@ -267,8 +267,7 @@ impl EchoServer {
             self.config.accept_backoff,
             self.stats.open()
         );
-        let key = self.sel.unregister(token)?;
-        let Socket::Listening(listener) = key.fileobj else {
+        let Socket::Listening(listener) = self.sel.unregister(token)?.into_fileobj() else {
             unreachable!("only the listener is registered without data");
         };
         self.paused_listener = Some((listener, Instant::now() + self.config.accept_backoff));
@@ -292,13 +291,13 @@ impl EchoServer {
     fn service(&mut self, token: Token, mask: Events) -> io::Result<()> {
         let key = self.sel.get_key_mut(token)?;
         let registered = key.events();
-        let (Socket::Connected(sock), Some(conn)) = (&mut key.fileobj, &mut key.data) else {
+        let (Socket::Connected(sock), Some(conn)) = key.fileobj_and_data() else {
             unreachable!("connections are registered with data");
         };
         let outcome = conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats);
         if std::mem::take(&mut conn.read_dry) {
-            // Level triggering, at edge-triggered cost: we saw this socket run dry, so the
-            // selector can skip asking the kernel about it (see `Selector::mark_drained`).
+            // The kernel said `WouldBlock`, so the selector can skip asking it about this
+            // socket next time (see `Selector::mark_drained`).
             self.sel.mark_drained(token, EVENT_READ)?;
         }
         let why = match outcome {
@@ -328,7 +327,7 @@ impl Connection {
     /// Does this event's I/O and returns the events to wait for next, or why to close.
     fn on_ready(
         &mut self,
-        sock: &mut TcpStream,
+        mut sock: &TcpStream,
         mask: Events,
         buf: &mut [u8],
         config: &Config,
@@ -378,7 +377,7 @@ impl Connection {
     /// Sends `data` back: straight away if nothing is queued (the common case, with no copy),
     /// and queues what the kernel would not take. Never writes around queued bytes, which
     /// would reorder the echo.
-    fn echo(&mut self, sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<(), Closed> {
+    fn echo(&mut self, sock: &TcpStream, data: &[u8], stats: &Stats) -> Result<(), Closed> {
         let written = if self.sent == self.pending.len() {
             write_some(sock, data, stats)?
         } else {
@@ -396,7 +395,7 @@ impl Connection {
     }
 
     /// Python: `sent = sock.send(data.outb); data.outb = data.outb[sent:]`, without the copy.
-    fn flush(&mut self, sock: &mut TcpStream, stats: &Stats) -> Result<(), Closed> {
+    fn flush(&mut self, sock: &TcpStream, stats: &Stats) -> Result<(), Closed> {
         self.sent += write_some(sock, &self.pending[self.sent..], stats)?;
         if self.sent == self.pending.len() {
             // All gone: give the memory back, so an idle connection holds no buffer.
@@ -413,7 +412,11 @@ impl Connection {
 }
 
 /// One `send`: returns how much the kernel took, 0 if it would block.
-fn write_some(sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<usize, Closed> {
+///
+/// It takes `&TcpStream`: mio (like std) implements `Read` and `Write` for a shared
+/// reference to a socket, since the kernel, not the Rust value, holds its state. That is
+/// all the selector lends out ([`SelectorKey::fileobj`](crate::SelectorKey::fileobj)).
+fn write_some(mut sock: &TcpStream, data: &[u8], stats: &Stats) -> Result<usize, Closed> {
     match sock.write(data) {
         Ok(n) => {
             stats.bytes_echoed.fetch_add(n as u64, Ordering::Relaxed);
