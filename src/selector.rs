@@ -562,37 +562,47 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// `select()` need not ask the kernel about it.
     ///
     /// Python: none; Python's selectors always ask. An optimisation for loops that do their
-    /// own I/O and *saw* the socket run dry:
+    /// own I/O and *saw* the kernel say "nothing more". The contract, for every kind of
+    /// descriptor (stream and datagram sockets, pipes, ttys):
     ///
-    /// * for [`EVENT_READ`](crate::EVENT_READ): a read returned `WouldBlock`, or, on a
-    ///   stream socket or a pipe, fewer bytes than the buffer could hold (the kernel hands
-    ///   over everything it has, so a short read emptied it; not so for datagrams, where
-    ///   one read is one datagram);
-    /// * for [`EVENT_WRITE`](crate::EVENT_WRITE): a write returned `WouldBlock` or took
-    ///   fewer bytes than it was given.
+    /// * mark [`EVENT_READ`](crate::EVENT_READ) only after a read (`read`, `recv`,
+    ///   `recv_from`, `accept`, ...) returned [`WouldBlock`](std::io::ErrorKind::WouldBlock);
+    /// * mark [`EVENT_WRITE`](crate::EVENT_WRITE) only after a write returned `WouldBlock`.
     ///
-    /// Level triggering costs one `poll(2)` per `select()` for the keys reported last time,
-    /// because the selector cannot see your reads (see the design notes); a key marked
-    /// drained in all its events is left out of it, and a busy server then makes one system
-    /// call per `select()`, as an edge-triggered mio loop does. The mark holds until the
-    /// kernel's next event for the key, which comes as soon as new data (or room) arrives.
+    /// Nothing else proves a direction empty. In particular **a short read does not**: a
+    /// read can stop with more bytes queued behind it. A TCP read stops at the urgent
+    /// (out-of-band) mark; a Unix stream read stops after a message that carried
+    /// descriptors (`SCM_RIGHTS`) or other credentials; a tty in canonical mode returns one
+    /// line at a time; a pipe opened with `O_DIRECT` returns one packet; a datagram socket
+    /// returns one datagram. Nor does a zero-byte read on its own: it is end of file on a
+    /// stream socket or a pipe, but an empty datagram on UDP and Ctrl-D on a tty, with more
+    /// input possibly behind it. After end of file there is nothing to mark anyway: the
+    /// peer's end of stream stays readable, as in Python, and the selector keeps
+    /// reporting it (it ignores READ marks once the kernel has reported the peer's close).
     ///
-    /// One case needs no care from the caller: a short read can return the last bytes while
-    /// the peer's end of file is already waiting behind them, and end of file brings no new
-    /// edge. The kernel reports the peer's end of stream to the selector (mio's
-    /// `is_read_closed`), and from then on the selector ignores READ marks for that key.
+    /// A loop that reads once per event (bounded work, for fairness) rarely sees
+    /// `WouldBlock`, and so rarely marks: its keys are then checked by the selector's one
+    /// zero-timeout `poll(2)` per `select()`, shared by every key the previous call
+    /// reported, which is what level triggering costs (see the design notes). A key marked
+    /// drained in all its events is left out of that probe; when every key reported last
+    /// time is, `select()` makes one system call, as an edge-triggered mio loop does.
     ///
-    /// Marking a key that is *not* drained is a bug in the caller: the key is then not
-    /// reported again until its next edge, exactly as with raw edge-triggered mio.
+    /// The mark holds until the kernel's next event for the key, which comes as soon as new
+    /// data (or room) arrives, since that arrival is an edge; so a mark set right after
+    /// `WouldBlock` cannot hide bytes that arrive later. Marking a key that is *not* drained
+    /// is a bug in the caller: the key is then not reported again until its next edge,
+    /// exactly as with raw edge-triggered mio, and its queued bytes wait until then.
     ///
     /// # Errors
     /// As [`get_key`](Self::get_key).
     ///
     /// # Examples
     ///
+    /// Read until the kernel says `WouldBlock`, then say so:
+    ///
     /// ```
     /// use mio_selectors::{Selector, EVENT_READ};
-    /// use std::io::{Read, Write};
+    /// use std::io::{ErrorKind, Read, Write};
     /// use std::os::unix::net::UnixStream;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -604,9 +614,16 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// peer.write_all(b"ping")?;
     /// for (token, _mask) in sel.select(1.0)? {
     ///     let mut buf = [0; 1024];
-    ///     let n = sel.get_key_mut(token)?.fileobj.read(&mut buf)?;
-    ///     if n < buf.len() {
-    ///         sel.mark_drained(token, EVENT_READ)?; // a short read on a stream: it is empty
+    ///     loop {
+    ///         match sel.get_key(token)?.fileobj().read(&mut buf) {
+    ///             Ok(0) => break, // end of file: nothing to mark
+    ///             Ok(_n) => continue, // maybe more behind it: a short read proves nothing
+    ///             Err(e) if e.kind() == ErrorKind::WouldBlock => {
+    ///                 sel.mark_drained(token, EVENT_READ)?; // the kernel said "empty"
+    ///                 break;
+    ///             }
+    ///             Err(e) => return Err(e.into()),
+    ///         }
     ///     }
     /// }
     /// assert!(sel.select(0)?.is_empty()); // nothing to read, and nothing was asked

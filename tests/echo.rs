@@ -386,6 +386,27 @@ fn echoes_a_16_mib_message_sent_while_the_echo_is_read(kind: Kind) {
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
+/// A short read is not an empty socket (issue 7). `abc`, an urgent `X` and `def` leave in
+/// one corked segment, and the server's read stops at the urgent mark with `abc`; `def` is
+/// still queued, with no new edge to announce it. The urgent byte is out of band, not part
+/// of the stream, so the echo is `abcdef`, as from Python's `echo_server.py`.
+fn echoes_the_bytes_behind_a_tcp_urgent_mark(kind: Kind) {
+    let server = start(kind);
+    let mut sock = connect(server.addr);
+    roundtrip(&mut sock, b"hi");
+    common::sys::set_tcp_cork(&sock, true).expect("TCP_CORK on");
+    sock.write_all(b"abc").expect("send");
+    common::sys::send_urgent(&sock, b"X").expect("send MSG_OOB");
+    sock.write_all(b"def").expect("send");
+    common::sys::set_tcp_cork(&sock, false).expect("TCP_CORK off");
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut echo = [0; 6];
+    sock.read_exact(&mut echo)
+        .expect("all six bytes back within 2 s");
+    assert_eq!(&echo, b"abcdef");
+    roundtrip(&mut sock, b"still there");
+}
+
 fn echoes_bytes_that_arrive_one_at_a_time(kind: Kind) {
     let server = start(kind);
     let pattern = Pattern::new();
@@ -615,6 +636,7 @@ server_tests! {
         echoes_a_message_back_unchanged,
         echoes_a_16_mib_message_sent_while_the_echo_is_read,
         echoes_bytes_that_arrive_one_at_a_time,
+        echoes_the_bytes_behind_a_tcp_urgent_mark,
         echoes_everything_to_a_client_that_half_closes_then_closes,
         keeps_serving_others_after_a_client_resets,
         bounds_what_it_buffers_for_a_client_that_sends_64_mib_before_reading,

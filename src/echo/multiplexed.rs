@@ -70,9 +70,10 @@ struct Connection {
     peer_done: bool,
     /// Reading is paused by backpressure until `pending` drains below the low-water mark.
     paused: bool,
-    /// This event's read left the socket empty: it returned fewer bytes than the buffer
-    /// holds (TCP hands over all it has) or `WouldBlock`. Passed on to the selector with
-    /// `mark_drained`, so the next `select()` need not ask the kernel about this socket.
+    /// This event's read returned `WouldBlock`: the kernel itself said the socket is empty.
+    /// Passed on to the selector with `mark_drained`, so the next `select()` need not ask
+    /// the kernel about this socket. A short read is *not* enough: a TCP read stops at the
+    /// urgent mark with more bytes behind it (see `Selector::mark_drained`).
     read_dry: bool,
 }
 
@@ -338,10 +339,9 @@ impl Connection {
                 // Python: `if not recv_data:` the client shut down its side. Keep the
                 // connection until everything it sent has gone back.
                 Ok(0) => self.peer_done = true,
-                Ok(n) => {
-                    self.read_dry = n < buf.len();
-                    self.echo(sock, &buf[..n], stats)?;
-                }
+                // However short, a read proves nothing about what is left: the selector's
+                // level trigger reports the socket again if more is waiting.
+                Ok(n) => self.echo(sock, &buf[..n], stats)?,
                 // "Ready" is a hint, not a promise (a spurious wake-up): try again later.
                 Err(err) if is_retry(&err) => self.read_dry = true,
                 Err(err) => return Err(Closed::Failed(err)),
