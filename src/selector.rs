@@ -465,7 +465,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
             let mut woken = self.wait(Deadline::now())?;
             let Selector { probe, ready, .. } = &mut *self;
             probe.forget(|token| ready.contains(token));
-            probe.run(|token, mask| ready.add(token, mask))?;
+            if let Err(err) = probe.run(|token, mask| ready.add(token, mask)) {
+                woken |= self.probe_the_slow_way(&err);
+            }
             if self.ready.is_empty() && !woken && !deadline.has_passed() {
                 woken = self.wait(deadline)?;
             }
@@ -481,6 +483,52 @@ impl<S: AsRawFd, T> Selector<S, T> {
             if woken { ", woken" } else { "" }
         );
         Ok(ready)
+    }
+
+    /// The fallback when the kernel refuses the probe's `poll(2)` (`EINVAL` once the probe
+    /// holds more descriptors than `RLIMIT_NOFILE`, `ENOMEM` under memory pressure). The
+    /// edges already collected this call must not be lost (the kernel will not repeat
+    /// them), and the keys the probe could not ask about may still be ready. So each of
+    /// those is re-armed (`EPOLL_CTL_MOD`, which queues an edge if the key is ready now:
+    /// option (a) of the design notes, one system call per key, but it needs no descriptor
+    /// table), and one more zero-timeout wait collects what that queued. Returns whether the
+    /// waker fired.
+    ///
+    /// Python: no counterpart; its level-triggered epoll never needs a probe.
+    fn probe_the_slow_way(&mut self, err: &std::io::Error) -> bool {
+        let unprobed = self.probe.take_unprobed();
+        warn!(
+            "select: the level-trigger poll(2) over {} keys failed ({err}); re-arming them one by one instead",
+            unprobed.len()
+        );
+        if let Some(poll) = &self.poll {
+            for token in unprobed {
+                let Ok(slot) = self.keys.slot_of(Lookup::Token(token)) else {
+                    continue;
+                };
+                let key = self.keys.get(slot);
+                let Some(interest) = key.events.to_interest() else {
+                    continue;
+                };
+                if let Err(err) =
+                    poll.registry()
+                        .reregister(&mut SourceFd(&key.fd), token.to_mio(), interest)
+                {
+                    // Closed without `unregister`: epoll has forgotten it, as `select`
+                    // forgets it on the fast path (POLLNVAL).
+                    debug!("select: re-arming fd {} ({token}) failed: {err}", key.fd);
+                }
+            }
+        }
+        match self.wait(Deadline::now()) {
+            Ok(woken) => woken,
+            // Whatever was collected is still in `self.ready` and is returned; the keys
+            // not re-reported stay unknown only until their next edge.
+            Err(err) => {
+                warn!("select: collecting re-armed keys failed: {err}");
+                false
+            }
+        }
     }
 
     /// One kernel wait, retried on `EINTR` with the time left (PEP 475). Adds what it finds
