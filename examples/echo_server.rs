@@ -37,6 +37,12 @@ struct Cli {
     /// Stop reading from a client while this many bytes wait to go back to it
     #[arg(long, default_value_t = Config::default().high_water)]
     high_water: usize,
+    /// Most connections at once; at the cap, new clients wait until one closes
+    #[arg(long, default_value_t = Config::default().max_conns)]
+    max_conns: usize,
+    /// Close a connection after this many seconds without an event (0: never)
+    #[arg(long, default_value_t = 300.0)]
+    idle_timeout: f64,
     /// Raise the limit on open descriptors first (for thousands of connections)
     #[arg(long)]
     raise_fd_limit: bool,
@@ -53,6 +59,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         high_water: cli.high_water,
         low_water: cli.high_water / 4,
+        max_conns: cli.max_conns,
+        // Refuses NaN and negative numbers with a clear message.
+        idle_timeout: (cli.idle_timeout != 0.0)
+            .then(|| std::time::Duration::try_from_secs_f64(cli.idle_timeout))
+            .transpose()
+            .map_err(|err| format!("--idle-timeout {}: {err}", cli.idle_timeout))?,
         ..Config::default()
     };
     let server = EchoServer::new(listener, config)?;

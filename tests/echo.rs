@@ -550,6 +550,102 @@ fn resumes_reading_with_the_smallest_water_marks(kind: Kind) {
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
+/// `--max-conns`: at the cap the server stops accepting; a client beyond it waits in the
+/// listen queue, unanswered, and is served as soon as another connection closes.
+fn accepts_at_most_max_conns_and_the_next_client_once_one_closes(kind: Kind) {
+    let config = Config {
+        max_conns: 2,
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    let mut first = connect(server.addr);
+    let mut second = connect(server.addr);
+    roundtrip(&mut first, b"one");
+    roundtrip(&mut second, b"two");
+
+    // The kernel completes the third handshake, but the server does not accept it.
+    let mut third = connect(server.addr);
+    third.write_all(b"three").expect("send");
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut echo = [0; 5];
+    let err = third.read_exact(&mut echo).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "no echo beyond the cap, got {err}"
+    );
+    assert_eq!((server.stats.accepted(), server.stats.open()), (2, 2));
+
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third
+        .read_exact(&mut echo)
+        .expect("served once a slot is free");
+    assert_eq!(&echo, b"three");
+    assert!(eventually(Duration::from_secs(2), || server.stats.open() == 2));
+    assert_eq!(server.stats.accepted(), 3);
+    roundtrip(&mut second, b"still served");
+}
+
+/// `--idle-timeout`: a client that stays silent is closed after the timeout, one that keeps
+/// talking is not, and one that floods the server but never reads its echo (backpressure
+/// pauses it, so it has no more events) is closed too, freeing its buffer.
+fn closes_connections_idle_for_longer_than_the_idle_timeout(kind: Kind) {
+    let limit = Duration::from_millis(300);
+    let config = Config {
+        idle_timeout: Some(limit),
+        high_water: 64 * 1024,
+        low_water: 16 * 1024,
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    let started = Instant::now();
+    let mut silent = connect(server.addr);
+    roundtrip(&mut silent, b"hello");
+    let mut chatty = connect(server.addr);
+    let flooding = connect(server.addr);
+    flooding.set_nonblocking(true).unwrap();
+    let mut flooded = 0;
+    let chunk = [0x5a; CHUNK];
+    while Instant::now() < started + Duration::from_millis(100) {
+        match (&flooding).write(&chunk) {
+            Ok(n) => flooded += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("flood: {e}"),
+        }
+    }
+    assert!(
+        flooded > 64 * 1024,
+        "the flood must pass the high-water mark"
+    );
+
+    // `chatty` talks every 50 ms for 3 timeouts and stays open throughout.
+    while started.elapsed() < 3 * limit {
+        roundtrip(&mut chatty, b"still here");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut buf = [0; 16];
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(silent.read(&mut buf).expect("closed, not reset"), 0);
+    assert!(started.elapsed() >= limit, "closed before its timeout");
+    assert!(
+        eventually(Duration::from_secs(2), || server.stats.open() == 1),
+        "the silent and the flooding client are closed, the chatty one is not: {} open",
+        server.stats.open()
+    );
+    roundtrip(&mut chatty, b"and served");
+}
+
 fn stops_within_2_s_with_clients_connected(kind: Kind) {
     let mut server = start(kind);
     let mut idle: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
@@ -648,6 +744,8 @@ server_tests! {
         resumes_reading_with_the_smallest_water_marks,
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
+        accepts_at_most_max_conns_and_the_next_client_once_one_closes,
+        closes_connections_idle_for_longer_than_the_idle_timeout,
     ];
 }
 
