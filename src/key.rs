@@ -22,10 +22,11 @@ use crate::events::Events;
 /// close the watched one behind the selector's back (epoll would silently drop it, and the
 /// next socket to get its number would be refused as "already registered"). `fd` and
 /// `events` describe what the kernel was told, so only the selector may change them
-/// (through [`Selector::modify`](crate::Selector::modify)). Once
-/// [`unregister`](crate::Selector::unregister)ed, the key is just a value, and
-/// [`into_fileobj`](Self::into_fileobj) / [`into_parts`](Self::into_parts) hand the file
-/// object back.
+/// (through [`Selector::modify`](crate::Selector::modify)).
+/// [`unregister`](crate::Selector::unregister) hands the file object back in an
+/// [`UnregisteredKey`], a different type: no owned `SelectorKey` ever leaves the selector,
+/// so none can be assigned over a registered one (`*sel.get_key_mut(t)? = old_key` would
+/// close the watched socket just as surely).
 ///
 /// Replacing the file object does not compile:
 ///
@@ -192,53 +193,6 @@ impl<S, T> SelectorKey<S, T> {
         (&self.fileobj, &mut self.data)
     }
 
-    /// The file object of an unregistered key, yours again (dropping it closes it).
-    ///
-    /// Python: `sel.unregister(fileobj).fileobj`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use mio_selectors::{Selector, EVENT_READ};
-    /// use mio::unix::pipe;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (_tx, rx) = pipe::new()?;
-    /// let mut sel = Selector::new()?;
-    /// let token = sel.register(rx, EVENT_READ, ())?.token();
-    /// let rx: pipe::Receiver = sel.unregister(token)?.into_fileobj();
-    /// # drop(rx);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_fileobj(self) -> S {
-        self.fileobj
-    }
-
-    /// The file object and the data of an unregistered key.
-    ///
-    /// Python: `key = sel.unregister(fileobj); key.fileobj, key.data`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use mio_selectors::{Selector, EVENT_READ};
-    /// use mio::unix::pipe;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (_tx, rx) = pipe::new()?;
-    /// let mut sel = Selector::new()?;
-    /// let token = sel.register(rx, EVENT_READ, "state")?.token();
-    /// let (rx, data) = sel.unregister(token)?.into_parts();
-    /// assert_eq!(data, "state");
-    /// # drop(rx);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_parts(self) -> (S, T) {
-        (self.fileobj, self.data)
-    }
-
     /// The file descriptor the kernel watches. Python: `key.fd`.
     pub fn fd(&self) -> RawFd {
         self.fd
@@ -253,6 +207,110 @@ impl<S, T> SelectorKey<S, T> {
     /// Python has no counterpart: it hands back the key itself.
     pub fn token(&self) -> Token {
         self.token
+    }
+}
+
+impl<S, T> SelectorKey<S, T> {
+    /// The key as [`Selector::unregister`](crate::Selector::unregister) hands it back.
+    pub(crate) fn into_unregistered(self) -> UnregisteredKey<S, T> {
+        UnregisteredKey {
+            fileobj: self.fileobj,
+            data: self.data,
+            fd: self.fd,
+            events: self.events,
+            token: self.token,
+        }
+    }
+}
+
+/// What [`Selector::unregister`](crate::Selector::unregister) hands back: the key's file
+/// object and data, yours again, and what the key said about them.
+///
+/// Python: the `SelectorKey` that `unregister` returns. A type of its own, with public
+/// `fileobj` and `data`, because the file object is no longer watched: moving it out, or
+/// dropping it (which closes it), is now fine. Being a different type from
+/// [`SelectorKey`], it cannot be assigned over a registered key.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use mio::unix::pipe;
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (_tx, rx) = pipe::new()?;
+/// let fd = rx.as_raw_fd();
+/// let mut sel = Selector::new()?;
+/// sel.register(rx, EVENT_READ, "state")?;
+/// let key = sel.unregister(fd)?;
+/// assert_eq!((key.fd(), key.events(), key.data), (fd, EVENT_READ, "state"));
+/// let rx: pipe::Receiver = key.fileobj; // ours again; dropping it closes it
+/// # drop(rx);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Putting it back in place of a registered key does not compile:
+///
+/// ```compile_fail,E0308
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut sel = Selector::new()?;
+/// let a = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// let b = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// let old = sel.unregister(b)?;
+/// *sel.get_key_mut(a)? = old; // would drop (close) `a`'s watched socket
+/// # Ok(())
+/// # }
+/// ```
+pub struct UnregisteredKey<S, T> {
+    /// The file object, no longer watched.
+    pub fileobj: S,
+    /// The key's data.
+    pub data: T,
+    fd: RawFd,
+    events: Events,
+    token: Token,
+}
+
+impl<S, T> UnregisteredKey<S, T> {
+    /// The descriptor the key had. Python: `key.fd`.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The events the key waited for. Python: `key.events`.
+    pub fn events(&self) -> Events {
+        self.events
+    }
+
+    /// The token the key had; it names nothing now.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The file object alone. Python: `sel.unregister(fileobj).fileobj`.
+    pub fn into_fileobj(self) -> S {
+        self.fileobj
+    }
+
+    /// The file object and the data. Python: `key.fileobj, key.data`.
+    pub fn into_parts(self) -> (S, T) {
+        (self.fileobj, self.data)
+    }
+}
+
+impl<S, T: fmt::Debug> fmt::Debug for UnregisteredKey<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnregisteredKey")
+            .field("fd", &self.fd)
+            .field("events", &self.events)
+            .field("data", &self.data)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
     }
 }
 

@@ -88,7 +88,7 @@ mod timeout;
 
 pub use error::{Error, ModifyError, RegisterError, Result};
 pub use events::{Events, EVENT_READ, EVENT_WRITE};
-pub use key::{FileObjMut, Lookup, SelectorKey, Token};
+pub use key::{FileObjMut, Lookup, SelectorKey, Token, UnregisteredKey};
 pub use key_map::Mapping;
 pub use selector::{DefaultSelector, Selector};
 pub use stop::Stop;

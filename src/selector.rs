@@ -13,7 +13,7 @@ use mio::unix::SourceFd;
 
 use crate::error::{Error, ModifyError, RegisterError, Result};
 use crate::events::{Events, EVENT_READ};
-use crate::key::{Lookup, SelectorKey, Token, WAKER_TOKEN};
+use crate::key::{Lookup, SelectorKey, Token, UnregisteredKey, WAKER_TOKEN};
 use crate::key_map::{KeyMap, Mapping};
 use crate::readiness::{self, Probe, ReadyList};
 use crate::sys;
@@ -244,7 +244,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
         Ok(token)
     }
 
-    /// Stops watching a file object and hands back its key, with the file object in it.
+    /// Stops watching a file object and hands back its key, with the file object in it, as
+    /// an [`UnregisteredKey`] (a type of its own, so it can never be put back in place of
+    /// a registered key).
     ///
     /// Python: `BaseSelector.unregister(fileobj)`.
     ///
@@ -271,13 +273,13 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// let mut sel = Selector::new()?;
     /// sel.register(rx, EVENT_READ, ())?;
     /// let key = sel.unregister(fd)?;
-    /// let rx: pipe::Receiver = key.into_fileobj(); // ours again; dropping it closes it
+    /// let rx: pipe::Receiver = key.fileobj; // ours again; dropping it closes it
     /// assert!(sel.unregister(fd).is_err()); // Python: KeyError
     /// # drop(rx);
     /// # Ok(())
     /// # }
     /// ```
-    pub fn unregister(&mut self, fileobj: impl Into<Lookup>) -> Result<SelectorKey<S, T>> {
+    pub fn unregister(&mut self, fileobj: impl Into<Lookup>) -> Result<UnregisteredKey<S, T>> {
         let poll = self.poll.as_ref().ok_or(Error::Closed)?;
         let slot = self.keys.slot_of(fileobj.into())?;
         let key = self.keys.remove(slot);
@@ -290,7 +292,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
                 key.fd, key.token
             ),
         }
-        Ok(key)
+        Ok(key.into_unregistered())
     }
 
     /// Changes the events a key waits for and replaces its data.

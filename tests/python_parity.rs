@@ -211,7 +211,7 @@ fn unregister_hands_the_file_object_back_and_refuses_unknown_or_repeated_fds() -
     let key = sel.unregister(rd_fd)?;
     assert_eq!((key.fd(), key.token()), (rd_fd, token));
     // The key owned the socket. Now the test owns it again, and it still works.
-    let mut rd = key.into_fileobj();
+    let mut rd = key.fileobj;
     wr.write_all(b"x")?;
     assert_eq!(read_available(&mut rd, 8), b"x");
 
@@ -335,7 +335,7 @@ fn modify_changes_the_events_or_the_data_and_get_key_sees_the_change() -> TestRe
     assert_eq!(key2, KeyFields::of(sel.get_key(rd_fd)?));
 
     // unregister hands `rd` back, so it can be registered again, this time with data.
-    let rd = sel.unregister(rd_fd)?.into_fileobj();
+    let rd = sel.unregister(rd_fd)?.fileobj;
     let key = KeyFields::of(sel.register(rd, EVENT_READ, Some("d1"))?);
     let key2 = KeyFields::of(sel.modify(rd_fd, EVENT_READ, Some("d2"))?);
     assert_eq!(key.events, key2.events);
@@ -698,7 +698,7 @@ fn zero_or_negative_timeouts_do_not_wait_and_one_second_does() -> TestResult {
     );
 
     // Keep wr open: if it were closed, rd would read end of file and be ready.
-    let _wr = sel.unregister(wr_fd)?.into_fileobj();
+    let _wr = sel.unregister(wr_fd)?.fileobj;
     sel.register(rd, EVENT_READ, ())?;
     let t = Instant::now();
     assert!(sel.select(0)?.is_empty());
