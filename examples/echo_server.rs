@@ -27,6 +27,7 @@ mod common;
 use clap::Parser;
 use mio_selectors::echo::{Config, EchoServer};
 use std::net::TcpListener;
+use std::time::Duration;
 
 /// Echo server on Python's selectors API: one thread multiplexes every connection.
 #[derive(Parser, Debug)]
@@ -41,8 +42,9 @@ struct Cli {
     #[arg(long, default_value_t = Config::default().max_conns)]
     max_conns: usize,
     /// Close a connection after this many seconds without an event (0: never)
-    #[arg(long, default_value_t = 300.0)]
-    idle_timeout: f64,
+    #[arg(long, default_value = "300", value_parser = parse_idle_timeout)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    idle_timeout: ::std::option::Option<Duration>,
     /// Raise the limit on open descriptors first (for thousands of connections)
     #[arg(long)]
     raise_fd_limit: bool,
@@ -60,15 +62,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         high_water: cli.high_water,
         low_water: cli.high_water / 4,
         max_conns: cli.max_conns,
-        // Refuses NaN and negative numbers with a clear message.
-        idle_timeout: (cli.idle_timeout != 0.0)
-            .then(|| std::time::Duration::try_from_secs_f64(cli.idle_timeout))
-            .transpose()
-            .map_err(|err| format!("--idle-timeout {}: {err}", cli.idle_timeout))?,
+        idle_timeout: cli.idle_timeout,
         ..Config::default()
     };
     let server = EchoServer::new(listener, config)?;
     common::stop_on_ctrl_c(server.stop_handle())?;
     server.run()?;
     Ok(())
+}
+
+/// `--idle-timeout`: seconds, `0` for never; NaN, negative or huge values are refused.
+fn parse_idle_timeout(arg: &str) -> Result<Option<Duration>, String> {
+    let secs: f64 = arg.parse().map_err(|err| format!("{err}"))?;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|err| format!("{err}"))
 }
