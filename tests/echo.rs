@@ -779,6 +779,8 @@ server_tests! {
         resumes_reading_with_the_smallest_water_marks,
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
+        accepts_at_most_max_conns_and_the_next_client_once_one_closes,
+        closes_connections_idle_for_longer_than_the_idle_timeout,
     ];
 }
 

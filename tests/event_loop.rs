@@ -1146,3 +1146,33 @@ fn a_protocol_that_panics_loses_its_connection_and_the_loop_serves_the_others() 
     assert_eq!(running.stats.open(), 1);
     running.stop().unwrap();
 }
+
+#[test]
+fn a_closing_connection_whose_peer_never_reads_is_dropped_after_an_idle_period_without_progress() {
+    common::init();
+    let log = Log::default();
+    struct Dump(Log);
+    impl Protocol for Dump {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            let mut t = ctx.transport();
+            t.set_idle_timeout(Some(Duration::from_millis(300)));
+            t.write(&vec![b'd'; 16 << 20]).unwrap(); // far more than the socket buffers hold
+            t.close(); // waits for a flush that never comes
+        }
+        fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Dump(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let started = Instant::now();
+    let _client = connect(addr); // never reads
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert_eq!(lines, ["lost TimedOut"]);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(running.stats.open(), 0);
+}

@@ -102,6 +102,12 @@ pub struct Config {
     /// What a connection over [`max_connections`](Self::max_connections) is sent before it
     /// is closed (one non-blocking write; empty: nothing).
     pub full_message: Vec<u8>,
+    /// At [`max_connections`](Self::max_connections), stop accepting instead: listeners
+    /// leave the selector, new clients wait in the kernel's listen queue, and accepting
+    /// resumes as soon as a connection closes (the echo server's `--max-conns`). `false`
+    /// (the default) accepts, sends [`full_message`](Self::full_message) and closes (chat's
+    /// `! server full`).
+    pub wait_when_full: bool,
     /// Accepts per listener event, at most. Python: `backlog = 100` doubles as this.
     pub accept_batch: usize,
     /// How long a listener rests after `accept` fails with `EMFILE`/`ENFILE`/`ENOBUFS`/
@@ -124,6 +130,7 @@ impl Default for Config {
             low_water: 16 * 1024,
             max_connections: 10_000,
             full_message: Vec::new(),
+            wait_when_full: false,
             accept_batch: 100,
             accept_backoff: Duration::from_secs(1),
             max_jobs_per_iteration: 1024,
@@ -231,6 +238,8 @@ pub(crate) struct State {
     pub(crate) file_buf: Vec<u8>,
     pub(crate) stats: Arc<LoopStats>,
     pub(crate) open_streams: usize,
+    /// Listeners off the selector because `max_connections` are open (`wait_when_full`).
+    pub(crate) full_listeners: Vec<ListenerId>,
     next_generation: u32,
 }
 
@@ -255,6 +264,8 @@ pub(crate) enum Kind<S> {
         factory: Factory<S>,
         /// Resting after `EMFILE`: off the selector until the timer puts it back.
         resting: bool,
+        /// At the connection limit (`wait_when_full`): off the selector until one closes.
+        full: bool,
     },
     Stream {
         conn: StreamConn,
@@ -374,6 +385,7 @@ impl<S: 'static> EventLoop<S> {
                     file_buf: Vec::new(),
                     stats: Arc::default(),
                     open_streams: 0,
+                    full_listeners: Vec::new(),
                     next_generation: 0,
                 },
                 calls: Slab::new(),
@@ -614,7 +626,7 @@ impl<S: 'static> EventLoop<S> {
                     }
                 }
                 Ok(n) => {
-                    conn.last_read = now;
+                    conn.last_active = now;
                     let data = &self.buf[..n];
                     core.call_stream(id, |p, ctx| p.data_received(ctx, data));
                 }
@@ -713,8 +725,8 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// The idle timer fired. If the connection read something since it was set, set it
-    /// again for the time that is left (no timer work per read); else time it out.
+    /// The idle timer fired. If the connection was active since it was set, set it again
+    /// for the time that is left (no timer work per read); else time it out.
     fn check_idle(&mut self, id: ConnId) {
         let now = self.state.now;
         let Some(conn) = stream_in(&mut self.entries, id) else {
@@ -725,15 +737,23 @@ impl<S: 'static> Core<S> {
             return;
         };
         if conn.closing {
-            // Timed out once already, and the farewell could not be flushed in another
-            // idle period (the peer reads nothing): give up on it.
-            if conn.close_reason == CloseReason::TimedOut && conn.lost.is_none() {
-                conn.fail(Lost::TimedOut);
-                self.mark_dirty(id);
+            // Closing, with bytes still to send: fine while the peer takes them, dropped
+            // after a whole period in which it took none (else a peer that never reads
+            // would hold the connection, and its buffer, forever).
+            if conn.lost.is_none() {
+                let unsent = conn.queue.unsent();
+                if conn.unsent_at_check == Some(unsent) {
+                    debug!("{id:?}: closing, and nothing sent for {idle:?}: dropped");
+                    conn.fail(Lost::TimedOut);
+                    self.mark_dirty(id);
+                } else {
+                    conn.unsent_at_check = Some(unsent);
+                    conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
+                }
             }
             return;
         }
-        let deadline = conn.last_read + idle;
+        let deadline = conn.last_active + idle;
         if deadline > now {
             conn.idle_timer = Some(self.state.timers.insert(deadline, Action::Idle(id)));
             return;
@@ -743,6 +763,8 @@ impl<S: 'static> Core<S> {
         if let Some(conn) = stream_in(&mut self.entries, id) {
             conn.close_with(CloseReason::TimedOut);
             if conn.lost.is_none() {
+                // The farewell (or what was queued) could not all go yet: one more period.
+                conn.unsent_at_check = Some(conn.queue.unsent());
                 conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
             }
         }
@@ -837,6 +859,9 @@ impl<S: 'static> Core<S> {
                 .stats
                 .open
                 .store(self.state.open_streams, Ordering::Relaxed);
+            if self.state.open_streams < self.state.config.max_connections {
+                self.resume_full_listeners();
+            }
             for timer in [conn.idle_timer, conn.connect_timer].into_iter().flatten() {
                 self.state.timers.cancel(timer);
             }
@@ -1071,8 +1096,12 @@ impl<S> Entry<S> {
     /// The events this entry should be registered for, from its state.
     fn wanted(&self) -> Events {
         match &self.kind {
-            Kind::Listener { resting: false, .. } => EVENT_READ,
-            Kind::Listener { resting: true, .. } => Events::empty(),
+            Kind::Listener {
+                resting: false,
+                full: false,
+                ..
+            } => EVENT_READ,
+            Kind::Listener { .. } => Events::empty(),
             Kind::Stream { conn, .. } => {
                 let mut events = Events::empty();
                 if conn.wants_read() {
