@@ -224,19 +224,19 @@ impl Connection {
     fn answer(&mut self, ctx: &mut Context<'_, App>) {
         while !self.done && !self.write_paused && self.draining.is_none() {
             let started = Instant::now();
-            let response = match self.reader.next_request() {
+            let (request, response) = match self.reader.next_request() {
                 Ok(None) => break,
                 Ok(Some(request)) => {
                     let response = ctx.app().site.respond(&request);
-                    self.log(&request, &response, started);
-                    response
+                    (Some(request), response)
                 }
                 Err(err) => {
                     // The stream cannot be trusted past a bad head: answer and close.
                     debug!("{}: bad request: {err}", self.peer_name());
-                    let response = ctx.app().site.error(err.status, err.detail, false, false);
-                    self.log_error(err.status, response.body_len, started);
-                    response
+                    (
+                        None,
+                        ctx.app().site.error(err.status, err.detail, false, false),
+                    )
                 }
             };
             let mut transport = ctx.transport();
@@ -249,6 +249,11 @@ impl Connection {
                 Ok(Written::Flowing) => {}
                 Ok(Written::OverHighWater) => self.write_paused = true,
                 Err(_) => self.done = true, // lost meanwhile; connection_lost follows
+            }
+            // Logged once queued: the duration covers parsing, the file system and the write.
+            match &request {
+                Some(request) => self.log(request, &response.status, response.body_len, started),
+                None => self.log_error(response.status, response.body_len, started),
             }
             if !response.keep_alive {
                 self.done = true;
@@ -362,7 +367,7 @@ impl Connection {
         self.done = true;
     }
 
-    fn log(&self, request: &Request, response: &super::Response, started: Instant) {
+    fn log(&self, request: &Request, status: &Status, bytes: u64, started: Instant) {
         if log_enabled!(Level::Info) {
             let client = match &request.forwarded_for {
                 Some(forwarded) => format!("{} (for {forwarded})", self.peer_name()),
@@ -372,8 +377,8 @@ impl Connection {
                 "{client} \"{} {}\" {} {} {:?}",
                 request.method.as_str(),
                 request.target,
-                response.status.code(),
-                response.body_len,
+                status.code(),
+                bytes,
                 started.elapsed()
             );
         }
