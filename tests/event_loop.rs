@@ -877,15 +877,32 @@ impl Protocol for Files {
 
 #[test]
 fn file_regions_and_bytes_leave_in_the_order_they_were_queued() {
+    serve_files_in_order(Config::default());
+}
+
+#[test]
+fn file_regions_in_small_steps_leave_in_order_too() {
+    serve_files_in_order(Config {
+        file_step: 4096,
+        ..Config::default()
+    });
+}
+
+fn serve_files_in_order(config: Config) {
     common::init();
-    let path = std::env::temp_dir().join(format!("mio-selectors-file-{}", std::process::id()));
+    // One file per test (tests run in parallel threads of one process).
+    let path = std::env::temp_dir().join(format!(
+        "mio-selectors-file-{}-{}",
+        std::process::id(),
+        config.file_step
+    ));
     let content: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &content).unwrap();
     let file = Arc::new(File::open(&path).unwrap());
     std::fs::remove_file(&path).unwrap();
     let peak = Arc::new(Mutex::new(0));
     let (l, addr) = listener();
-    let mut lp = EventLoop::new(()).unwrap();
+    let mut lp = EventLoop::with_config((), config).unwrap();
     let p = Arc::clone(&peak);
     lp.listen_tcp(l, move || Files {
         file: Arc::clone(&file),
