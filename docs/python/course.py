@@ -18,18 +18,19 @@ DEFAULT_PORT = 65432
 log = logging.getLogger("course")
 
 
-def add_address_args(parser, server):
+def add_address_args(parser, server, default_port=DEFAULT_PORT, transport="TCP"):
     """--host and --port. A server may ask for port 0 (any free port); a client
-    must name the port it connects to."""
+    must name the port it connects to. Each program has its own default port
+    (echo 65432, chat 65433, UDP echo 65434), so they can run side by side."""
     if server:
         host_help = "address or host name to listen on (default: %(default)s)"
-        port_help = "TCP port, 0 = any free port (default: %(default)s)"
+        port_help = f"{transport} port, 0 = any free port (default: %(default)s)"
     else:
         host_help = "server address or host name (default: %(default)s)"
-        port_help = "server TCP port (default: %(default)s)"
+        port_help = f"server {transport} port (default: %(default)s)"
     parser.add_argument("--host", default=DEFAULT_HOST, help=host_help)
     parser.add_argument("--port", type=port_range(0 if server else 1, 65535),
-                        default=DEFAULT_PORT, help=port_help)
+                        default=default_port, help=port_help)
 
 
 def port_range(lowest, highest):
@@ -81,6 +82,23 @@ def open_listener(host, port, backlog=128):
             continue
         return sock
     raise OSError(f"cannot listen on {host} port {port}: " + "; ".join(errors))
+
+
+def open_udp(host, port):
+    """A UDP socket bound to the first address of `host` that works."""
+    errors = []
+    for family, type_, proto, _name, sockaddr in socket.getaddrinfo(
+        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    ):
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            sock.close()
+            errors.append(f"{format_addr(sockaddr)}: {exc}")
+            continue
+        return sock
+    raise OSError(f"cannot bind UDP {host} port {port}: " + "; ".join(errors))
 
 
 def format_addr(sockaddr):
