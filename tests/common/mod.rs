@@ -3,6 +3,7 @@
 //! Each test file pulls this in with `mod common;`. Not every file uses every helper.
 #![allow(dead_code)]
 
+pub mod python;
 pub mod sys;
 
 use std::io::{self, Read, Write};
@@ -102,4 +103,22 @@ pub fn fill_until_would_block(stream: &mut impl Write) -> usize {
         }
         assert!(total < 1 << 30, "socket buffer never filled");
     }
+}
+
+/// A process's resident memory in bytes, from the `VmRSS:` line of a `/proc/<pid>/status`
+/// file (`/proc/self/status` for this process).
+#[track_caller]
+pub fn rss_of(status_path: &str) -> u64 {
+    let status = std::fs::read_to_string(status_path)
+        .unwrap_or_else(|err| panic!("read {status_path}: {err}"));
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap_or_else(|| panic!("no VmRSS in {status_path}"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("bad VmRSS line {line:?}"));
+    kib * 1024
 }
