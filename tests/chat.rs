@@ -537,10 +537,7 @@ fn client_that_stops_reading_is_dropped_while_the_rest_flow(kind: Kind) {
     alice.send(&batch);
     let (mut carol, left_at) = reader.join().expect("carol's reader");
     let left_at = left_at.expect("carol was never told that slow left");
-    assert!(
-        left_at < LINES,
-        "slow was dropped only after the last line"
-    );
+    assert!(left_at < LINES, "slow was dropped only after the last line");
     assert!(started.elapsed() < Duration::from_secs(60));
     // slow gets what the kernel held for it, then the end: never all 24 MiB.
     let mut received = 0;
@@ -553,10 +550,7 @@ fn client_that_stops_reading_is_dropped_while_the_rest_flow(kind: Kind) {
             Err(err) => panic!("slow: not closed: {err}"),
         }
     }
-    assert!(
-        received < LINES * 1000,
-        "slow received {received} bytes"
-    );
+    assert!(received < LINES * 1000, "slow received {received} bytes");
     carol.expect_nothing_then_who("alice carol");
     alice.expect("* slow left");
     alice.expect_nothing_then_who("alice carol");
@@ -684,7 +678,11 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
         sel.register(stream, EVENT_READ, c).unwrap();
     }
     // Every client sends its 20 lines, in two writes.
-    let keys: Vec<_> = sel.get_map().values().map(|k| (k.token(), k.data)).collect();
+    let keys: Vec<_> = sel
+        .get_map()
+        .values()
+        .map(|k| (k.token(), k.data))
+        .collect();
     for &(token, c) in &keys {
         let stream = &mut sel.get_key_mut(token).unwrap().fileobj;
         let mut text = String::new();
@@ -694,7 +692,9 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
         let (first, second) = text.as_bytes().split_at(text.len() / 2);
         for part in [first, second] {
             // A few dozen bytes on a fresh socket: the kernel takes them whole.
-            let n = stream.write(part).unwrap_or_else(|e| panic!("c{c}: write: {e}"));
+            let n = stream
+                .write(part)
+                .unwrap_or_else(|e| panic!("c{c}: write: {e}"));
             assert_eq!(n, part.len());
         }
     }
@@ -753,9 +753,9 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
             pending.drain(..start);
         }
     }
-    for c in 0..clients {
-        for s in (0..clients).filter(|&s| s != c) {
-            assert_eq!(next[c][s] as usize, LINES, "c{c} from c{s}");
+    for (c, from) in next.iter().enumerate() {
+        for (s, &lines) in from.iter().enumerate().filter(|&(s, _)| s != c) {
+            assert_eq!(lines as usize, LINES, "c{c} from c{s}");
         }
     }
 }

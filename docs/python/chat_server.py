@@ -389,7 +389,10 @@ def parse_args():
         description="Line-based chat server on one selectors loop.",
         epilog="Log level: env var LOGLEVEL (DEBUG, INFO, WARNING...; default WARNING).",
     )
-    add_address_args(parser, server=True, default_port=DEFAULT_PORT)
+    add_address_args(parser, server=True)
+    # Each program has its own port (echo 65432, chat 65433, UDP echo 65434),
+    # so they can run side by side.
+    parser.set_defaults(port=DEFAULT_PORT)
     parser.add_argument("--max-line", type=positive_int, default=4096,
                         help="longest line in bytes, newline not counted (default: %(default)s)")
     parser.add_argument("--max-pending", type=positive_int, default=1024 * 1024,

@@ -18,19 +18,18 @@ DEFAULT_PORT = 65432
 log = logging.getLogger("course")
 
 
-def add_address_args(parser, server, default_port=DEFAULT_PORT, transport="TCP"):
+def add_address_args(parser, server):
     """--host and --port. A server may ask for port 0 (any free port); a client
-    must name the port it connects to. Each program has its own default port
-    (echo 65432, chat 65433, UDP echo 65434), so they can run side by side."""
+    must name the port it connects to."""
     if server:
         host_help = "address or host name to listen on (default: %(default)s)"
-        port_help = f"{transport} port, 0 = any free port (default: %(default)s)"
+        port_help = "TCP port, 0 = any free port (default: %(default)s)"
     else:
         host_help = "server address or host name (default: %(default)s)"
-        port_help = f"server {transport} port (default: %(default)s)"
+        port_help = "server TCP port (default: %(default)s)"
     parser.add_argument("--host", default=DEFAULT_HOST, help=host_help)
     parser.add_argument("--port", type=port_range(0 if server else 1, 65535),
-                        default=default_port, help=port_help)
+                        default=DEFAULT_PORT, help=port_help)
 
 
 def port_range(lowest, highest):

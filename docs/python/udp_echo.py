@@ -42,7 +42,7 @@ import signal
 import socket
 import sys
 
-from course import add_address_args, format_addr, open_udp, setup_logging
+from course import DEFAULT_HOST, format_addr, open_udp, port_range, setup_logging
 
 DEFAULT_PORT = 65434
 RECV_SIZE = 64 * 1024  # more than the largest UDP payload (65,527 bytes over IPv6)
@@ -87,7 +87,12 @@ def parse_args():
         description="UDP echo server: every datagram back to its sender, on one selectors loop.",
         epilog="Log level: env var LOGLEVEL (DEBUG, INFO, WARNING...; default WARNING).",
     )
-    add_address_args(parser, server=True, default_port=DEFAULT_PORT, transport="UDP")
+    # Not course.add_address_args: that one speaks of TCP (and of a listen
+    # backlog), which a UDP socket has none of.
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help="address or host name to receive on (default: %(default)s)")
+    parser.add_argument("--port", type=port_range(0, 65535), default=DEFAULT_PORT,
+                        help="UDP port, 0 = any free port (default: %(default)s)")
     return parser.parse_args()
 
 
