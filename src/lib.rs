@@ -57,6 +57,7 @@
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
+//! | [`chat`] | `docs/python/chat_server.py` | line-based chat: bounded line framing, the room's rules (no I/O), the server |
 //! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
@@ -75,6 +76,7 @@
 #[cfg(not(unix))]
 compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
 
+pub mod chat;
 pub mod echo;
 mod error;
 mod events;
