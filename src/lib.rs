@@ -57,6 +57,7 @@
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
+//! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
 //! | [`chat`] | `docs/python/chat_server.py` | line-based chat: bounded line framing, the room's rules (no I/O), the server |
 //! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
@@ -79,6 +80,7 @@ compile_error!("mio-selectors ports Python's descriptor-based selectors and need
 pub mod chat;
 pub mod echo;
 mod error;
+pub mod event_loop;
 mod events;
 pub mod guide;
 mod key;

@@ -63,6 +63,18 @@ impl Stop {
         }
     }
 
+    /// Wakes the loop without asking it to stop (the protocol layer's thread-safe calls).
+    pub(crate) fn wake(&self) {
+        if let Err(err) = self.waker.wake() {
+            log::debug!("wake: could not wake the loop: {err}");
+        }
+    }
+
+    /// Clears the flag once the loop has stopped, so that it can be run again.
+    pub(crate) fn reset(&self) {
+        self.stopped.store(false, Ordering::SeqCst);
+    }
+
     /// True once [`stop`](Self::stop) has been called.
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)

@@ -1,9 +1,11 @@
-//! The two system calls mio does not wrap, and the only `unsafe` code in the crate.
+//! The system calls mio does not wrap, and the only `unsafe` code in the crate.
 //!
 //! * `poll(2)` with a zero timeout: the level-trigger probe (see [`crate::readiness`]).
 //! * `fcntl(F_GETFL)`: to warn when a registered descriptor is still in blocking mode.
 //! * `getrlimit`/`setrlimit(RLIMIT_NOFILE)`: [`raise_fd_limit`], for servers that hold
 //!   thousands of connections.
+//! * `sendfile(2)`: the protocol layer's [`write_file`](crate::event_loop::Transport::write_file),
+//!   file bytes sent by the kernel without passing through our memory.
 //!
 //! Both take raw descriptors that the caller may already have closed. That is fine for
 //! the kernel (`poll` reports `POLLNVAL`, `fcntl` fails with `EBADF`) but rules out the safe
@@ -88,4 +90,40 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     // `rlim_t` is `u64` on Linux but narrower or signed elsewhere; the cast is for them.
     #[allow(clippy::unnecessary_cast)]
     Ok(limit.rlim_cur as u64)
+}
+
+/// Sends up to `count` bytes of the file `in_fd`, from `offset`, to the socket `out_fd`,
+/// inside the kernel (`sendfile(2)`), and returns how many went; 0 means the file ended.
+///
+/// Python: `os.sendfile(out_fd, in_fd, offset, count)`. The file's position is not moved,
+/// so several connections may send from one open file at once.
+#[cfg(target_os = "linux")]
+pub(crate) fn sendfile(
+    out_fd: RawFd,
+    in_fd: RawFd,
+    offset: u64,
+    count: usize,
+) -> io::Result<usize> {
+    let mut offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    // SAFETY: sendfile(2) reads from `in_fd` and writes to `out_fd`, descriptors the caller
+    // owns (an invalid one fails with EBADF); the only memory it touches is `offset`, a
+    // live local it reads and updates before returning.
+    let sent = unsafe { libc::sendfile(out_fd, in_fd, &mut offset, count) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// Where `sendfile(2)` has another signature (the BSDs, macOS) the protocol layer falls
+/// back to `pread` + `write`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn sendfile(
+    _out_fd: RawFd,
+    _in_fd: RawFd,
+    _offset: u64,
+    _count: usize,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
 }

@@ -1,0 +1,507 @@
+//! Port of `asyncio.Transport` for sockets (`_SelectorSocketTransport` in
+//! Lib/asyncio/selector_events.py, with `_FlowControlMixin` from transports.py).
+//!
+//! A [`Transport`] is a short-lived view of one connection's state, lent to a callback:
+//! write (at once if nothing is queued, the rest buffered, never blocking), write a file
+//! region, close after flushing, abort, half-close, pause and resume reading, and the
+//! write buffer's water marks. The state itself ([`StreamConn`]) lives in the loop; the
+//! loop turns it into selector interest after every callback (see `EventLoop::settle`).
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::debug;
+
+use super::protocol::Lost;
+use super::stream::{Addr, Stream};
+use super::write_queue::WriteQueue;
+use super::{Action, ConnId, State};
+use crate::event_loop::timers::TimerHandle;
+
+/// What a successful [`Transport::write`] says about the write buffer.
+///
+/// Python: `write()` returns `None`; the protocol learns of pressure only through
+/// `pause_writing()`. Returning it as well lets a producer that writes in a loop stop at
+/// once (complaint: python/cpython#116279).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// At or below the high-water mark: keep producing.
+    Flowing,
+    /// Over the high-water mark: stop producing until
+    /// [`Protocol::resume_writing`](super::Protocol::resume_writing).
+    OverHighWater,
+}
+
+/// Why a write was refused. The bytes were not queued.
+///
+/// Python: asyncio drops writes to a lost connection silently (logging a warning after 5),
+/// and raises `RuntimeError` after `write_eof()`. Here both are an error you can see.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// The connection is closing, closed or lost, or the id names no connection.
+    Closed,
+    /// [`write_eof`](Transport::write_eof) was called: this side of the stream is over.
+    EofWritten,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Closed => f.write_str("the connection is closed"),
+            WriteError::EofWritten => f.write_str("cannot write after write_eof()"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Water marks that break asyncio's rule `high >= low >= 0`.
+///
+/// Python: `ValueError: high (1) must be >= low (2) must be >= 0`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct InvalidLimits {
+    /// The high-water mark asked for.
+    pub high: usize,
+    /// The low-water mark asked for.
+    pub low: usize,
+}
+
+impl fmt::Display for InvalidLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "high ({}) must be >= low ({}) must be >= 0",
+            self.high, self.low
+        )
+    }
+}
+
+impl std::error::Error for InvalidLimits {}
+
+/// One stream connection's transport state, owned by the loop.
+#[derive(Debug)]
+pub(crate) struct StreamConn {
+    pub(crate) stream: Stream,
+    pub(crate) queue: WriteQueue,
+    /// The protocol wants to read (`pause_reading` clears it).
+    pub(crate) reading: bool,
+    /// The peer's end of file was read: reading is over for good.
+    pub(crate) read_eof: bool,
+    /// `close()` (or a failure) was called: no more reads or writes from the protocol.
+    pub(crate) closing: bool,
+    /// What `connection_lost` will say once the queue is flushed.
+    pub(crate) close_reason: CloseReason,
+    /// `write_eof()` was called; `eof_sent` once `shutdown(SHUT_WR)` happened.
+    pub(crate) eof_pending: bool,
+    pub(crate) eof_sent: bool,
+    /// An outgoing connection still waiting for the kernel's answer.
+    pub(crate) connecting: bool,
+    /// The connection is over; `connection_lost` (or `connection_failed`) comes next.
+    pub(crate) lost: Option<Lost>,
+    pub(crate) high: usize,
+    pub(crate) low: usize,
+    /// Over the high-water mark (asyncio's `_protocol_paused`), and what the protocol was
+    /// last told; the loop calls pause/resume_writing when they differ.
+    pub(crate) write_paused: bool,
+    pub(crate) told_paused: bool,
+    /// Idle timeout, the loop time of the last read, and its timer.
+    pub(crate) idle: Option<Duration>,
+    pub(crate) last_read: std::time::Instant,
+    pub(crate) idle_timer: Option<TimerHandle>,
+    pub(crate) connect_timer: Option<TimerHandle>,
+    /// Already in the loop's list of connections to settle.
+    pub(crate) dirty: bool,
+}
+
+/// The clean endings: what a flushed close reports.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    Closed,
+    PeerClosed,
+    TimedOut,
+}
+
+impl CloseReason {
+    fn lost(self) -> Lost {
+        match self {
+            CloseReason::Closed => Lost::Closed,
+            CloseReason::PeerClosed => Lost::PeerClosed,
+            CloseReason::TimedOut => Lost::TimedOut,
+        }
+    }
+}
+
+impl StreamConn {
+    pub(crate) fn new(stream: Stream, state: &State, connecting: bool) -> StreamConn {
+        StreamConn {
+            stream,
+            queue: WriteQueue::default(),
+            reading: true,
+            read_eof: false,
+            closing: false,
+            close_reason: CloseReason::Closed,
+            eof_pending: false,
+            eof_sent: false,
+            connecting,
+            lost: None,
+            high: state.config.high_water,
+            low: state.config.low_water.min(state.config.high_water),
+            write_paused: false,
+            told_paused: false,
+            idle: None,
+            last_read: state.now,
+            idle_timer: None,
+            connect_timer: None,
+            dirty: false,
+        }
+    }
+
+    /// True while the loop should read from the socket.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.reading && !self.read_eof && !self.closing && !self.connecting
+    }
+
+    /// True while the loop should wait for room to write (or, connecting, for the answer).
+    pub(crate) fn wants_write(&self) -> bool {
+        self.connecting || (self.lost.is_none() && !self.queue.is_empty())
+    }
+
+    /// Ends the connection now with `reason` (the first reason wins), dropping unsent bytes.
+    /// Python: `_force_close(exc)`.
+    pub(crate) fn fail(&mut self, reason: Lost) {
+        if self.lost.is_none() {
+            debug!("connection over: {reason}");
+            self.lost = Some(reason);
+        }
+        self.closing = true;
+        self.queue.clear();
+    }
+
+    /// Starts a close that reports `reason` once the queue is flushed. Python: `close()`.
+    pub(crate) fn close_with(&mut self, reason: CloseReason) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.close_reason = reason;
+        if self.queue.is_empty() {
+            self.lost = Some(reason.lost());
+        }
+    }
+
+    /// One write attempt from the queue: a `writev` of up to 64 buffers or one `sendfile`.
+    /// Python: `_write_ready` (`_write_sendmsg`).
+    pub(crate) fn flush(&mut self, state: &mut State) {
+        if self.lost.is_some() || self.connecting {
+            return;
+        }
+        if let Err(err) = self.queue.write_to(&mut self.stream, &mut state.file_buf) {
+            self.fail(Lost::from_io(err));
+            return;
+        }
+        self.after_flush();
+    }
+
+    /// What a write that took bytes off the queue may have changed: water marks, a close
+    /// or half-close waiting for the flush.
+    fn after_flush(&mut self) {
+        if self.write_paused && self.queue.buffered() <= self.low {
+            self.write_paused = false;
+        }
+        if !self.queue.is_empty() {
+            return;
+        }
+        if self.closing {
+            self.lost.get_or_insert(self.close_reason.lost());
+        } else if self.eof_pending && !self.eof_sent {
+            self.eof_sent = true;
+            if let Err(err) = self.stream.shutdown_write() {
+                self.fail(Lost::from_io(err));
+            }
+        }
+    }
+
+    /// Checks the marks after something was queued. Python: `_maybe_pause_protocol()`;
+    /// every way of queueing goes through here (gh-127655: `writelines` once skipped it).
+    fn after_enqueue(&mut self) -> Written {
+        if self.queue.buffered() > self.high {
+            self.write_paused = true;
+            Written::OverHighWater
+        } else {
+            Written::Flowing
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), WriteError> {
+        if self.closing {
+            Err(WriteError::Closed)
+        } else if self.eof_pending {
+            Err(WriteError::EofWritten)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One connection's transport, lent to a callback.
+///
+/// Python: `asyncio.Transport` (`WriteTransport` + `ReadTransport`). Get it from
+/// [`Context::transport`](super::Context::transport) for the connection whose callback
+/// is running, or [`LoopContext::transport_of`](super::LoopContext::transport_of) for
+/// another one.
+pub struct Transport<'a> {
+    pub(crate) id: ConnId,
+    pub(crate) conn: &'a mut StreamConn,
+    pub(crate) state: &'a mut State,
+}
+
+impl Transport<'_> {
+    /// The connection's id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// Writes `data`: straight to the socket if nothing is queued, and whatever the kernel
+    /// does not take is copied into the write buffer, to go when the socket has room.
+    /// Never blocks.
+    ///
+    /// Python: `transport.write(data)`, including its "try to send now" optimisation.
+    ///
+    /// # Errors
+    /// * [`WriteError::Closed`] if the connection is closing or lost (Python drops such
+    ///   writes and logs a warning after 5).
+    /// * [`WriteError::EofWritten`] after [`write_eof`](Self::write_eof) (Python:
+    ///   `RuntimeError`).
+    ///
+    /// A send that fails (a reset) is not an error *here*: the connection is marked lost,
+    /// and `connection_lost` follows the current callback.
+    pub fn write(&mut self, data: &[u8]) -> Result<Written, WriteError> {
+        self.conn.check_writable()?;
+        self.mark_dirty();
+        let mut data = data;
+        if self.conn.queue.is_empty() && !self.conn.connecting && !data.is_empty() {
+            match self.conn.stream.write(data) {
+                Ok(n) => data = &data[n..],
+                Err(err) if is_retry(&err) => {}
+                Err(err) => {
+                    self.conn.fail(Lost::from_io(err));
+                    return Ok(Written::Flowing);
+                }
+            }
+        }
+        if !data.is_empty() {
+            self.conn.queue.push_bytes(data);
+        }
+        Ok(self.conn.after_enqueue())
+    }
+
+    /// Queues `len` bytes of `file` from `offset`, to be sent after everything written
+    /// before and before everything written after (so pipelined responses stay in order).
+    /// Sent with `sendfile(2)` where the OS has it, else in chunks read with `pread`; either
+    /// way the file's bytes never sit in memory, and do not count toward the water marks.
+    ///
+    /// Python: `loop.sendfile(transport, file, offset, count)`, which instead waits for
+    /// the write buffer to empty and pauses reading meanwhile.
+    ///
+    /// If the file turns out shorter than `offset + len`, the connection ends with
+    /// [`Lost::Error`] (`UnexpectedEof`): the peer was promised bytes that do not exist.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn write_file(
+        &mut self,
+        file: impl Into<Arc<File>>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Written, WriteError> {
+        self.conn.check_writable()?;
+        self.mark_dirty();
+        if len == 0 {
+            return Ok(self.conn.after_enqueue());
+        }
+        let was_empty = self.conn.queue.is_empty();
+        self.conn.queue.push_file(file.into(), offset, len);
+        if was_empty {
+            // The same "send now" as `write`: one attempt, the rest when writable.
+            self.conn.flush(self.state);
+        }
+        Ok(self.conn.after_enqueue())
+    }
+
+    /// Closes the connection once everything written has been sent; reading stops now.
+    /// `connection_lost` then says [`Lost::Closed`]. Idempotent.
+    ///
+    /// Python: `transport.close()`.
+    pub fn close(&mut self) {
+        self.mark_dirty();
+        self.conn.close_with(CloseReason::Closed);
+    }
+
+    /// Closes the connection now, dropping unsent bytes; `connection_lost` says
+    /// [`Lost::Aborted`]. Idempotent.
+    ///
+    /// Python: `transport.abort()`.
+    pub fn abort(&mut self) {
+        self.mark_dirty();
+        self.conn.fail(Lost::Aborted);
+    }
+
+    /// Shuts down the sending side (`shutdown(SHUT_WR)`) once everything written has been
+    /// sent; the peer reads end of file. Reading goes on. Later writes fail with
+    /// [`WriteError::EofWritten`].
+    ///
+    /// Python: `transport.write_eof()`.
+    pub fn write_eof(&mut self) {
+        if self.conn.closing || self.conn.eof_pending {
+            return;
+        }
+        self.mark_dirty();
+        self.conn.eof_pending = true;
+        if self.conn.queue.is_empty() && !self.conn.connecting {
+            self.conn.after_flush();
+        }
+    }
+
+    /// True if [`write_eof`](Self::write_eof) is possible. Python: `can_write_eof()`.
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Stops reading: no `data_received` until [`resume_reading`](Self::resume_reading).
+    /// The peer's sends then fill the kernel's buffers and its TCP window closes, which is
+    /// backpressure on the peer. Idempotent; holds even when called in `connection_made`.
+    ///
+    /// Python: `transport.pause_reading()`.
+    pub fn pause_reading(&mut self) {
+        if self.conn.reading && !self.conn.closing {
+            self.mark_dirty();
+            self.conn.reading = false;
+        }
+    }
+
+    /// Reads again after [`pause_reading`](Self::pause_reading). Idempotent; does nothing
+    /// once closing. Python: `transport.resume_reading()`.
+    pub fn resume_reading(&mut self) {
+        if !self.conn.reading && !self.conn.closing {
+            self.mark_dirty();
+            self.conn.reading = true;
+        }
+    }
+
+    /// True while the loop reads from this connection. Python: `is_reading()`.
+    pub fn is_reading(&self) -> bool {
+        self.conn.wants_read()
+    }
+
+    /// True once `close`, `abort`, or a failure started ending it. Python: `is_closing()`.
+    pub fn is_closing(&self) -> bool {
+        self.conn.closing
+    }
+
+    /// Bytes in memory waiting to be sent (file regions not counted). Python:
+    /// `get_write_buffer_size()`.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.conn.queue.buffered()
+    }
+
+    /// Sets the water marks. `None` for `high` means 64 KiB, or `4 * low` if only `low`
+    /// is given; `None` for `low` means `high / 4`. Python:
+    /// `set_write_buffer_limits(high=None, low=None)`, same defaults and rule.
+    ///
+    /// # Errors
+    /// [`InvalidLimits`] unless `high >= low` (Python: `ValueError`).
+    pub fn set_write_buffer_limits(
+        &mut self,
+        high: Option<usize>,
+        low: Option<usize>,
+    ) -> Result<(), InvalidLimits> {
+        let (high, low) = match (high, low) {
+            (None, None) => (64 * 1024, 16 * 1024),
+            (None, Some(low)) => (low.saturating_mul(4), low),
+            (Some(high), None) => (high, high / 4),
+            (Some(high), Some(low)) => (high, low),
+        };
+        if high < low {
+            return Err(InvalidLimits { high, low });
+        }
+        self.mark_dirty();
+        self.conn.high = high;
+        self.conn.low = low;
+        // Python: `_maybe_pause_protocol()` only (python/asyncio#329); a lower mark is met
+        // at the next flush, which resumes.
+        if self.conn.queue.buffered() > high {
+            self.conn.write_paused = true;
+        }
+        Ok(())
+    }
+
+    /// The water marks as `(low, high)`, asyncio's order. Python: `get_write_buffer_limits()`.
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        (self.conn.low, self.conn.high)
+    }
+
+    /// Closes the connection if nothing is received for `timeout` (`None`: never, the
+    /// default): [`Protocol::timed_out`](super::Protocol::timed_out) is called, then the
+    /// connection closes with [`Lost::TimedOut`]. The clock restarts with every read.
+    ///
+    /// Python: none; asyncio protocols use `call_later` and re-arm it on every read. Here
+    /// one timer per connection checks the time of the last read when it fires and, if the
+    /// connection was busy, re-arms for the remaining time (nginx's idea): a read costs a
+    /// store, not a heap operation.
+    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        self.conn.idle = timeout;
+        self.conn.last_read = self.state.now;
+        if let Some(timer) = self.conn.idle_timer.take() {
+            self.state.timers.cancel(timer);
+        }
+        if let Some(timeout) = timeout {
+            let when = self.state.now + timeout;
+            self.conn.idle_timer = Some(self.state.timers.insert(when, Action::Idle(self.id)));
+        }
+    }
+
+    /// The peer's address. Python: `get_extra_info('peername')`.
+    ///
+    /// # Errors
+    /// The OS error, e.g. `NotConnected` once the peer has gone.
+    pub fn peer_addr(&self) -> io::Result<Addr> {
+        self.conn.stream.peer_addr()
+    }
+
+    /// This end's address. Python: `get_extra_info('sockname')`.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn local_addr(&self) -> io::Result<Addr> {
+        self.conn.stream.local_addr()
+    }
+
+    /// Asks the loop to look at this connection once the current callback returns.
+    fn mark_dirty(&mut self) {
+        if !self.conn.dirty {
+            self.conn.dirty = true;
+            self.state.dirty.push(self.id);
+        }
+    }
+}
+
+impl fmt::Debug for Transport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("id", &self.id)
+            .field("buffered", &self.conn.queue.buffered())
+            .field("closing", &self.conn.closing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
+pub(crate) fn is_retry(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
