@@ -60,6 +60,7 @@
 //! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
 //! | [`chat`] | `docs/python/chat_server.py` | line-based chat: bounded line framing, the room's rules (no I/O), the server |
 //! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
+//! | [`unix_echo`] | `socket.AF_UNIX` | echo over a Unix-domain socket; stale socket files removed, live ones and other files left alone |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
@@ -91,6 +92,7 @@ mod stop;
 mod sys;
 mod timeout;
 pub mod udp_echo;
+pub mod unix_echo;
 
 pub use error::{Error, RegisterError, Result};
 pub use events::{Events, EVENT_READ, EVENT_WRITE};

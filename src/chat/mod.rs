@@ -6,9 +6,9 @@
 //!
 //! | part | Python | what it does |
 //! |---|---|---|
-//! | [`LineFramer`] | `ChatServer.feed` | cuts lines out of the byte stream, at most `max_line` bytes held |
+//! | [`LineDecoder`](crate::event_loop::LineDecoder) (the layer's) | `ChatServer.feed` | cuts lines out of the byte stream, at most `max_line + 1` bytes held |
 //! | [`Room`] | `handle_line`, `choose_nick`, `leave` | nicknames, commands, broadcast: the rules, with no I/O |
-//! | the server | `ChatServer`'s loop | connections, output limits, idle timeouts, the client limit |
+//! | [`ChatServer`] | `ChatServer`'s loop | a [`Protocol`](crate::event_loop::Protocol) per connection on the [`EventLoop`](crate::event_loop::EventLoop): output limit, idle timeout, client limit |
 //!
 //! # The wire protocol
 //!
@@ -42,11 +42,11 @@
 
 use std::time::Duration;
 
-mod lines;
 mod room;
+mod server;
 
-pub use lines::{Frame, LineFramer};
 pub use room::{is_valid_nickname, Outbox, Room};
+pub use server::ChatServer;
 
 /// The example's default port: echo is 65432, chat 65433, UDP echo 65434.
 pub const DEFAULT_PORT: u16 = 65433;
