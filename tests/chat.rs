@@ -15,12 +15,14 @@
 mod common;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::RwLock;
-use std::thread;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{mpsc, RwLock};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::python::PythonServer;
+use mio_selectors::chat::{self, ChatServer};
+use mio_selectors::Stop;
 
 /// How long any one socket call may block before the test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -40,6 +42,7 @@ static MEMORY: RwLock<()> = RwLock::new(());
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Python,
+    Rust,
 }
 
 /// The server's limits, as its command-line flags name them.
@@ -73,6 +76,31 @@ struct Server {
 
 enum Running {
     Python(PythonServer),
+    Rust(RustServer),
+}
+
+/// `mio_selectors::chat::ChatServer` on a thread of this process; stopped and joined when
+/// dropped.
+struct RustServer {
+    stop: Stop,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Drop for RustServer {
+    fn drop(&mut self) {
+        self.stop.stop();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() && !thread::panicking() {
+            let result = thread.join().expect("the chat server thread panicked");
+            result.expect("ChatServer::run failed");
+        }
+    }
 }
 
 #[track_caller]
@@ -101,6 +129,37 @@ fn start(kind: Kind, opts: Opts) -> Server {
                 running: Running::Python(server),
             }
         }
+        Kind::Rust => {
+            let listener = TcpListener::bind((opts.host, 0)).expect("bind port 0");
+            let addr = listener.local_addr().unwrap();
+            let config = chat::Config {
+                max_line: opts.max_line,
+                max_pending: opts.max_pending,
+                idle_timeout: (opts.idle_timeout > 0.0)
+                    .then(|| Duration::from_secs_f64(opts.idle_timeout)),
+                max_clients: opts.max_clients,
+            };
+            let (tx, rx) = mpsc::channel();
+            let thread = thread::Builder::new()
+                .name(format!("chat server {addr}"))
+                .spawn(move || {
+                    // The loop is not Send: it is built on the thread that runs it.
+                    let mut server = ChatServer::new(listener, config)?;
+                    tx.send(server.stop_handle()).unwrap();
+                    server.run()
+                })
+                .unwrap();
+            let stop = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the chat server starts");
+            Server {
+                addr,
+                running: Running::Rust(RustServer {
+                    stop,
+                    thread: Some(thread),
+                }),
+            }
+        }
     }
 }
 
@@ -109,6 +168,8 @@ impl Server {
     fn rss(&self) -> u64 {
         match &self.running {
             Running::Python(server) => server.rss(),
+            // This process: the tests that measure it hold MEMORY for writing.
+            Running::Rust(_) => common::rss_of("/proc/self/status"),
         }
     }
 }
@@ -769,7 +830,9 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
 fn python_chat_server_exits_cleanly_on_sigterm() {
     let server = start(Kind::Python, Opts::default());
     let _alice = Client::join(server.addr, "alice");
-    let Running::Python(mut python) = server.running;
+    let Running::Python(mut python) = server.running else {
+        unreachable!("a Python server")
+    };
     let status = python.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
 }
@@ -855,4 +918,6 @@ macro_rules! chat_tests {
 chat_tests! {
     // Python is slower at broadcasting: 200 clients (800,000 deliveries) keep it to seconds.
     python => Kind::Python, 200;
+    // 1,000 clients x 20 lines: 19,980,000 deliveries.
+    rust => Kind::Rust, 1000;
 }

@@ -3,22 +3,27 @@
 //! Every server test runs against each implementation (the `udp_tests!` table at the end):
 //! `docs/python/udp_echo.py` as a child process, and the Rust `udp_echo` module in this
 //! process, each on a port of its own. The client is `mio_selectors::udp_echo::client`, so
-//! these are also the cross-tests: the Rust client against the Python server.
+//! these are also the cross-tests: the Rust client against the Python server and the Rust
+//! one alike.
 
 mod common;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use common::python::PythonServer;
 use mio_selectors::udp_echo::client::{self, make_datagram, ClientOptions};
-use mio_selectors::udp_echo::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+use mio_selectors::udp_echo::{UdpEchoServer, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+use mio_selectors::Stop;
 
 /// Which implementation a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Python,
+    Rust,
 }
 
 /// A running UDP echo server.
@@ -31,6 +36,31 @@ struct Server {
 #[allow(dead_code)]
 enum Running {
     Python(PythonServer),
+    Rust(RustServer),
+}
+
+/// `mio_selectors::udp_echo::UdpEchoServer` on a thread of this process; stopped and
+/// joined when dropped.
+struct RustServer {
+    stop: Stop,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Drop for RustServer {
+    fn drop(&mut self) {
+        self.stop.stop();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() && !thread::panicking() {
+            let result = thread.join().expect("the UDP server thread panicked");
+            result.expect("UdpEchoServer::run failed");
+        }
+    }
 }
 
 #[track_caller]
@@ -42,6 +72,30 @@ fn start(kind: Kind, host: &str) -> Server {
             Server {
                 addr: server.addr,
                 _running: Running::Python(server),
+            }
+        }
+        Kind::Rust => {
+            let socket = UdpSocket::bind((host, 0)).expect("bind port 0");
+            let addr = socket.local_addr().unwrap();
+            let (tx, rx) = mpsc::channel();
+            let thread = thread::Builder::new()
+                .name(format!("udp echo {addr}"))
+                .spawn(move || {
+                    // The loop is not Send: it is built on the thread that runs it.
+                    let mut server = UdpEchoServer::new(socket)?;
+                    tx.send(server.stop_handle()).unwrap();
+                    server.run()
+                })
+                .unwrap();
+            let stop = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the UDP server starts");
+            Server {
+                addr,
+                _running: Running::Rust(RustServer {
+                    stop,
+                    thread: Some(thread),
+                }),
             }
         }
     }
@@ -272,4 +326,5 @@ macro_rules! udp_tests {
 
 udp_tests! {
     python => Kind::Python;
+    rust => Kind::Rust;
 }
