@@ -26,6 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use mio_selectors::echo::client::{self, ClientOptions, Summary, PATTERN_PERIOD};
+use mio_selectors::echo::protocol::EchoProtocolServer;
 use mio_selectors::echo::{blocking, threaded, Config, EchoServer, Stats};
 use mio_selectors::Stop;
 
@@ -46,6 +47,8 @@ enum Kind {
     Blocking,
     Threaded,
     Multiplexed,
+    /// The same server on the protocol layer (`EchoProtocolServer`, examples/echo_protocol).
+    Protocol,
 }
 
 /// A server running on a thread of its own, on 127.0.0.1 and a port the OS picked.
@@ -101,13 +104,29 @@ fn start_with(kind: Kind, config: Config) -> Server {
                 running: None,
             }
         }
-        Kind::Multiplexed => {
-            let server = EchoServer::new(listener, config.clone()).expect("EchoServer::new");
-            let (stats, stop) = (server.stats(), server.stop_handle());
+        Kind::Multiplexed | Kind::Protocol => {
+            let (stats, stop, run): (_, _, Box<dyn FnOnce() -> io::Result<()> + Send>) = if kind
+                == Kind::Multiplexed
+            {
+                let server = EchoServer::new(listener, config.clone()).expect("EchoServer::new");
+                (
+                    server.stats(),
+                    server.stop_handle(),
+                    Box::new(move || server.run()),
+                )
+            } else {
+                let server = EchoProtocolServer::new(listener, config.clone())
+                    .expect("EchoProtocolServer::new");
+                (
+                    server.stats(),
+                    server.stop_handle(),
+                    Box::new(move || server.run()),
+                )
+            };
             let (tid_tx, tid_rx) = mpsc::channel();
             let thread = spawn(Box::new(move || {
                 let _ = tid_tx.send(current_tid());
-                server.run()
+                run()
             }));
             let tid = tid_rx
                 .recv_timeout(Duration::from_secs(5))
@@ -135,7 +154,7 @@ impl Server {
         let running = self
             .running
             .as_mut()
-            .expect("only the multiplexed server stops");
+            .expect("only the multiplexed and protocol servers stop");
         let thread = running.thread.take().expect("not stopped yet");
         let started = Instant::now();
         running.stop.stop();
@@ -154,7 +173,7 @@ impl Server {
     /// to its high-water mark plus one read; the others hold one read buffer at most.
     fn buffer_bound(&self) -> usize {
         match self.kind {
-            Kind::Multiplexed => self.config.max_buffered_per_connection(),
+            Kind::Multiplexed | Kind::Protocol => self.config.max_buffered_per_connection(),
             Kind::Blocking | Kind::Threaded => self.config.read_chunk,
         }
     }
@@ -497,7 +516,7 @@ fn bounds_what_it_buffers_for_a_client_that_sends_64_mib_before_reading(kind: Ki
         "{kind:?} server held {peak} bytes for one connection (bound {})",
         server.buffer_bound()
     );
-    if kind == Kind::Multiplexed {
+    if matches!(kind, Kind::Multiplexed | Kind::Protocol) {
         // Not vacuous: the client's bytes piled up in the server until backpressure paused it.
         assert!(
             peak > server.config.high_water,
@@ -627,6 +646,12 @@ server_tests! {
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
     ];
+    protocol_server(Kind::Protocol): [
+        serves_200_concurrent_clients_of_50_messages_each,
+        resumes_reading_with_the_smallest_water_marks,
+        stops_within_2_s_with_clients_connected,
+        uses_no_cpu_while_idle_with_connected_clients,
+    ];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -697,6 +722,17 @@ fn every_server_stops_with_the_error_when_its_listener_cannot_accept() {
         .join()
         .unwrap()
         .expect_err("multiplexed server stops");
+    assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
+
+    // The same for the protocol layer's loop.
+    let (listener, addr) = listener_that_cannot_accept();
+    let server = EchoProtocolServer::new(listener, Config::default()).expect("new");
+    let thread = thread::spawn(move || server.run());
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|sock| sock.send_to(b"knock", addr))
+        .expect("send a datagram");
+    assert!(eventually(Duration::from_secs(5), || thread.is_finished()));
+    let err = thread.join().unwrap().expect_err("protocol server stops");
     assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
 }
 

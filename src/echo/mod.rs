@@ -8,6 +8,7 @@
 //! | [`blocking`] | `echo_blocking.py` | the socket calls; one client at a time |
 //! | [`threaded`] | `echo_threads.py` | concurrency by threads: simple, but a thread (and its stack) per client |
 //! | [`multiplexed`] | `echo_server.py` | one thread watching every socket with the selector |
+//! | [`protocol`] | asyncio's `EchoServerProtocol` | the same server on the protocol layer: a protocol, not a loop |
 //! | [`client`] | `multiconn_client.py` | the client side: many non-blocking connections from one selector, every echoed byte checked |
 //! | [`load`] | (none) | the load generator the benchmarks use: ping-pong or pipelined messages for a fixed time, latency percentiles, every byte checked |
 //!
@@ -23,6 +24,7 @@ pub mod blocking;
 pub mod client;
 pub mod load;
 pub mod multiplexed;
+pub mod protocol;
 pub mod threaded;
 
 pub use multiplexed::EchoServer;
@@ -108,7 +110,7 @@ impl Stats {
 }
 
 /// `WouldBlock` and `Interrupted` mean "not now", never "failed".
-fn is_retry(err: &io::Error) -> bool {
+pub(crate) fn is_retry(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
@@ -117,7 +119,7 @@ fn is_retry(err: &io::Error) -> bool {
 
 /// The listening socket itself is unusable: every `accept` will fail the same way, so
 /// retrying is a busy loop. (`EINVAL`: not listening; `EBADF`/`ENOTSOCK`: not a socket.)
-fn is_listener_broken(err: &io::Error) -> bool {
+pub(crate) fn is_listener_broken(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EINVAL | libc::EBADF | libc::ENOTSOCK | libc::EOPNOTSUPP)
@@ -127,7 +129,7 @@ fn is_listener_broken(err: &io::Error) -> bool {
 /// The process (`EMFILE`) or the system (`ENFILE`) is out of descriptors, or the kernel is
 /// out of memory for sockets (`ENOBUFS`, `ENOMEM`): `accept` will keep failing until
 /// something is freed. Python: `OUT_OF_RESOURCES` in `echo_server.py`.
-fn is_out_of_resources(err: &io::Error) -> bool {
+pub(crate) fn is_out_of_resources(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)

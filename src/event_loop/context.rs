@@ -117,7 +117,7 @@ impl<S: 'static> LoopContext<'_, S> {
     pub fn call_later(
         &mut self,
         delay: Duration,
-        f: impl FnOnce(&mut LoopContext<'_, S>) + 'static,
+        f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
         let when = self.core.state.now + delay;
         self.call_at(when, f)
@@ -128,7 +128,7 @@ impl<S: 'static> LoopContext<'_, S> {
     pub fn call_at(
         &mut self,
         when: Instant,
-        f: impl FnOnce(&mut LoopContext<'_, S>) + 'static,
+        f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
         let slot = self.core.calls.insert(Box::new(f));
         self.core.state.timers.insert(when, Action::Call(slot))
@@ -167,8 +167,8 @@ impl<S: 'static> LoopContext<'_, S> {
         factory: F,
     ) -> io::Result<ListenerId>
     where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
     {
         self.core.listen_tcp(listener, factory)
     }
@@ -184,8 +184,8 @@ impl<S: 'static> LoopContext<'_, S> {
         factory: F,
     ) -> io::Result<ListenerId>
     where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
     {
         self.core.listen_unix(listener, factory)
     }
@@ -203,7 +203,7 @@ impl<S: 'static> LoopContext<'_, S> {
     /// As [`listen_tcp`](Self::listen_tcp).
     pub fn add_udp<D>(&mut self, socket: std::net::UdpSocket, protocol: D) -> io::Result<ConnId>
     where
-        D: DatagramProtocol<S> + 'static,
+        D: DatagramProtocol<S> + Send + 'static,
     {
         self.core.add_udp(socket, protocol)
     }
@@ -225,7 +225,7 @@ impl<S: 'static> LoopContext<'_, S> {
         timeout: Option<Duration>,
     ) -> io::Result<ConnId>
     where
-        P: Protocol<S> + 'static,
+        P: Protocol<S> + Send + 'static,
     {
         self.core.connect_tcp(addr, protocol, timeout)
     }
@@ -237,7 +237,7 @@ impl<S: 'static> LoopContext<'_, S> {
     /// The OS error (no such socket, refused): a Unix-domain connect answers at once.
     pub fn connect_unix<P>(&mut self, path: impl AsRef<Path>, protocol: P) -> io::Result<ConnId>
     where
-        P: Protocol<S> + 'static,
+        P: Protocol<S> + Send + 'static,
     {
         self.core.connect_unix(path.as_ref(), protocol)
     }
@@ -253,7 +253,7 @@ impl<S: 'static> Context<'_, S> {
     pub fn transport(&mut self) -> Transport<'_> {
         self.lp
             .core
-            .transport_any(self.id)
+            .transport(self.id)
             .expect("a connection's entry lives until its connection_lost returns")
     }
 

@@ -37,7 +37,10 @@
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
+mod accept;
+mod connect;
 mod context;
+mod datagram;
 mod handle;
 mod lines;
 mod protocol;
@@ -52,12 +55,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info, trace, warn};
+use log::{debug, trace, warn};
 use slab::Slab;
 
 pub use context::{Connections, Context, DatagramContext, LoopContext};
@@ -71,7 +73,7 @@ pub use transport::{InvalidLimits, Transport, WriteError, Written};
 use handle::{Job, Shared};
 use stream::Stream;
 use timers::Timers;
-use transport::{is_retry, CloseReason, StreamConn};
+use transport::{CloseReason, StreamConn};
 
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 
@@ -218,9 +220,9 @@ pub(crate) struct State {
 }
 
 /// A protocol factory, type-erased.
-type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S>>>;
+type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S> + Send> + Send>;
 /// A closure from `call_later`.
-type Call<S> = Box<dyn FnOnce(&mut LoopContext<'_, S>)>;
+type Call<S> = Box<dyn FnOnce(&mut LoopContext<'_, S>) + Send>;
 
 /// One registration of the loop: a listener, a stream connection or a UDP socket.
 pub(crate) struct Entry<S> {
@@ -243,12 +245,13 @@ pub(crate) enum Kind<S> {
         conn: StreamConn,
         /// `None` while one of its callbacks runs (taken out, so that the callback can
         /// have `&mut` to it and the loop at once).
-        protocol: Option<Box<dyn Protocol<S>>>,
+        protocol: Option<Box<dyn Protocol<S> + Send>>,
     },
     Datagram {
         socket: mio::net::UdpSocket,
-        protocol: Option<Box<dyn DatagramProtocol<S>>>,
+        protocol: Option<Box<dyn DatagramProtocol<S> + Send>>,
         closing: bool,
+        made: bool,
     },
 }
 
@@ -390,8 +393,8 @@ impl<S: 'static> EventLoop<S> {
         factory: F,
     ) -> io::Result<ListenerId>
     where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
     {
         self.core.listen_tcp(listener, factory)
     }
@@ -406,8 +409,8 @@ impl<S: 'static> EventLoop<S> {
         factory: F,
     ) -> io::Result<ListenerId>
     where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
     {
         self.core.listen_unix(listener, factory)
     }
@@ -418,7 +421,7 @@ impl<S: 'static> EventLoop<S> {
     /// As [`LoopContext::add_udp`].
     pub fn add_udp<D>(&mut self, socket: std::net::UdpSocket, protocol: D) -> io::Result<ConnId>
     where
-        D: DatagramProtocol<S> + 'static,
+        D: DatagramProtocol<S> + Send + 'static,
     {
         self.core.add_udp(socket, protocol)
     }
@@ -434,7 +437,7 @@ impl<S: 'static> EventLoop<S> {
         timeout: Option<Duration>,
     ) -> io::Result<ConnId>
     where
-        P: Protocol<S> + 'static,
+        P: Protocol<S> + Send + 'static,
     {
         self.core.connect_tcp(addr, protocol, timeout)
     }
@@ -443,7 +446,7 @@ impl<S: 'static> EventLoop<S> {
     pub fn call_later(
         &mut self,
         delay: Duration,
-        f: impl FnOnce(&mut LoopContext<'_, S>) + 'static,
+        f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
         self.context().call_later(delay, f)
     }
@@ -499,7 +502,225 @@ impl<S: 'static> EventLoop<S> {
     /// # Errors
     /// As [`run`](Self::run).
     pub fn run_once(&mut self, block: bool) -> io::Result<()> {
-        todo!("{block}")
+        // Whatever was done from outside a callback (context(), another thread's job) is
+        // delivered first.
+        self.core.settle();
+        let timeout = self.select_timeout(block);
+        let ready = self.core.sel.select(timeout)?;
+        self.core
+            .state
+            .stats
+            .select_calls
+            .fetch_add(1, Ordering::Relaxed);
+        self.core.state.now = Instant::now();
+        trace!("loop: {} ready, timeout {timeout:?}", ready.len());
+        for (token, mask) in ready {
+            // A key unregistered earlier in this batch is gone: skip it.
+            let Ok(key) = self.core.sel.get_key(token) else {
+                continue;
+            };
+            let slot = key.data;
+            self.dispatch(slot, token, mask)?;
+            self.core.settle();
+        }
+        self.run_timers();
+        self.run_jobs();
+        Ok(())
+    }
+
+    /// How long `select` may wait: not at all while work is waiting; else until the next
+    /// timer; else until a socket is ready (no idle wake-ups). Python: `_run_once` step 2.
+    fn select_timeout(&mut self, block: bool) -> Option<Duration> {
+        let busy = !block
+            || !self.core.state.dirty.is_empty()
+            || !self.jobs.is_empty()
+            || self.core.shared.stop.is_stopped()
+            || !self
+                .core
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
+        if busy {
+            return Some(Duration::ZERO);
+        }
+        let next = self.core.state.timers.next_deadline()?;
+        Some(
+            next.saturating_duration_since(Instant::now())
+                .min(MAX_SELECT_TIMEOUT),
+        )
+    }
+
+    /// Handles one `(token, mask)` from `select`.
+    fn dispatch(&mut self, slot: usize, token: Token, mask: Events) -> io::Result<()> {
+        let entry = &self.core.entries[slot];
+        let id = Id {
+            slot: slot as u32,
+            generation: entry.generation,
+        };
+        match &entry.kind {
+            Kind::Listener { .. } => self.core.accept(ListenerId(id), token)?,
+            Kind::Stream { conn, .. } if conn.connecting => self.core.finish_connect(ConnId(id)),
+            Kind::Stream { .. } => self.stream_ready(ConnId(id), token, mask),
+            Kind::Datagram { .. } => self.datagram_ready(ConnId(id), token),
+        }
+        Ok(())
+    }
+
+    /// A stream is readable or writable: one read, one write at most (bounded work).
+    fn stream_ready(&mut self, id: ConnId, token: Token, mask: Events) {
+        let core = &mut self.core;
+        let read_size = core.state.config.read_size;
+        let now = core.state.now;
+        let Some(conn) = core.stream_mut(id) else {
+            return;
+        };
+        if mask.contains(EVENT_READ) && conn.wants_read() {
+            match conn.stream.read(&mut self.buf[..read_size]) {
+                // Python: `_read_ready__on_eof`. Reading stops either way; the protocol
+                // decides whether the connection stays open for writing.
+                Ok(0) => {
+                    conn.read_eof = true;
+                    let keep_open = core.call_stream(id, |p, ctx| p.eof_received(ctx));
+                    if keep_open == Some(false) {
+                        if let Some(conn) = core.stream_mut(id) {
+                            conn.close_with(CloseReason::PeerClosed);
+                        }
+                    }
+                }
+                Ok(n) => {
+                    conn.last_read = now;
+                    let data = &self.buf[..n];
+                    core.call_stream(id, |p, ctx| p.data_received(ctx, data));
+                }
+                // The only proof that a socket is empty (a short read proves nothing:
+                // urgent data and SCM_RIGHTS end a read early). Tell the selector, so
+                // that its next select() need not ask the kernel about this socket.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = core.sel.mark_drained(token, EVENT_READ);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    conn.fail(Lost::from_io(err));
+                    core.mark_dirty(id);
+                }
+            }
+        }
+        if mask.contains(EVENT_WRITE) {
+            let Core { entries, state, .. } = &mut *core;
+            if let Some(Transport { conn, state, .. }) = transport_in(entries, state, id) {
+                if conn.wants_write() {
+                    conn.flush(state);
+                    core.mark_dirty(id);
+                }
+            }
+        }
+    }
+
+    /// Runs every timer due now, in deadline order. Python: `_run_once` steps 4-5.
+    fn run_timers(&mut self) {
+        let mut due = std::mem::take(&mut self.due);
+        self.core
+            .state
+            .timers
+            .pop_due(self.core.state.now, &mut due);
+        for (handle, action) in due.drain(..) {
+            self.core.fire(handle, action);
+            self.core.settle();
+        }
+        self.due = due;
+    }
+
+    /// Runs the jobs other threads sent, up to the per-iteration bound.
+    fn run_jobs(&mut self) {
+        if self.jobs.is_empty() {
+            let mut queue = self
+                .core
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if queue.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut *queue, &mut self.jobs);
+        }
+        for _ in 0..self.core.state.config.max_jobs_per_iteration.max(1) {
+            let Some(job) = self.jobs.pop_front() else {
+                break;
+            };
+            job(&mut LoopContext {
+                core: &mut self.core,
+            });
+            self.core.settle();
+        }
+    }
+}
+
+impl<S: 'static> Core<S> {
+    /// What a timer does when it fires.
+    fn fire(&mut self, handle: TimerHandle, action: Action) {
+        match action {
+            Action::Call(slot) => {
+                let call = self.calls.remove(slot);
+                call(&mut LoopContext { core: self });
+            }
+            Action::Protocol(id) => {
+                if self.stream_mut(id).is_some_and(|conn| conn.lost.is_none()) {
+                    self.call_stream(id, |p, ctx| p.timer_fired(ctx, handle));
+                }
+            }
+            Action::Idle(id) => self.check_idle(id),
+            Action::ConnectTimeout(id) => {
+                if let Some(conn) = self.stream_mut(id) {
+                    conn.connect_timer = None;
+                    if conn.connecting {
+                        conn.fail(Lost::Error(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connect timed out",
+                        )));
+                        self.mark_dirty(id);
+                    }
+                }
+            }
+            Action::ResumeAccept(id) => self.resume_accepting(id),
+        }
+    }
+
+    /// The idle timer fired. If the connection read something since it was set, set it
+    /// again for the time that is left (no timer work per read); else time it out.
+    fn check_idle(&mut self, id: ConnId) {
+        let now = self.state.now;
+        let Some(conn) = stream_in(&mut self.entries, id) else {
+            return;
+        };
+        conn.idle_timer = None;
+        let Some(idle) = conn.idle else {
+            return;
+        };
+        if conn.closing {
+            // Timed out once already, and the farewell could not be flushed in another
+            // idle period (the peer reads nothing): give up on it.
+            if conn.close_reason == CloseReason::TimedOut && conn.lost.is_none() {
+                conn.fail(Lost::TimedOut);
+                self.mark_dirty(id);
+            }
+            return;
+        }
+        let deadline = conn.last_read + idle;
+        if deadline > now {
+            conn.idle_timer = Some(self.state.timers.insert(deadline, Action::Idle(id)));
+            return;
+        }
+        debug!("{id:?}: idle for {idle:?}");
+        self.call_stream(id, |p, ctx| p.timed_out(ctx));
+        if let Some(conn) = stream_in(&mut self.entries, id) {
+            conn.close_with(CloseReason::TimedOut);
+            if conn.lost.is_none() {
+                conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
+            }
+        }
     }
 }
 
@@ -524,15 +745,10 @@ impl<S: 'static> Core<S> {
         transport_in(&mut self.entries, &mut self.state, id)
     }
 
-    /// Like `transport`, also for a connection that is closing (its own callbacks).
-    pub(crate) fn transport_any(&mut self, id: ConnId) -> Option<Transport<'_>> {
-        transport_in(&mut self.entries, &mut self.state, id)
-    }
-
     pub(crate) fn cancel_timer(&mut self, timer: TimerHandle) -> bool {
         match self.state.timers.cancel(timer) {
             Some(Action::Call(slot)) => {
-                self.calls.remove(slot);
+                drop(self.calls.remove(slot));
                 true
             }
             Some(_) => true,
@@ -540,79 +756,280 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    pub(crate) fn listen_tcp<P, F>(
-        &mut self,
-        listener: std::net::TcpListener,
-        factory: F,
-    ) -> io::Result<ListenerId>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
-    {
-        todo!()
+    fn entry_mut(&mut self, id: Id) -> Option<&mut Entry<S>> {
+        entry_in(&mut self.entries, id)
     }
 
-    pub(crate) fn listen_unix<P, F>(
-        &mut self,
-        listener: UnixListener,
-        factory: F,
-    ) -> io::Result<ListenerId>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
-    {
-        todo!()
+    fn stream_mut(&mut self, id: ConnId) -> Option<&mut StreamConn> {
+        stream_in(&mut self.entries, id)
     }
 
-    pub(crate) fn close_listener(&mut self, id: ListenerId) -> bool {
-        todo!()
+    /// Adds an entry (not yet on the selector) and returns its id.
+    fn insert(&mut self, fd: RawFd, kind: Kind<S>) -> Id {
+        let generation = self.state.next_generation;
+        self.state.next_generation = generation.wrapping_add(1);
+        if matches!(kind, Kind::Stream { .. }) {
+            self.state.open_streams += 1;
+            self.state
+                .stats
+                .open
+                .store(self.state.open_streams, Ordering::Relaxed);
+        }
+        let slot = self.entries.insert(Entry {
+            generation,
+            fd,
+            token: None,
+            interest: Events::empty(),
+            kind,
+        });
+        let slot = u32::try_from(slot).expect("more than 4 billion connections");
+        Id { slot, generation }
     }
 
-    pub(crate) fn add_udp<D>(
-        &mut self,
-        socket: std::net::UdpSocket,
-        protocol: D,
-    ) -> io::Result<ConnId>
-    where
-        D: DatagramProtocol<S> + 'static,
-    {
-        todo!()
+    /// Takes an entry off the selector, then drops it, closing its socket (in that order:
+    /// the kernel must not watch a descriptor number that is about to be reused).
+    fn remove(&mut self, id: Id) {
+        let Some(entry) = self.entry_mut(id) else {
+            return;
+        };
+        if let Some(token) = entry.token.take() {
+            if let Err(err) = self.sel.unregister(token) {
+                debug!("unregister {token}: {err}");
+            }
+        }
+        let entry = self.entries.remove(id.slot as usize);
+        if let Kind::Stream { conn, .. } = entry.kind {
+            self.state.open_streams -= 1;
+            self.state
+                .stats
+                .open
+                .store(self.state.open_streams, Ordering::Relaxed);
+            for timer in [conn.idle_timer, conn.connect_timer].into_iter().flatten() {
+                self.state.timers.cancel(timer);
+            }
+        }
     }
 
-    pub(crate) fn connect_tcp<P>(
-        &mut self,
-        addr: SocketAddr,
-        protocol: P,
-        timeout: Option<Duration>,
-    ) -> io::Result<ConnId>
-    where
-        P: Protocol<S> + 'static,
-    {
-        todo!()
+    /// Puts `id` on the list `settle` works through.
+    fn mark_dirty(&mut self, id: ConnId) {
+        if let Some(conn) = self.stream_mut(id) {
+            if std::mem::replace(&mut conn.dirty, true) {
+                return;
+            }
+        }
+        self.state.dirty.push(id);
     }
 
-    pub(crate) fn connect_unix<P>(&mut self, path: &Path, protocol: P) -> io::Result<ConnId>
-    where
-        P: Protocol<S> + 'static,
-    {
-        todo!()
-    }
-
-    pub(crate) fn send_to(
+    /// Calls one of a stream protocol's methods with its context. The protocol is taken
+    /// out of its entry for the call, so that it and the loop can both be borrowed.
+    fn call_stream<R>(
         &mut self,
         id: ConnId,
-        data: &[u8],
-        addr: SocketAddr,
-    ) -> io::Result<bool> {
-        todo!()
+        f: impl FnOnce(&mut dyn Protocol<S>, &mut Context<'_, S>) -> R,
+    ) -> Option<R> {
+        let Some(Entry {
+            kind: Kind::Stream { protocol, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        else {
+            return None;
+        };
+        let mut protocol = protocol.take()?;
+        let result = f(
+            &mut *protocol,
+            &mut Context {
+                lp: LoopContext { core: self },
+                id,
+            },
+        );
+        if let Some(Entry {
+            kind: Kind::Stream { protocol: slot, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        {
+            *slot = Some(protocol);
+        }
+        self.mark_dirty(id);
+        Some(result)
     }
 
-    pub(crate) fn udp_local_addr(&self, id: ConnId) -> io::Result<SocketAddr> {
-        todo!()
+    /// Delivers what the last callback left to deliver, until nothing is left: protocol
+    /// callbacks owed to connections (made, pause/resume writing, lost), and selector
+    /// interest brought in line with each connection's state. Runs after every callback,
+    /// so effects on other connections come before the next event, never inside a callback.
+    pub(crate) fn settle(&mut self) {
+        let mut i = 0;
+        while i < self.state.dirty.len() {
+            let id = self.state.dirty[i];
+            i += 1;
+            self.settle_one(id);
+        }
+        self.state.dirty.clear();
     }
 
-    pub(crate) fn close_udp(&mut self, id: ConnId) {
-        todo!()
+    fn settle_one(&mut self, id: ConnId) {
+        let Some(entry) = self.entry_mut(id.0) else {
+            return; // closed since it was marked
+        };
+        match &mut entry.kind {
+            Kind::Stream { conn, .. } => {
+                conn.dirty = false;
+                if conn.lost.is_some() {
+                    return self.finish_stream(id);
+                }
+                if !conn.made && !conn.connecting {
+                    // Python: `call_soon(protocol.connection_made, self)`, then
+                    // `call_soon(self._add_reader, ...)`: reading starts after it returns,
+                    // below, so a pause_reading() in connection_made holds.
+                    conn.made = true;
+                    self.call_stream(id, |p, ctx| p.connection_made(ctx));
+                } else if conn.write_paused != conn.told_paused && !conn.closing {
+                    conn.told_paused = conn.write_paused;
+                    let pause = conn.write_paused;
+                    self.call_stream(id, |p, ctx| {
+                        if pause {
+                            p.pause_writing(ctx);
+                        } else {
+                            p.resume_writing(ctx);
+                        }
+                    });
+                }
+            }
+            Kind::Datagram { made, closing, .. } => {
+                if *closing {
+                    return self.finish_datagram(id);
+                }
+                if !std::mem::replace(made, true) {
+                    self.call_datagram(id, |p, ctx| p.connection_made(ctx));
+                }
+            }
+            Kind::Listener { .. } => {}
+        }
+        if let Err(err) = self.apply_interest(id.0) {
+            warn!("cannot watch {id:?}: {err}; closing it");
+            match self.stream_mut(id) {
+                Some(conn) => {
+                    conn.fail(Lost::Error(err.into()));
+                    self.mark_dirty(id);
+                }
+                None => self.remove(id.0),
+            }
+        }
+    }
+
+    /// Tells the selector what the entry waits for now. An entry that waits for nothing
+    /// (reading paused, nothing to write) leaves the selector: a level-triggered selector
+    /// would otherwise report it on every call, and `select` cannot watch "no events".
+    fn apply_interest(&mut self, id: Id) -> crate::Result<()> {
+        let Some(entry) = entry_in(&mut self.entries, id) else {
+            return Ok(());
+        };
+        let wanted = entry.wanted();
+        if wanted == entry.interest {
+            return Ok(());
+        }
+        match entry.token {
+            Some(token) if wanted.is_empty() => {
+                self.sel.unregister(token)?;
+                entry.token = None;
+            }
+            Some(token) => {
+                self.sel.modify_events(token, wanted)?;
+            }
+            None => {
+                let key = self
+                    .sel
+                    .register(entry.fd, wanted, id.slot as usize)
+                    .map_err(|err| err.error)?;
+                entry.token = Some(key.token());
+            }
+        }
+        entry.interest = wanted;
+        Ok(())
+    }
+
+    /// Delivers `connection_lost` (or `connection_failed`) and closes the connection.
+    fn finish_stream(&mut self, id: ConnId) {
+        let Some(conn) = self.stream_mut(id) else {
+            return;
+        };
+        let reason = conn.lost.take().unwrap_or(Lost::Closed);
+        conn.closing = true;
+        if conn.connecting {
+            let error = match reason {
+                Lost::Error(err) => err,
+                other => io::Error::new(io::ErrorKind::ConnectionAborted, other.to_string()),
+            };
+            debug!("{id:?}: connection failed: {error}");
+            self.call_stream(id, |p, ctx| p.connection_failed(ctx, error));
+        } else if conn.made {
+            debug!("{id:?}: connection lost: {reason}");
+            self.call_stream(id, |p, ctx| p.connection_lost(ctx, reason));
+        }
+        self.remove(id.0);
+    }
+
+    /// A stream connection was accepted or connected: add it, with connection_made owed.
+    fn add_stream(
+        &mut self,
+        stream: Stream,
+        protocol: Box<dyn Protocol<S> + Send>,
+        connecting: bool,
+    ) -> ConnId {
+        if let Stream::Tcp(tcp) = &stream {
+            // Python: every socket transport sets TCP_NODELAY (`base_events._set_nodelay`):
+            // a protocol writes whole messages, and Nagle would hold back the last piece.
+            if let Err(err) = tcp.set_nodelay(true) {
+                debug!("TCP_NODELAY: {err}");
+            }
+        }
+        let fd = stream.as_raw_fd();
+        let conn = StreamConn::new(stream, &self.state, connecting);
+        let id = ConnId(self.insert(
+            fd,
+            Kind::Stream {
+                conn,
+                protocol: Some(protocol),
+            },
+        ));
+        self.mark_dirty(id);
+        id
+    }
+}
+
+impl<S> Entry<S> {
+    /// The events this entry should be registered for, from its state.
+    fn wanted(&self) -> Events {
+        match &self.kind {
+            Kind::Listener { resting: false, .. } => EVENT_READ,
+            Kind::Listener { resting: true, .. } => Events::empty(),
+            Kind::Stream { conn, .. } => {
+                let mut events = Events::empty();
+                if conn.wants_read() {
+                    events |= EVENT_READ;
+                }
+                if conn.wants_write() {
+                    events |= EVENT_WRITE;
+                }
+                events
+            }
+            Kind::Datagram { closing: false, .. } => EVENT_READ,
+            Kind::Datagram { closing: true, .. } => Events::empty(),
+        }
+    }
+}
+
+/// The entry `id` names, if it is still there (same slot, same generation).
+fn entry_in<S>(entries: &mut Slab<Entry<S>>, id: Id) -> Option<&mut Entry<S>> {
+    entries
+        .get_mut(id.slot as usize)
+        .filter(|entry| entry.generation == id.generation)
+}
+
+fn stream_in<S>(entries: &mut Slab<Entry<S>>, id: ConnId) -> Option<&mut StreamConn> {
+    match &mut entry_in(entries, id.0)?.kind {
+        Kind::Stream { conn, .. } => Some(conn),
+        _ => None,
     }
 }
 

@@ -99,6 +99,8 @@ pub(crate) struct StreamConn {
     pub(crate) eof_sent: bool,
     /// An outgoing connection still waiting for the kernel's answer.
     pub(crate) connecting: bool,
+    /// `connection_made` has been called (reading starts only then).
+    pub(crate) made: bool,
     /// The connection is over; `connection_lost` (or `connection_failed`) comes next.
     pub(crate) lost: Option<Lost>,
     pub(crate) high: usize,
@@ -146,6 +148,7 @@ impl StreamConn {
             eof_pending: false,
             eof_sent: false,
             connecting,
+            made: false,
             lost: None,
             high: state.config.high_water,
             low: state.config.low_water.min(state.config.high_water),
@@ -161,7 +164,7 @@ impl StreamConn {
 
     /// True while the loop should read from the socket.
     pub(crate) fn wants_read(&self) -> bool {
-        self.reading && !self.read_eof && !self.closing && !self.connecting
+        self.reading && self.made && !self.read_eof && !self.closing
     }
 
     /// True while the loop should wait for room to write (or, connecting, for the answer).
@@ -276,8 +279,8 @@ impl Transport<'_> {
     /// * [`WriteError::EofWritten`] after [`write_eof`](Self::write_eof) (Python:
     ///   `RuntimeError`).
     ///
-    /// A send that fails (a reset) is not an error *here*: the connection is marked lost,
-    /// and `connection_lost` follows the current callback.
+    /// A send that fails (a reset) gives [`WriteError::Closed`] too: the connection is
+    /// marked lost, and `connection_lost` follows as soon as the current callback returns.
     pub fn write(&mut self, data: &[u8]) -> Result<Written, WriteError> {
         self.conn.check_writable()?;
         self.mark_dirty();
@@ -288,7 +291,7 @@ impl Transport<'_> {
                 Err(err) if is_retry(&err) => {}
                 Err(err) => {
                     self.conn.fail(Lost::from_io(err));
-                    return Ok(Written::Flowing);
+                    return Err(WriteError::Closed);
                 }
             }
         }
@@ -407,6 +410,15 @@ impl Transport<'_> {
         self.conn.queue.buffered()
     }
 
+    /// Everything not yet handed to the kernel: buffered bytes plus the unsent part of
+    /// queued file regions. 0 means fully flushed. An HTTP server's timer uses it to tell
+    /// an idle connection from one still streaming a file, and whether a slow reader moves.
+    ///
+    /// Python: none (`get_write_buffer_size()` plus what `loop.sendfile` has left).
+    pub fn unsent_bytes(&self) -> u64 {
+        self.conn.queue.unsent()
+    }
+
     /// Sets the water marks. `None` for `high` means 64 KiB, or `4 * low` if only `low`
     /// is given; `None` for `low` means `high / 4`. Python:
     /// `set_write_buffer_limits(high=None, low=None)`, same defaults and rule.
@@ -498,10 +510,4 @@ impl fmt::Debug for Transport<'_> {
     }
 }
 
-/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
-pub(crate) fn is_retry(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
+pub(crate) use crate::echo::is_retry;

@@ -49,6 +49,8 @@ pub(crate) struct WriteQueue {
     chunks: VecDeque<Chunk>,
     /// Bytes held in memory (unsent parts of `Bytes` chunks): what the water marks watch.
     buffered: usize,
+    /// Bytes of queued file regions not yet sent.
+    file_bytes: u64,
 }
 
 impl WriteQueue {
@@ -60,9 +62,15 @@ impl WriteQueue {
         self.buffered
     }
 
+    /// Everything still to send: bytes in memory plus the rest of queued file regions.
+    pub(crate) fn unsent(&self) -> u64 {
+        self.buffered as u64 + self.file_bytes
+    }
+
     pub(crate) fn clear(&mut self) {
         self.chunks = VecDeque::new();
         self.buffered = 0;
+        self.file_bytes = 0;
     }
 
     pub(crate) fn push_bytes(&mut self, data: &[u8]) {
@@ -80,6 +88,7 @@ impl WriteQueue {
     }
 
     pub(crate) fn push_file(&mut self, file: Arc<File>, offset: u64, len: u64) {
+        self.file_bytes += len;
         self.chunks.push_back(Chunk::File { file, offset, len });
     }
 
@@ -93,14 +102,22 @@ impl WriteQueue {
         let result = match self.chunks.front_mut() {
             None => return Ok(()),
             Some(Chunk::File { file, offset, len }) => {
-                send_file(stream, file, offset, len, file_buf)
+                match send_file(stream, file, offset, len, file_buf) {
+                    Ok(sent) => {
+                        self.file_bytes -= sent;
+                        if *len == 0 {
+                            self.pop_front();
+                        }
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                }
             }
             Some(Chunk::Bytes { .. }) => self.send_bytes(stream),
         };
         match result {
-            Ok(()) => Ok(()),
-            Err(err) if is_retry(&err) => Ok(()),
-            Err(err) => Err(err),
+            Err(err) if !is_retry(&err) => Err(err),
+            _ => Ok(()),
         }
     }
 
@@ -133,13 +150,17 @@ impl WriteQueue {
                 break;
             }
             written -= left;
-            self.chunks.pop_front();
+            self.pop_front();
         }
+        Ok(())
+    }
+
+    fn pop_front(&mut self) {
+        self.chunks.pop_front();
         if self.chunks.is_empty() {
             // Give the deque's memory back: an idle connection holds no buffer.
             self.chunks = VecDeque::new();
         }
-        Ok(())
     }
 }
 
@@ -150,7 +171,7 @@ fn send_file(
     offset: &mut u64,
     len: &mut u64,
     file_buf: &mut Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     let step = usize::try_from(*len).unwrap_or(usize::MAX).min(FILE_STEP);
     let sent = match sys::sendfile(stream.as_raw_fd(), file.as_raw_fd(), *offset, step) {
         Ok(sent) => sent,
@@ -169,7 +190,7 @@ fn send_file(
     }
     *offset += sent as u64;
     *len -= sent as u64;
-    Ok(())
+    Ok(sent as u64)
 }
 
 fn is_sendfile_unsupported(err: &io::Error) -> bool {

@@ -1,0 +1,207 @@
+//! Listeners: accepting connections, the connection limit, and the back-off after running
+//! out of descriptors.
+//!
+//! Python: `BaseSelectorEventLoop._accept_connection` (Lib/asyncio/selector_events.py).
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::Ordering;
+
+use log::{debug, info, warn};
+
+use super::protocol::Protocol;
+use super::stream::Stream;
+use super::{Action, Core, Entry, Factory, Kind, ListenSocket, ListenerId};
+use crate::echo::{is_listener_broken, is_out_of_resources};
+use crate::{Token, EVENT_READ};
+
+impl ListenSocket {
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            ListenSocket::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+            ListenSocket::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+        }
+    }
+}
+
+impl<S: 'static> Core<S> {
+    pub(crate) fn listen_tcp<P, F>(
+        &mut self,
+        listener: std::net::TcpListener,
+        factory: F,
+    ) -> io::Result<ListenerId>
+    where
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
+    {
+        // A blocking listener would stall the whole loop in accept() whenever a client
+        // gives up between select() and accept().
+        listener.set_nonblocking(true)?;
+        let socket = ListenSocket::Tcp(mio::net::TcpListener::from_std(listener));
+        self.add_listener(socket, factory)
+    }
+
+    pub(crate) fn listen_unix<P, F>(
+        &mut self,
+        listener: UnixListener,
+        factory: F,
+    ) -> io::Result<ListenerId>
+    where
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
+    {
+        listener.set_nonblocking(true)?;
+        let socket = ListenSocket::Unix(mio::net::UnixListener::from_std(listener));
+        self.add_listener(socket, factory)
+    }
+
+    fn add_listener<P, F>(&mut self, socket: ListenSocket, mut factory: F) -> io::Result<ListenerId>
+    where
+        P: Protocol<S> + Send + 'static,
+        F: FnMut() -> P + Send + 'static,
+    {
+        let fd = match &socket {
+            ListenSocket::Tcp(l) => l.as_raw_fd(),
+            ListenSocket::Unix(l) => l.as_raw_fd(),
+        };
+        let factory: Factory<S> = Box::new(move || Box::new(factory()));
+        let id = self.insert(
+            fd,
+            Kind::Listener {
+                socket,
+                factory,
+                resting: false,
+            },
+        );
+        // Registered now, so that an error is the caller's to see.
+        if let Err(err) = self.apply_interest(id) {
+            self.remove(id);
+            return Err(err.into());
+        }
+        Ok(ListenerId(id))
+    }
+
+    pub(crate) fn close_listener(&mut self, id: ListenerId) -> bool {
+        match self.entry_mut(id.0) {
+            Some(Entry {
+                kind: Kind::Listener { .. },
+                ..
+            }) => {
+                self.remove(id.0);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The listener is readable: accept up to `accept_batch` connections. What is left is
+    /// reported again by the next `select` (level triggers), after the others had a turn.
+    pub(crate) fn accept(&mut self, id: ListenerId, token: Token) -> io::Result<()> {
+        for _ in 0..self.state.config.accept_batch.max(1) {
+            let Some(Entry {
+                kind: Kind::Listener {
+                    socket, resting, ..
+                },
+                ..
+            }) = self.entry_mut(id.0)
+            else {
+                return Ok(());
+            };
+            if *resting {
+                return Ok(());
+            }
+            match socket.accept() {
+                Ok(stream) => self.accepted(id, stream),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = self.sel.mark_drained(token, EVENT_READ);
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if is_out_of_resources(&err) => {
+                    self.rest_listener(id, &err);
+                    return Ok(());
+                }
+                // The listener itself is unusable (not listening, not a socket): it would
+                // fail the same way on every event, and being level-triggered, be reported
+                // on every event. Stop, and say why.
+                Err(err) if is_listener_broken(&err) => {
+                    log::error!("accept failed: {err}; the listener cannot accept: stopping");
+                    return Err(err);
+                }
+                // ECONNABORTED, EPERM (a firewall) and the like concern one client only.
+                Err(err) => debug!("accept failed: {err}; continuing"),
+            }
+        }
+        Ok(())
+    }
+
+    /// A new connection: over the limit it is told so and closed; else it gets a protocol.
+    fn accepted(&mut self, id: ListenerId, mut stream: Stream) {
+        if self.state.open_streams >= self.state.config.max_connections {
+            self.state.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            debug!(
+                "{} connections open: turning one away",
+                self.state.open_streams
+            );
+            let message = &self.state.config.full_message;
+            if !message.is_empty() {
+                // One try: a client that cannot take a few bytes at once does not get them.
+                let _ = stream.write(message);
+            }
+            return; // dropping it closes it
+        }
+        let Some(Entry {
+            kind: Kind::Listener { factory, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        else {
+            return;
+        };
+        let protocol = factory();
+        self.state.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        let conn = self.add_stream(stream, protocol, false);
+        debug!("{id:?}: accepted {conn:?}");
+        // connection_made, and the first interest, before the next accept.
+        self.settle();
+    }
+
+    /// Out of descriptors: every accept would fail at once, and since the listener stays
+    /// readable, a level-triggered loop would spin. Take it off the selector for a while;
+    /// closing connections free descriptors meanwhile.
+    // Python: asyncio does the same (remove the reader, `call_later(ACCEPT_RETRY_DELAY)`);
+    // Twisted also closes the backlog with a spare descriptor, which we do not.
+    fn rest_listener(&mut self, id: ListenerId, err: &io::Error) {
+        let backoff = self.state.config.accept_backoff;
+        warn!(
+            "accept failed: {err}; not accepting for {backoff:?} ({} connections open)",
+            self.state.open_streams
+        );
+        if let Some(Entry {
+            kind: Kind::Listener { resting, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        {
+            *resting = true;
+        }
+        self.state
+            .stats
+            .accept_pauses
+            .fetch_add(1, Ordering::Relaxed);
+        let when = self.state.now + backoff;
+        self.state.timers.insert(when, Action::ResumeAccept(id));
+        self.state.dirty.push(super::ConnId(id.0));
+    }
+
+    pub(crate) fn resume_accepting(&mut self, id: ListenerId) {
+        if let Some(Entry {
+            kind: Kind::Listener { resting, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        {
+            *resting = false;
+            info!("accepting connections again");
+            self.state.dirty.push(super::ConnId(id.0));
+        }
+    }
+}
