@@ -76,6 +76,8 @@ struct Server {
 
 enum Running {
     Python(PythonServer),
+    /// Held for its `Drop`, which stops the server.
+    #[allow(dead_code)]
     Rust(RustServer),
 }
 
@@ -598,7 +600,12 @@ fn client_that_stops_reading_is_dropped_while_the_rest_flow(kind: Kind) {
     alice.send(&batch);
     let (mut carol, left_at) = reader.join().expect("carol's reader");
     let left_at = left_at.expect("carol was never told that slow left");
-    assert!(left_at < LINES, "slow was dropped only after the last line");
+    // Dropped while the flow went on: slow's kernel buffers and 1 MiB hold a few MiB of
+    // the 24 MiB, so the drop comes well before alice's last line.
+    assert!(
+        left_at < LINES / 2,
+        "slow was dropped only after line {left_at} of {LINES}"
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
     // slow gets what the kernel held for it, then the end: never all 24 MiB.
     let mut received = 0;
@@ -632,27 +639,27 @@ fn idle_clients_time_out(kind: Kind) {
     let mut unjoined = Client::connect(server.addr, "unjoined");
     let mut talker = Client::join(server.addr, "talker");
     silent.expect("* talker joined");
-    let mut left = false;
+    let mut left = None;
     while started.elapsed() < Duration::from_millis(2500) {
         talker.send(b"/who\n");
         let line = talker.line();
         if line == b"* silent left" {
-            left = true;
+            left = Some(started.elapsed());
             talker.line(); // the /who answer
         } else {
             assert!(line.starts_with(b"* users: "), "{:?}", show(&line));
         }
         thread::sleep(Duration::from_millis(200));
     }
-    assert!(left, "talker was not told that silent left");
+    let left = left.expect("talker was not told that silent left");
+    assert!(
+        left >= Duration::from_millis(900),
+        "silent timed out after {left:?}, before its 1 s"
+    );
     for client in [&mut silent, &mut unjoined] {
         client.expect("* idle timeout");
         client.expect_closed();
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "timed out early"
-    );
     talker.expect_nothing_then_who("talker");
 }
 
@@ -734,6 +741,7 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
         assert!(started.elapsed() < limit, "joining took too long");
     }
 
+    eprintln!("{clients} clients joined in {:?}", started.elapsed());
     let mut sel: Selector<TcpStream, usize> = Selector::new().unwrap();
     for (c, stream) in streams.into_iter().enumerate() {
         sel.register(stream, EVENT_READ, c).unwrap();
@@ -770,7 +778,10 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
     while done < clients {
         assert!(
             started.elapsed() < limit,
-            "after {limit:?}: {done} of {clients} clients have all their lines"
+            "after {limit:?}: {done} of {clients} clients have all their lines; {} of {} \
+             lines arrived",
+            received.iter().sum::<usize>(),
+            want * clients
         );
         for (token, _) in sel.select(1.0).unwrap() {
             let key = sel.get_key_mut(token).unwrap();

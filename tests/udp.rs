@@ -10,13 +10,13 @@ mod common;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::python::PythonServer;
 use mio_selectors::udp_echo::client::{self, make_datagram, ClientOptions};
-use mio_selectors::udp_echo::{UdpEchoServer, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+use mio_selectors::udp_echo::{Stats, UdpEchoServer, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 use mio_selectors::Stop;
 
 /// Which implementation a test runs against.
@@ -29,6 +29,8 @@ enum Kind {
 /// A running UDP echo server.
 struct Server {
     addr: SocketAddr,
+    /// The Rust server's counters.
+    stats: Option<Arc<Stats>>,
     _running: Running,
 }
 
@@ -71,6 +73,7 @@ fn start(kind: Kind, host: &str) -> Server {
             let server = PythonServer::start("udp_echo.py", &args);
             Server {
                 addr: server.addr,
+                stats: None,
                 _running: Running::Python(server),
             }
         }
@@ -83,15 +86,16 @@ fn start(kind: Kind, host: &str) -> Server {
                 .spawn(move || {
                     // The loop is not Send: it is built on the thread that runs it.
                     let mut server = UdpEchoServer::new(socket)?;
-                    tx.send(server.stop_handle()).unwrap();
+                    tx.send((server.stop_handle(), server.stats())).unwrap();
                     server.run()
                 })
                 .unwrap();
-            let stop = rx
+            let (stop, stats) = rx
                 .recv_timeout(Duration::from_secs(10))
                 .expect("the UDP server starts");
             Server {
                 addr,
+                stats: Some(stats),
                 _running: Running::Rust(RustServer {
                     stop,
                     thread: Some(thread),
@@ -156,6 +160,22 @@ fn burst_of_ten_thousand(kind: Kind) {
     // Still serving, promptly.
     let after = run_ok(server.addr, &lockstep(10, 1472));
     assert_eq!(after.resent, 0, "{after}");
+    if let Some(stats) = &server.stats {
+        // Every datagram the server received was echoed or counted as dropped (the last
+        // echo may still be on its way to `echoed` when the client has it: wait a little).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.received() != stats.echoed() + stats.dropped() {
+            assert!(Instant::now() < deadline, "{stats}");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let sent = (burst.count + summary.resent + after.datagrams) as u64;
+        assert!(stats.received() <= sent, "{stats}, {sent} sent");
+        assert!(
+            stats.echoed() >= (burst.count + after.datagrams) as u64,
+            "{stats}"
+        );
+        eprintln!("server: {stats}");
+    }
 }
 
 /// Each datagram goes back to the socket that sent it, even with several senders at once.
