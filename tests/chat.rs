@@ -848,6 +848,23 @@ fn python_chat_server_exits_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status}");
 }
 
+/// The example program as a user runs it: `--port 0` on IPv6, two clients chat, and
+/// SIGTERM ends it with status 0 while they are connected.
+#[test]
+fn the_example_chats_and_exits_cleanly_on_sigterm() {
+    common::init();
+    let mut server = common::ExampleServer::start("chat_server", &["--host", "::1", "--port", "0"]);
+    let addr: SocketAddr = server.listening_on.parse().expect("an address");
+    assert!(addr.is_ipv6(), "{addr}");
+    let mut alice = Client::join(addr, "alice");
+    let mut bob = Client::join(addr, "bob");
+    alice.expect("* bob joined");
+    bob.send(b"hi from the example\n");
+    alice.expect("<bob> hi from the example");
+    let status = server.signal_and_wait(libc::SIGTERM);
+    assert!(status.success(), "exit status {status}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The table: every rule against every implementation
 // ---------------------------------------------------------------------------------------

@@ -310,6 +310,54 @@ fn client_refuses_oversized_datagrams() {
     }
 }
 
+/// The example programs as a user runs them: `udp_client` against `udp_echo` (exit 0 and
+/// its summary line), then against nobody (exit 1, one line saying so), and SIGTERM ends
+/// `udp_echo` with status 0.
+#[test]
+fn the_examples_echo_and_report() {
+    common::init();
+    let mut server = common::ExampleServer::start("udp_echo", &["--port", "0"]);
+    let addr: SocketAddr = server.listening_on.parse().expect("an address");
+    let client = common::example("udp_client");
+    let port = addr.port().to_string();
+    let output = std::process::Command::new(&client)
+        .args(["--port", &port, "--count", "20", "--size", "1472"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run udp_client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}: {stdout}", output.status);
+    assert!(
+        stdout.starts_with("datagrams=20 size=1472 received=20 lost=0 "),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+
+    let status = server.signal_and_wait(libc::SIGTERM);
+    assert!(status.success(), "udp_echo exit status {status}");
+
+    // Nobody there now: every datagram lost, exit status 1, one line on stderr saying so.
+    let output = std::process::Command::new(&client)
+        .args([
+            "--port",
+            &port,
+            "--count",
+            "2",
+            "--timeout",
+            "0.05",
+            "--retries",
+            "1",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run udp_client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("received=0 lost=2"), "{stdout}");
+    assert!(stderr.contains("2 of 2 datagrams lost"), "{stderr}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The table: every server test against every implementation
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -222,38 +223,10 @@ fn the_socket_file_is_left_alone_if_someone_replaced_it() {
 // The example program, stopped by a signal
 // ---------------------------------------------------------------------------------------
 
-/// `target/<profile>/examples/unix_echo`, built first: `cargo test --test unix_echo` alone
-/// does not build the examples.
-fn example_program() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let mut build = Command::new(env!("CARGO"));
-    build.args([
-        "build",
-        "--quiet",
-        "--example",
-        "unix_echo",
-        "--manifest-path",
-    ]);
-    build.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build --example unix_echo");
-    assert!(status.success(), "cargo build --example unix_echo failed");
-    profile_dir.join("examples").join("unix_echo")
-}
-
 #[test]
 fn the_example_removes_its_socket_file_on_sigterm_and_sigint() {
     common::init();
-    let program = example_program();
+    let program = common::example("unix_echo");
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let dir = TempDir::new("signal");
         let path = dir.path("echo.sock");

@@ -46,7 +46,7 @@ mod room;
 mod server;
 
 pub use room::{is_valid_nickname, Outbox, Room};
-pub use server::ChatServer;
+pub use server::{ChatServer, ChatState};
 
 /// The example's default port: echo is 65432, chat 65433, UDP echo 65434.
 pub const DEFAULT_PORT: u16 = 65433;

@@ -33,6 +33,7 @@ use crate::Stop;
 const BATCH_LIMIT: usize = 16 * 1024;
 
 /// What every connection shares: the room, the limits, and the output being gathered.
+/// The loop's application state (see [`ChatServer::handle`]); its parts are private.
 #[derive(Debug)]
 pub struct ChatState {
     room: Room<ConnId>,
@@ -215,7 +216,7 @@ impl Protocol<ChatState> for Client {
     }
 }
 
-/// The chat server: a loop, a listener, and a [`Client`] protocol per connection.
+/// The chat server: a loop, a listener, and a chat protocol object per connection.
 ///
 /// Python: `ChatServer` in `docs/python/chat_server.py`.
 ///

@@ -122,3 +122,101 @@ pub fn rss_of(status_path: &str) -> u64 {
         .unwrap_or_else(|| panic!("bad VmRSS line {line:?}"));
     kib * 1024
 }
+
+/// `target/<profile>/examples/<name>`, built first (`cargo test --test X` alone does not
+/// build the examples), with the profile of the running test.
+#[track_caller]
+pub fn example(name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "--example", name, "--manifest-path"]);
+    build.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    if profile_dir.file_name().is_some_and(|dir| dir == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build --example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    profile_dir.join("examples").join(name)
+}
+
+/// An example server started as a child process, killed (if still running) when dropped.
+#[derive(Debug)]
+pub struct ExampleServer {
+    pub child: std::process::Child,
+    /// What followed `listening on ` in its announcement (`127.0.0.1:PORT`, or a path),
+    /// without a `udp ` prefix or a `(backlog N)` suffix.
+    pub listening_on: String,
+}
+
+impl ExampleServer {
+    /// Starts `example(name) args` and waits (at most 20 s) for its `listening on` line;
+    /// the rest of its stderr goes to the test's.
+    #[track_caller]
+    pub fn start(name: &str, args: &[&str]) -> ExampleServer {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(example(name))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {name}: {err}"));
+        let stderr = io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let label = name.to_string();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+                if let Some((_, rest)) = line.split_once("listening on ") {
+                    let rest = rest.strip_prefix("udp ").unwrap_or(rest);
+                    let what = rest.split(" (backlog").next().unwrap_or(rest).to_string();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(what);
+                    }
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(listening_on) => ExampleServer {
+                child,
+                listening_on,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{name} did not say where it listens within 20 s")
+            }
+        }
+    }
+
+    /// Sends `signal`, and waits at most 10 s for the exit status.
+    #[track_caller]
+    pub fn signal_and_wait(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        sys::kill(self.child.id(), signal).expect("kill(2)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 10 s after signal {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
