@@ -16,13 +16,13 @@ mod common;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{mpsc, RwLock};
-use std::thread::{self, JoinHandle};
+use std::sync::RwLock;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::python::PythonServer;
+use common::ServerThread;
 use mio_selectors::chat::{self, ChatServer};
-use mio_selectors::Stop;
 
 /// How long any one socket call may block before the test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -76,33 +76,9 @@ struct Server {
 
 enum Running {
     Python(PythonServer),
-    /// Held for its `Drop`, which stops the server.
+    /// `mio_selectors::chat::ChatServer` on a thread; held for its `Drop`, which stops it.
     #[allow(dead_code)]
-    Rust(RustServer),
-}
-
-/// `mio_selectors::chat::ChatServer` on a thread of this process; stopped and joined when
-/// dropped.
-struct RustServer {
-    stop: Stop,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Drop for RustServer {
-    fn drop(&mut self) {
-        self.stop.stop();
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !thread.is_finished() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
-        }
-        if thread.is_finished() && !thread::panicking() {
-            let result = thread.join().expect("the chat server thread panicked");
-            result.expect("ChatServer::run failed");
-        }
-    }
+    Rust(ServerThread),
 }
 
 #[track_caller]
@@ -141,25 +117,14 @@ fn start(kind: Kind, opts: Opts) -> Server {
                     .then(|| Duration::from_secs_f64(opts.idle_timeout)),
                 max_clients: opts.max_clients,
             };
-            let (tx, rx) = mpsc::channel();
-            let thread = thread::Builder::new()
-                .name(format!("chat server {addr}"))
-                .spawn(move || {
-                    // The loop is not Send: it is built on the thread that runs it.
-                    let mut server = ChatServer::new(listener, config)?;
-                    tx.send(server.stop_handle()).unwrap();
-                    server.run()
-                })
-                .unwrap();
-            let stop = rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the chat server starts");
+            let (thread, ()) = ServerThread::spawn(&format!("chat server {addr}"), move |tx| {
+                let mut server = ChatServer::new(listener, config)?;
+                tx.send((server.stop_handle(), ())).unwrap();
+                server.run()
+            });
             Server {
                 addr,
-                running: Running::Rust(RustServer {
-                    stop,
-                    thread: Some(thread),
-                }),
+                running: Running::Rust(thread),
             }
         }
     }

@@ -10,14 +10,14 @@ mod common;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::{mpsc, Arc};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::python::PythonServer;
+use common::ServerThread;
 use mio_selectors::udp_echo::client::{self, make_datagram, ClientOptions};
 use mio_selectors::udp_echo::{Stats, UdpEchoServer, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
-use mio_selectors::Stop;
 
 /// Which implementation a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,31 +38,7 @@ struct Server {
 #[allow(dead_code)]
 enum Running {
     Python(PythonServer),
-    Rust(RustServer),
-}
-
-/// `mio_selectors::udp_echo::UdpEchoServer` on a thread of this process; stopped and
-/// joined when dropped.
-struct RustServer {
-    stop: Stop,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Drop for RustServer {
-    fn drop(&mut self) {
-        self.stop.stop();
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !thread.is_finished() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
-        }
-        if thread.is_finished() && !thread::panicking() {
-            let result = thread.join().expect("the UDP server thread panicked");
-            result.expect("UdpEchoServer::run failed");
-        }
-    }
+    Rust(ServerThread),
 }
 
 #[track_caller]
@@ -80,26 +56,15 @@ fn start(kind: Kind, host: &str) -> Server {
         Kind::Rust => {
             let socket = UdpSocket::bind((host, 0)).expect("bind port 0");
             let addr = socket.local_addr().unwrap();
-            let (tx, rx) = mpsc::channel();
-            let thread = thread::Builder::new()
-                .name(format!("udp echo {addr}"))
-                .spawn(move || {
-                    // The loop is not Send: it is built on the thread that runs it.
-                    let mut server = UdpEchoServer::new(socket)?;
-                    tx.send((server.stop_handle(), server.stats())).unwrap();
-                    server.run()
-                })
-                .unwrap();
-            let (stop, stats) = rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the UDP server starts");
+            let (thread, stats) = ServerThread::spawn(&format!("udp echo {addr}"), move |tx| {
+                let mut server = UdpEchoServer::new(socket)?;
+                tx.send((server.stop_handle(), server.stats())).unwrap();
+                server.run()
+            });
             Server {
                 addr,
                 stats: Some(stats),
-                _running: Running::Rust(RustServer {
-                    stop,
-                    thread: Some(thread),
-                }),
+                _running: Running::Rust(thread),
             }
         }
     }

@@ -16,11 +16,11 @@ use std::process::{Command, Stdio};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
+use common::ServerThread;
 use mio_selectors::unix_echo::{self, UnixEchoServer};
-use mio_selectors::Stop;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -51,59 +51,16 @@ impl Drop for TempDir {
     }
 }
 
-/// A server on a thread of this process.
-struct Server {
-    stop: Stop,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Server {
-    #[track_caller]
-    fn start(path: &Path) -> Server {
-        let (tx, rx) = mpsc::channel();
-        let path = path.to_path_buf();
-        let thread = thread::spawn(move || {
-            let mut server = match UnixEchoServer::bind(&path) {
-                Ok(server) => server,
-                Err(err) => {
-                    let _ = tx.send(Err(err));
-                    return Ok(());
-                }
-            };
-            tx.send(Ok(server.stop_handle())).unwrap();
-            server.run()
-        });
-        let stop = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the server starts")
-            .expect("UnixEchoServer::bind");
-        Server {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops it and waits (at most 10 s) for `run` to return.
-    #[track_caller]
-    fn stop(mut self) -> io::Result<()> {
-        self.stop.stop();
-        let thread = self.thread.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !thread.is_finished() {
-            assert!(
-                Instant::now() < deadline,
-                "run() did not return after stop()"
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
-        thread.join().expect("the server thread panicked")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.stop();
-    }
+/// A server on a thread of this process (stopped when dropped).
+#[track_caller]
+fn start(path: &Path) -> ServerThread {
+    let path = path.to_path_buf();
+    let (server, ()) = ServerThread::spawn("unix echo", move |tx| {
+        let mut server = UnixEchoServer::bind(&path)?;
+        tx.send((server.stop_handle(), ())).unwrap();
+        server.run()
+    });
+    server
 }
 
 /// Connects, sends `data`, shuts down the write side and reads the echo to the end.
@@ -132,7 +89,7 @@ fn echoes_every_byte_and_half_close_closes_after_the_echo() {
     common::init();
     let dir = TempDir::new("echo");
     let path = dir.path("echo.sock");
-    let server = Server::start(&path);
+    let server = start(&path);
     assert_eq!(echo(&path, b"hello"), b"hello");
     // 8 MiB: far more than the socket buffers and the high-water mark hold, so reading
     // pauses and resumes on the way (backpressure) and every byte still comes back.
@@ -158,7 +115,7 @@ fn a_stale_socket_file_is_removed_and_the_path_served() {
         UnixStream::connect(&path).unwrap_err().kind(),
         io::ErrorKind::ConnectionRefused
     );
-    let server = Server::start(&path);
+    let server = start(&path);
     assert_eq!(echo(&path, b"after a crash"), b"after a crash");
     server.stop().expect("run");
     assert!(!path.exists());
@@ -169,7 +126,7 @@ fn a_live_socket_is_refused_and_left_serving() {
     common::init();
     let dir = TempDir::new("live");
     let path = dir.path("echo.sock");
-    let first = Server::start(&path);
+    let first = start(&path);
     let err = UnixEchoServer::bind(&path).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
     let message = err.to_string();
@@ -211,7 +168,7 @@ fn the_socket_file_is_left_alone_if_someone_replaced_it() {
     common::init();
     let dir = TempDir::new("replaced");
     let path = dir.path("echo.sock");
-    let server = Server::start(&path);
+    let server = start(&path);
     // Someone removes our file and puts another in its place: it is not ours to remove.
     fs::remove_file(&path).unwrap();
     fs::write(&path, b"someone else's").unwrap();

@@ -220,3 +220,78 @@ impl Drop for ExampleServer {
         let _ = self.child.wait();
     }
 }
+
+/// A library server running its loop on a thread of this process; stopped, and joined
+/// (at most 10 s), when dropped, failing the test if `run` failed.
+#[derive(Debug)]
+pub struct ServerThread {
+    stop: mio_selectors::Stop,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// Runs `body` on a new thread named `name`. The protocol layer's loop is not `Send`, so
+    /// `body` builds the server there, sends its stop handle (and anything else the test
+    /// wants, `T`) through the channel it is given, then runs it. Returns once the handle
+    /// has arrived (at most 10 s).
+    #[track_caller]
+    pub fn spawn<T: Send + 'static>(
+        name: &str,
+        body: impl FnOnce(std::sync::mpsc::Sender<(mio_selectors::Stop, T)>) -> io::Result<()>
+            + Send
+            + 'static,
+    ) -> (ServerThread, T) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || body(tx))
+            .expect("spawn the server thread");
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((stop, extra)) => (
+                ServerThread {
+                    stop,
+                    thread: Some(thread),
+                },
+                extra,
+            ),
+            Err(_) => match thread.join() {
+                Ok(Err(err)) => panic!("{name} did not start: {err}"),
+                _ => panic!("{name} did not start within 10 s"),
+            },
+        }
+    }
+
+    /// Stops the loop and returns what `run` returned (waiting at most 10 s).
+    #[track_caller]
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop_and_join().expect("the server thread")
+    }
+
+    fn stop_and_join(&mut self) -> Option<io::Result<()>> {
+        self.stop.stop();
+        let thread = self.thread.take()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() {
+            if Instant::now() > deadline {
+                return Some(Err(io::Error::other(
+                    "run() did not return 10 s after stop()",
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(match thread.join() {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::other("the server thread panicked")),
+        })
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(result) = self.stop_and_join() {
+            if !std::thread::panicking() {
+                result.expect("the server's run() failed");
+            }
+        }
+    }
+}
