@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Echo servers under load: messages per second, server CPU time and system calls per
-# message, and memory per idle connection, for echo_server (the selector), echo_threads
-# (a thread per client), echo_raw_mio (raw edge-triggered mio, the ceiling of a mio loop),
+# message, and memory per idle connection, for echo_server (the selector), echo_protocol
+# (the same server on the protocol layer, src/event_loop/), echo_threads (a thread per client), echo_raw_mio (raw edge-triggered mio, the ceiling of a mio loop),
 # echo_floor_c (scripts/echo-floor.c: the least any server can do per message, in C; it
 # needs a C compiler, and is left out with a warning where there is none) and Python's
 # selectors server (docs/python/echo_server.py). Prints markdown tables on stdout; progress
@@ -61,7 +61,7 @@ else
 fi
 # A subset, for quick comparisons: BENCH_CONFIGS="50 64 ping-pong;1 64 ping-pong".
 if [[ -n ${BENCH_CONFIGS:-} ]]; then IFS=';' read -r -a CONFIGS <<<"$BENCH_CONFIGS"; fi
-read -r -a SERVERS <<<"${BENCH_SERVERS:-echo_server echo_threads echo_raw_mio echo_floor_c python}"
+read -r -a SERVERS <<<"${BENCH_SERVERS:-echo_server echo_protocol echo_threads echo_raw_mio echo_floor_c python}"
 CC=${CC:-cc}
 PORT_BASE=${PORT_BASE:-21100}
 read -r EPHEMERAL_LO EPHEMERAL_HI </proc/sys/net/ipv4/ip_local_port_range
@@ -114,7 +114,7 @@ say "bench-echo: $runs server x configuration pairs, $ROUNDS x ${D} s + ${SC_D} 
     "idle memory with $IDLE connections; about $estimate s (plus the build)"
 say "bench-echo: system calls counted with $COUNTER; work files in $WORK"
 
-cargo build --release --quiet --example echo_server --example echo_threads \
+cargo build --release --quiet --example echo_server --example echo_protocol --example echo_threads \
     --example echo_raw_mio --example echo_load 2>>"$LOG" || die "build failed"
 if [[ " ${SERVERS[*]} " == *" echo_floor_c "* ]]; then
     if ! command -v "$CC" >/dev/null; then
@@ -294,7 +294,7 @@ for name in "${SERVERS_IDLE[@]}"; do
     port=$((PORT_BASE + i))
     i=$((i + 1))
     extra=()
-    [[ $name != echo_server ]] || extra=(--raise-fd-limit)
+    [[ $name != echo_server && $name != echo_protocol ]] || extra=(--raise-fd-limit)
     if ! start_server "$name" "$port" "${extra[@]}"; then
         echo "$name - ERR" >>"$IDLE_RESULTS"
         failures=$((failures + 1))
@@ -339,7 +339,7 @@ function key(c, s, m) { return c SUBSEP s SUBSEP m }
 function fmt(x, p) { return (x == "") ? "n/a" : sprintf("%." p "f", x) }
 # A goal is "not measured" when a server it compares with was left out of the run.
 function verdict(x, ok) { return (x == "") ? "not measured" : ok ? "met" : "NOT met" }
-BEGIN { nserv = split("echo_server echo_threads echo_raw_mio echo_floor_c python", serv, " ") }
+BEGIN { nserv = split("echo_server echo_protocol echo_threads echo_raw_mio echo_floor_c python", serv, " ") }
 {
     k = key($1, $2, $3); n = $4
     if (!(k in seen)) { seen[k] = 1; order[++nk] = k; cs[k] = $1; ss[k] = $2; ms[k] = $3 }
@@ -367,7 +367,7 @@ END {
             n = serv[j]
             if (!((k, n) in runs)) continue
             vs_raw = ""; vs_py = ""
-            if (n == "echo_server" && us[k, "echo_raw_mio"] > 0 && us[k, n] > 0)
+            if ((n == "echo_server" || n == "echo_protocol") && us[k, "echo_raw_mio"] > 0 && us[k, n] > 0)
                 vs_raw = sprintf("%.2f", us[k, n] / us[k, "echo_raw_mio"])
             # Every server against Python, so that the floor shows what any server could reach.
             if (n != "python" && us[k, "python"] > 0 && us[k, n] > 0)
@@ -386,7 +386,7 @@ END {
     printf "server CPU: utime+stime of the server (all threads) over the same loads; CPU %% of its one core;\n"
     printf "  \"of which user\": utime alone (the rest is the kernel: TCP on loopback, system calls, wake-ups).\n"
     printf "syscalls/msg: a separate %s s load with %s attached (counting slows the server).\n", scd, counter == "perf" ? "perf stat -e raw_syscalls:sys_enter" : "strace -c -f"
-    printf "vs raw mio: echo_server CPU per message / echo_raw_mio'"'"'s (lower is better; goal <= 1.05 at C=50).\n"
+    printf "vs raw mio: that server'"'"'s CPU per message / echo_raw_mio'"'"'s (lower is better; goal for echo_server <= 1.05 at C=50).\n"
     printf "vs Python: that server'"'"'s messages per CPU-second / Python'"'"'s (goal for echo_server: >= 3).\n"
     printf "echo_floor_c: scripts/echo-floor.c, one epoll_wait per wake-up and one read + one write per message, in C.\n"
 
@@ -428,6 +428,16 @@ END {
             ss[k], ms[k], fmt(r, 2), verdict(r, r <= 1.05), \
             fmt(sc[k, "echo_server"], 2), verdict(sc[k, "echo_server"], sc[k, "echo_server"] <= 2.1), \
             fmt(p, 1), verdict(p, p >= 3)
+    }
+    print "\nGoals (echo_protocol, the protocol layer, against echo_server in the same run):\n"
+    for (i = 1; i <= nk; i++) {
+        k = order[i]
+        if (cs[k] != 50 || !((k, "echo_protocol") in runs) || !((k, "echo_server") in runs)) continue
+        r = (us[k, "echo_server"] > 0) ? us[k, "echo_protocol"] / us[k, "echo_server"] : ""
+        pa = sc[k, "echo_protocol"]; pb = sc[k, "echo_server"]
+        printf "- C=50 S=%s %s: CPU/msg %s x echo_server (<= 1.10: %s); syscalls/msg %s vs %s (no more: %s)\n", \
+            ss[k], ms[k], fmt(r, 2), verdict(r, r <= 1.10), fmt(pa, 2), fmt(pb, 2), \
+            verdict((pa == "" || pb == "") ? "" : pa, pa <= pb + 0.005)
     }
     lo = ""; hi = ""
     for (i = 1; i <= nk; i++) {

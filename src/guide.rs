@@ -10,5 +10,8 @@ pub mod design {}
 #[doc = include_str!("../docs/echo.md")]
 pub mod echo {}
 
+#[doc = include_str!("../docs/protocols.md")]
+pub mod protocols {}
+
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}

@@ -76,6 +76,7 @@ impl<S: 'static> LoopContext<'_, S> {
     ///         let _ = conns.write_to(id, line);
     ///     }
     /// }
+    /// # let _ = broadcast;
     /// ```
     pub fn split(&mut self) -> (&mut S, Connections<'_, S>) {
         let core = &mut *self.core;

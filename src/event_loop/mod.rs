@@ -1,5 +1,5 @@
 //! The protocol layer: asyncio's event loop, `Protocol` and `Transport`, on the crate's
-//! [`Selector`](crate::Selector).
+//! [`Selector`].
 //!
 //! Python: `asyncio` (Lib/asyncio/base_events.py, selector_events.py, protocols.py,
 //! transports.py). Write a [`Protocol`], hand a listener and a protocol factory to an

@@ -102,6 +102,7 @@ impl fmt::Display for Lost {
 ///         let _ = ctx.write(data);
 ///     }
 /// }
+/// # let _ = Echo;
 /// ```
 pub trait Protocol<S = ()> {
     /// The connection is open; reading starts when this returns.
@@ -202,6 +203,7 @@ pub trait Protocol<S = ()> {
 ///         let _ = ctx.send_to(data, addr); // a full socket buffer drops it: UDP is unreliable
 ///     }
 /// }
+/// # let _ = UdpEcho;
 /// ```
 pub trait DatagramProtocol<S = ()> {
     /// The socket is on the loop; datagrams are delivered from now on.

@@ -44,14 +44,14 @@ impl Stream {
     pub(crate) fn peer_addr(&self) -> io::Result<Addr> {
         match self {
             Stream::Tcp(s) => s.peer_addr().map(Addr::Inet),
-            Stream::Unix(s) => s.peer_addr().map(|a| Addr::Unix(a.into())),
+            Stream::Unix(s) => s.peer_addr().map(Addr::Unix),
         }
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<Addr> {
         match self {
             Stream::Tcp(s) => s.local_addr().map(Addr::Inet),
-            Stream::Unix(s) => s.local_addr().map(|a| Addr::Unix(a.into())),
+            Stream::Unix(s) => s.local_addr().map(Addr::Unix),
         }
     }
 

@@ -101,6 +101,17 @@ pub fn set_fd_limit(soft: u64) -> io::Result<u64> {
     Ok(previous)
 }
 
+/// Calls `listen(2)` again with a new `backlog`: `listen(fd, 0)` leaves room for one
+/// queued connection, so the SYN of the next is dropped and its `connect` hangs (the
+/// loopback way to make a connect time out).
+pub fn set_backlog(listener: &impl AsFd, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: listen(2) takes a descriptor we borrow (open) and an int; no memory.
+    if unsafe { libc::listen(listener.as_fd().as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sends `signal` to process `pid` (`kill(2)`): SIGTERM to a child server, as a service
 /// manager would. std's `Child::kill` only sends SIGKILL.
 pub fn kill(pid: u32, signal: libc::c_int) -> io::Result<()> {

@@ -1,0 +1,967 @@
+//! The protocol layer (src/event_loop/) over real sockets on 127.0.0.1 and Unix-domain
+//! sockets: the order and reason of every callback, backpressure, pause/resume reading,
+//! timers, the thread-safe handle, stop, the connection limit, file regions, UDP.
+//!
+//! Each test runs its own loop on a thread of its own ([`Running`]) with listeners on port
+//! 0; the test plays the client with blocking std sockets, every call bounded by a timeout.
+//! Protocols record what happened into a shared [`Log`], which the test then reads.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use mio_selectors::event_loop::{
+    Config, ConnId, Context, DatagramContext, DatagramProtocol, EventLoop, LoopHandle, LoopStats,
+    Lost, Protocol, Written,
+};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What protocols saw, in order: one line per callback.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+    /// Waits (at most 5 s) until some line satisfies `f`; then returns every line.
+    #[track_caller]
+    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines = self.lines();
+            if lines.iter().any(|l| f(l)) {
+                return lines;
+            }
+            assert!(Instant::now() < deadline, "no {what} in {lines:?}");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// A loop running on its own thread; stopped and joined on drop.
+struct Running {
+    handle: LoopHandle<()>,
+    stats: Arc<LoopStats>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Running {
+    fn start(lp: EventLoop) -> Running {
+        let handle = lp.handle();
+        let stats = lp.stats();
+        let mut lp = lp;
+        let thread = thread::spawn(move || lp.run());
+        Running {
+            handle,
+            stats,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the loop and returns what `run` returned.
+    fn stop(mut self) -> io::Result<()> {
+        self.handle.stop();
+        self.thread
+            .take()
+            .unwrap()
+            .join()
+            .expect("loop thread panicked")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.stop();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Reads until end of file (bounded by the read timeout).
+fn read_to_end(stream: &mut impl Read) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).expect("read to end of file");
+    all
+}
+
+// ---------------------------------------------------------------------------------------
+// Callbacks: order and reasons
+// ---------------------------------------------------------------------------------------
+
+/// What a `Recorder` does on `data_received`.
+#[derive(Clone, Copy, PartialEq)]
+enum OnData {
+    Echo,
+    /// Close once the line `close\n` arrives (after echoing it).
+    CloseOnCommand,
+    /// Abort once `abort` arrives.
+    AbortOnCommand,
+}
+
+/// Logs every callback; echoes; `keep_open` answers `eof_received`.
+struct Recorder {
+    log: Log,
+    on_data: OnData,
+    keep_open: bool,
+}
+
+impl Recorder {
+    fn new(log: &Log) -> Recorder {
+        Recorder {
+            log: log.clone(),
+            on_data: OnData::Echo,
+            keep_open: false,
+        }
+    }
+}
+
+impl Protocol for Recorder {
+    fn connection_made(&mut self, ctx: &mut Context<'_>) {
+        let peer = ctx.transport().peer_addr().map(|a| a.to_string());
+        self.log.push(format!("made peer={}", peer.is_ok()));
+    }
+    fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+        self.log
+            .push(format!("data {}", String::from_utf8_lossy(data)));
+        let _ = ctx.write(data);
+        match self.on_data {
+            OnData::CloseOnCommand if data.ends_with(b"close\n") => ctx.close(),
+            OnData::AbortOnCommand if data.ends_with(b"abort\n") => ctx.transport().abort(),
+            _ => {}
+        }
+    }
+    fn eof_received(&mut self, ctx: &mut Context<'_>) -> bool {
+        self.log.push("eof");
+        if self.keep_open {
+            // Half-close: still writing after the peer finished.
+            let _ = ctx.write(b"after eof\n");
+        }
+        self.keep_open
+    }
+    fn connection_lost(&mut self, ctx: &mut Context<'_>, reason: Lost) {
+        // Writes to a lost connection are refused, visibly.
+        let refused = ctx.write(b"too late").is_err();
+        self.log
+            .push(format!("lost {} refused={refused}", reason_name(&reason)));
+    }
+    fn connection_failed(&mut self, _ctx: &mut Context<'_>, error: io::Error) {
+        self.log.push(format!("failed {:?}", error.kind()));
+    }
+    fn timed_out(&mut self, ctx: &mut Context<'_>) {
+        self.log.push("timed out");
+        let _ = ctx.write(b"* idle timeout\n");
+    }
+}
+
+fn reason_name(reason: &Lost) -> String {
+    match reason {
+        Lost::Closed => "Closed".into(),
+        Lost::PeerClosed => "PeerClosed".into(),
+        Lost::Aborted => "Aborted".into(),
+        Lost::Reset => "Reset".into(),
+        Lost::TimedOut => "TimedOut".into(),
+        Lost::Error(err) => format!("Error({:?})", err.kind()),
+    }
+}
+
+fn serve(log: &Log, tune: impl Fn(&mut Recorder) + Send + 'static) -> (Running, SocketAddr) {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let log = log.clone();
+    lp.listen_tcp(l, move || {
+        let mut r = Recorder::new(&log);
+        tune(&mut r);
+        r
+    })
+    .unwrap();
+    (Running::start(lp), addr)
+}
+
+#[test]
+fn end_of_file_closes_after_the_echo_and_reports_peer_closed() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |_| {});
+    let mut client = connect(addr);
+    client.write_all(b"hello").unwrap();
+    let mut reply = [0; 5];
+    client.read_exact(&mut reply).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut client), b"");
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert_eq!(
+        lines,
+        [
+            "made peer=true",
+            "data hello",
+            "eof",
+            "lost PeerClosed refused=true"
+        ]
+    );
+}
+
+#[test]
+fn a_protocol_that_keeps_the_connection_open_after_eof_can_still_write() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |r| {
+        r.keep_open = true;
+        r.on_data = OnData::CloseOnCommand;
+    });
+    let mut client = connect(addr);
+    client.write_all(b"one\n").unwrap();
+    let mut reply = [0; 4];
+    client.read_exact(&mut reply).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut after = [0; 10];
+    client.read_exact(&mut after).unwrap();
+    assert_eq!(&after, b"after eof\n");
+    // Still open: nothing more, and no end of file, until the server decides.
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let err = client
+        .read(&mut [0; 1])
+        .expect_err("the connection stays open");
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(log.lines(), ["made peer=true", "data one\n", "eof"]);
+}
+
+#[test]
+fn close_flushes_then_reports_closed() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |r| r.on_data = OnData::CloseOnCommand);
+    let mut client = connect(addr);
+    client.write_all(b"close\n").unwrap();
+    assert_eq!(read_to_end(&mut client), b"close\n");
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert_eq!(lines.last().unwrap(), "lost Closed refused=true");
+}
+
+#[test]
+fn abort_reports_aborted() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |r| r.on_data = OnData::AbortOnCommand);
+    let mut client = connect(addr);
+    client.write_all(b"abort\n").unwrap();
+    let _ = read_to_end(&mut client);
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert_eq!(lines.last().unwrap(), "lost Aborted refused=true");
+}
+
+#[test]
+fn a_reset_by_the_peer_reports_reset_and_others_keep_being_served() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |_| {});
+    let mut other = connect(addr);
+    let client = connect(addr);
+    (&client).write_all(b"x").unwrap();
+    log.wait_for("data", |l| l == "data x");
+    common::sys::set_linger_zero(&client).unwrap();
+    drop(client); // RST
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert!(
+        lines.contains(&"lost Reset refused=true".to_string()),
+        "{lines:?}"
+    );
+    other.write_all(b"still here").unwrap();
+    let mut reply = [0; 10];
+    other.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"still here");
+}
+
+#[test]
+fn an_idle_connection_times_out_with_a_farewell_and_a_busy_one_does_not() {
+    common::init();
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    struct Idle(Recorder);
+    impl Protocol for Idle {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            ctx.transport()
+                .set_idle_timeout(Some(Duration::from_millis(300)));
+            self.0.connection_made(ctx);
+        }
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            self.0.data_received(ctx, data);
+        }
+        fn timed_out(&mut self, ctx: &mut Context<'_>) {
+            self.0.timed_out(ctx);
+        }
+        fn connection_lost(&mut self, ctx: &mut Context<'_>, reason: Lost) {
+            self.0.connection_lost(ctx, reason);
+        }
+    }
+    lp.listen_tcp(l, move || Idle(Recorder::new(&plog)))
+        .unwrap();
+    let _running = Running::start(lp);
+
+    let started = Instant::now();
+    let mut idle = connect(addr);
+    let mut busy = connect(addr);
+    // The busy client talks every 100 ms for 900 ms: three idle periods.
+    for _ in 0..9 {
+        busy.write_all(b".").unwrap();
+        busy.read_exact(&mut [0; 1]).unwrap();
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(read_to_end(&mut idle), b"* idle timeout\n");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let lines = log.lines();
+    assert_eq!(
+        lines.iter().filter(|l| *l == "timed out").count(),
+        1,
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"lost TimedOut refused=true".to_string()),
+        "{lines:?}"
+    );
+    // The busy one is still open.
+    busy.write_all(b"!").unwrap();
+    busy.read_exact(&mut [0; 1]).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Outgoing connections
+// ---------------------------------------------------------------------------------------
+
+struct Client {
+    log: Log,
+}
+
+impl Protocol for Client {
+    fn connection_made(&mut self, ctx: &mut Context<'_>) {
+        self.log.push("made");
+        let _ = ctx.write(b"ping\n");
+    }
+    fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+        self.log
+            .push(format!("data {}", String::from_utf8_lossy(data)));
+        ctx.close();
+    }
+    fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+        self.log.push(format!("lost {}", reason_name(&reason)));
+    }
+    fn connection_failed(&mut self, _ctx: &mut Context<'_>, error: io::Error) {
+        self.log.push(format!("failed {:?}", error.kind()));
+    }
+}
+
+#[test]
+fn an_outgoing_connection_gets_made_data_and_lost() {
+    common::init();
+    let log = Log::default();
+    let (server_log, (server, addr)) = {
+        let l = Log::default();
+        let s = serve(&l, |_| {});
+        (l, s)
+    };
+    let mut lp = EventLoop::new(()).unwrap();
+    lp.connect_tcp(addr, Client { log: log.clone() }, Some(IO_TIMEOUT))
+        .unwrap();
+    let _running = Running::start(lp);
+    let lines = log.wait_for("lost", |l| l.starts_with("lost"));
+    assert_eq!(lines, ["made", "data ping\n", "lost Closed"]);
+    server_log.wait_for("server side lost", |l| l.starts_with("lost"));
+    drop(server);
+}
+
+#[test]
+fn a_refused_connection_reports_connection_failed_only() {
+    common::init();
+    let log = Log::default();
+    let addr = listener().1; // bound, then closed: nobody listens there
+    let mut lp = EventLoop::new(()).unwrap();
+    lp.connect_tcp(addr, Client { log: log.clone() }, Some(IO_TIMEOUT))
+        .unwrap();
+    let _running = Running::start(lp);
+    let lines = log.wait_for("failed", |l| l.starts_with("failed"));
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(log.lines(), ["failed ConnectionRefused"], "{lines:?}");
+}
+
+#[test]
+fn a_connect_that_gets_no_answer_fails_with_timed_out_after_its_timeout() {
+    common::init();
+    let log = Log::default();
+    let (l, addr) = listener();
+    // Backlog 0: one connection fills the queue, and the next SYN is dropped.
+    common::sys::set_backlog(&l, 0).unwrap();
+    let _first = connect(addr);
+    let mut lp = EventLoop::new(()).unwrap();
+    let started = Instant::now();
+    lp.connect_tcp(
+        addr,
+        Client { log: log.clone() },
+        Some(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let _running = Running::start(lp);
+    let lines = log.wait_for("failed", |l| l.starts_with("failed"));
+    let took = started.elapsed();
+    assert_eq!(lines, ["failed TimedOut"]);
+    assert!(took >= Duration::from_millis(300), "failed after {took:?}");
+    assert!(took < Duration::from_secs(3), "failed after {took:?}");
+    drop(l);
+}
+
+// ---------------------------------------------------------------------------------------
+// Backpressure
+// ---------------------------------------------------------------------------------------
+
+/// Writes 4 MiB in 64 KiB pieces as fast as the marks allow, logging the buffer size at
+/// each pause/resume.
+struct Producer {
+    log: Log,
+    left: usize,
+    paused: bool,
+}
+
+impl Producer {
+    fn produce(&mut self, ctx: &mut Context<'_>) {
+        let piece = [b'p'; 64 * 1024];
+        while self.left > 0 && !self.paused {
+            let n = piece.len().min(self.left);
+            self.left -= n;
+            match ctx.write(&piece[..n]) {
+                Ok(Written::OverHighWater) => {
+                    self.log.push("over high water");
+                    break;
+                }
+                Ok(Written::Flowing) => {}
+                Err(err) => panic!("write: {err}"),
+            }
+        }
+        if self.left == 0 {
+            ctx.close();
+        }
+    }
+}
+
+impl Protocol for Producer {
+    fn connection_made(&mut self, ctx: &mut Context<'_>) {
+        self.produce(ctx);
+    }
+    fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+    fn pause_writing(&mut self, ctx: &mut Context<'_>) {
+        let size = ctx.transport().get_write_buffer_size();
+        self.log.push(format!("pause {}", size > 64 * 1024));
+        self.paused = true;
+    }
+    fn resume_writing(&mut self, ctx: &mut Context<'_>) {
+        let size = ctx.transport().get_write_buffer_size();
+        self.log.push(format!("resume {}", size <= 16 * 1024));
+        self.paused = false;
+        self.produce(ctx);
+    }
+}
+
+#[test]
+fn water_marks_pause_and_resume_the_producer_in_pairs() {
+    common::init();
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Producer {
+        log: plog.clone(),
+        left: 4 << 20,
+        paused: false,
+    })
+    .unwrap();
+    let _running = Running::start(lp);
+    let mut client = connect(addr);
+    // Not reading yet: the server's buffer fills and the producer is paused.
+    let lines = log.wait_for("pause", |l| l.starts_with("pause"));
+    assert_eq!(lines, ["over high water", "pause true"]);
+    let got = read_to_end(&mut client);
+    assert_eq!(got.len(), 4 << 20);
+    let lines = log.lines();
+    let pauses = lines.iter().filter(|l| l.starts_with("pause")).count();
+    let resumes = lines.iter().filter(|l| l.starts_with("resume")).count();
+    assert!(pauses >= 1 && pauses == resumes, "{lines:?}");
+    assert!(lines.iter().all(|l| !l.ends_with("false")), "{lines:?}");
+    // Paired: pause, (over), resume, ... never two pauses in a row.
+    let flow: Vec<&String> = lines.iter().filter(|l| !l.starts_with("over")).collect();
+    for pair in flow.chunks(2) {
+        assert!(pair[0].starts_with("pause"), "{flow:?}");
+        assert!(pair.len() < 2 || pair[1].starts_with("resume"), "{flow:?}");
+    }
+}
+
+#[test]
+fn pause_reading_in_connection_made_holds_until_resume() {
+    common::init();
+    let log = Log::default();
+    struct Slow(Log);
+    impl Protocol for Slow {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            ctx.transport().pause_reading();
+            assert!(!ctx.transport().is_reading());
+            let id = ctx.id();
+            let log = self.0.clone();
+            ctx.call_later(Duration::from_millis(300), move |lp| {
+                log.push("resume");
+                lp.transport_of(id).unwrap().resume_reading();
+            });
+        }
+        fn data_received(&mut self, _ctx: &mut Context<'_>, data: &[u8]) {
+            self.0.push(format!("data {}", data.len()));
+        }
+    }
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Slow(plog.clone())).unwrap();
+    let _running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"12345").unwrap();
+    thread::sleep(Duration::from_millis(150));
+    assert!(
+        log.lines().is_empty(),
+        "read while paused: {:?}",
+        log.lines()
+    );
+    let lines = log.wait_for("data", |l| l.starts_with("data"));
+    assert_eq!(lines, ["resume", "data 5"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Timers
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn timers_run_in_deadline_order_ties_first_come_and_cancelled_ones_never() {
+    common::init();
+    let log = Log::default();
+    let mut lp = EventLoop::new(()).unwrap();
+    let mut ctx = lp.context();
+    let now = ctx.now();
+    for (name, ms) in [("c", 60), ("a", 20), ("b1", 40), ("b2", 40), ("x", 30)] {
+        let log = log.clone();
+        let handle = ctx.call_at(now + Duration::from_millis(ms), move |_| log.push(name));
+        if name == "x" {
+            assert!(ctx.cancel(handle));
+            assert!(!ctx.cancel(handle));
+        }
+    }
+    let done = log.clone();
+    ctx.call_later(Duration::from_millis(80), move |lp| {
+        done.push("stop");
+        lp.stop();
+    });
+    let started = Instant::now();
+    lp.run().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(80));
+    assert_eq!(log.lines(), ["a", "b1", "b2", "c", "stop"]);
+}
+
+#[test]
+fn an_idle_loop_does_not_wake_up() {
+    common::init();
+    let (l, addr) = listener();
+    let log = Log::default();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Recorder::new(&plog)).unwrap();
+    // One timer far away: the loop must sleep until it, not tick.
+    lp.call_later(Duration::from_secs(3600), |_| {});
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"hi").unwrap();
+    client.read_exact(&mut [0; 2]).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let before = running.stats.select_calls();
+    thread::sleep(Duration::from_millis(500));
+    let after = running.stats.select_calls();
+    assert_eq!(
+        after,
+        before,
+        "the loop woke {} times while idle",
+        after - before
+    );
+    // And it still answers at once.
+    client.write_all(b"yo").unwrap();
+    client.read_exact(&mut [0; 2]).unwrap();
+    running.stop().unwrap();
+}
+
+#[test]
+fn a_timer_wakes_the_loop_once_not_repeatedly() {
+    common::init();
+    let log = Log::default();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.call_later(Duration::from_millis(200), move |_| plog.push("fired"));
+    let running = Running::start(lp);
+    log.wait_for("fired", |l| l == "fired");
+    thread::sleep(Duration::from_millis(100));
+    // First iteration, the wait for the timer (perhaps split by epoll's rounding), and
+    // nothing after it.
+    let calls = running.stats.select_calls();
+    assert!(calls <= 4, "{calls} select calls for one timer");
+}
+
+// ---------------------------------------------------------------------------------------
+// Other threads, stop, limits
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn jobs_from_other_threads_run_in_order_on_the_loop_thread() {
+    common::init();
+    let mut lp = EventLoop::new(Vec::<u32>::new()).unwrap();
+    let handle = lp.handle();
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let handle = handle.clone();
+            thread::spawn(move || {
+                for i in 0..250 {
+                    handle
+                        .call_soon_threadsafe(move |ctx| ctx.app().push(t * 1000 + i))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    let loop_thread = thread::current().id();
+    handle
+        .call_soon_threadsafe(move |ctx| {
+            assert_eq!(thread::current().id(), loop_thread);
+            ctx.stop();
+        })
+        .unwrap();
+    lp.run().unwrap();
+    let got = lp.app();
+    assert_eq!(got.len(), 1000);
+    for t in 0..4 {
+        let mine: Vec<u32> = got.iter().copied().filter(|v| v / 1000 == t).collect();
+        assert_eq!(mine, (0..250).map(|i| t * 1000 + i).collect::<Vec<_>>());
+    }
+    drop(lp);
+    assert!(
+        handle.call_soon_threadsafe(|_| {}).is_err(),
+        "a dropped loop takes no jobs"
+    );
+}
+
+#[test]
+fn stop_from_another_thread_returns_from_run_promptly_and_run_can_resume() {
+    common::init();
+    let mut lp = EventLoop::new(0u32).unwrap();
+    let handle = lp.handle();
+    let stopper = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        handle.stop();
+    });
+    let started = Instant::now();
+    lp.run().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    stopper.join().unwrap();
+    // Again: the stop was consumed, so run() waits for the next one.
+    lp.call_later(Duration::from_millis(50), |ctx| {
+        *ctx.app() += 1;
+        ctx.stop();
+    });
+    lp.run().unwrap();
+    assert_eq!(*lp.app(), 1);
+}
+
+#[test]
+fn connections_over_the_limit_get_the_full_message_and_others_are_unaffected() {
+    common::init();
+    let log = Log::default();
+    let (l, addr) = listener();
+    let config = Config {
+        max_connections: 2,
+        full_message: b"! server full\n".to_vec(),
+        ..Config::default()
+    };
+    let mut lp = EventLoop::with_config((), config).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Recorder::new(&plog)).unwrap();
+    let running = Running::start(lp);
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    for c in [&mut a, &mut b] {
+        c.write_all(b"in").unwrap();
+        c.read_exact(&mut [0; 2]).unwrap();
+    }
+    let mut c = connect(addr);
+    assert_eq!(read_to_end(&mut c), b"! server full\n");
+    assert_eq!(running.stats.rejected(), 1);
+    a.write_all(b"ok").unwrap();
+    a.read_exact(&mut [0; 2]).unwrap();
+    // A place frees up: the next one is served.
+    drop(b);
+    log.wait_for("lost", |l| l.starts_with("lost"));
+    let mut d = connect(addr);
+    d.write_all(b"me").unwrap();
+    d.read_exact(&mut [0; 2]).unwrap();
+    assert_eq!(running.stats.accepted(), 3);
+}
+
+// ---------------------------------------------------------------------------------------
+// Several listeners, other connections, files
+// ---------------------------------------------------------------------------------------
+
+/// Relays each line to every other connection (chat's core) through the app state.
+struct Relay;
+
+impl Protocol<Vec<ConnId>> for Relay {
+    fn connection_made(&mut self, ctx: &mut Context<'_, Vec<ConnId>>) {
+        let id = ctx.id();
+        ctx.app().push(id);
+        let _ = ctx.write(b"welcome\n");
+    }
+    fn data_received(&mut self, ctx: &mut Context<'_, Vec<ConnId>>, data: &[u8]) {
+        let me = ctx.id();
+        let (members, mut conns) = ctx.split();
+        for &id in members.iter().filter(|&&id| id != me) {
+            conns.write_to(id, data).unwrap();
+        }
+    }
+    fn connection_lost(&mut self, ctx: &mut Context<'_, Vec<ConnId>>, _reason: Lost) {
+        let me = ctx.id();
+        ctx.app().retain(|&id| id != me);
+        // During connection_lost the transport is still there, but closing: writes fail.
+        assert!(ctx.transport_of(me).is_some_and(|t| t.is_closing()));
+    }
+}
+
+#[test]
+fn tcp_and_unix_listeners_on_one_loop_relay_to_each_other_by_id() {
+    common::init();
+    let dir = std::env::temp_dir().join(format!("mio-selectors-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("relay.sock");
+    let _ = std::fs::remove_file(&path);
+    let (tcp, addr) = listener();
+    let unix = UnixListener::bind(&path).unwrap();
+    let mut lp = EventLoop::new(Vec::new()).unwrap();
+    lp.listen_tcp(tcp, || Relay).unwrap();
+    lp.listen_unix(unix, || Relay).unwrap();
+    let handle = lp.handle();
+    let thread = thread::spawn(move || lp.run().map(|()| lp));
+
+    let mut t = connect(addr);
+    let mut u = UnixStream::connect(&path).unwrap();
+    u.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut welcome = [0; 8];
+    t.read_exact(&mut welcome).unwrap();
+    u.read_exact(&mut welcome).unwrap();
+    t.write_all(b"from tcp\n").unwrap();
+    let mut got = [0; 9];
+    u.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from tcp\n");
+    u.write_all(b"from unix\n").unwrap();
+    let mut got = [0; 10];
+    t.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from unix\n");
+    drop(u);
+    // The Unix side leaves; the list shrinks to the TCP one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle
+            .call_soon_threadsafe(move |ctx| tx.send(ctx.app().len()).unwrap())
+            .unwrap();
+        if rx.recv_timeout(IO_TIMEOUT).unwrap() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Unix connection never left");
+        thread::sleep(Duration::from_millis(10));
+    }
+    handle.stop();
+    let lp = thread.join().unwrap().unwrap();
+    assert_eq!(lp.app().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn write_to_a_stale_id_is_refused() {
+    common::init();
+    let mut lp = EventLoop::new(()).unwrap();
+    let (l, addr) = listener();
+    let ids: Arc<Mutex<Vec<ConnId>>> = Arc::default();
+    struct Remember(Arc<Mutex<Vec<ConnId>>>);
+    impl Protocol for Remember {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            self.0.lock().unwrap().push(ctx.id());
+        }
+        fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+    }
+    let remembered = Arc::clone(&ids);
+    lp.listen_tcp(l, move || Remember(Arc::clone(&remembered)))
+        .unwrap();
+    let first = connect(addr);
+    while ids.lock().unwrap().is_empty() {
+        lp.run_once(true).unwrap();
+    }
+    drop(first);
+    let old = ids.lock().unwrap()[0];
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while lp.context().transport_of(old).is_some() {
+        lp.run_once(true).unwrap();
+        assert!(Instant::now() < deadline);
+    }
+    // A new connection may take the same slot; the old id must not reach it.
+    let _second = connect(addr);
+    while ids.lock().unwrap().len() < 2 {
+        lp.run_once(true).unwrap();
+    }
+    let new = ids.lock().unwrap()[1];
+    assert_ne!(old, new);
+    assert!(lp.context().write_to(old, b"x").is_err());
+    assert!(lp.context().write_to(new, b"x").is_ok());
+}
+
+/// Answers each line `GET n` with a header, n bytes of a file, and a trailer: pipelined
+/// requests, answers strictly in order, file bytes never in memory.
+struct Files {
+    file: Arc<File>,
+    peak: Arc<Mutex<usize>>,
+}
+
+impl Protocol for Files {
+    fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+        for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let n: u64 = std::str::from_utf8(&line[4..]).unwrap().parse().unwrap();
+            let mut t = ctx.transport();
+            t.write(format!("<{n}>").as_bytes()).unwrap();
+            t.write_file(Arc::clone(&self.file), 0, n).unwrap();
+            t.write(b"</>").unwrap();
+            let mut peak = self.peak.lock().unwrap();
+            *peak = (*peak).max(t.get_write_buffer_size());
+        }
+    }
+    fn eof_received(&mut self, _ctx: &mut Context<'_>) -> bool {
+        false
+    }
+}
+
+#[test]
+fn file_regions_and_bytes_leave_in_the_order_they_were_queued() {
+    common::init();
+    let path = std::env::temp_dir().join(format!("mio-selectors-file-{}", std::process::id()));
+    let content: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let file = Arc::new(File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let peak = Arc::new(Mutex::new(0));
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let p = Arc::clone(&peak);
+    lp.listen_tcp(l, move || Files {
+        file: Arc::clone(&file),
+        peak: Arc::clone(&p),
+    })
+    .unwrap();
+    let _running = Running::start(lp);
+    let mut client = connect(addr);
+    let sizes = [10u64, 8 << 20, 0, 70_000, 3];
+    let mut request = String::new();
+    for n in sizes {
+        writeln!(request, "GET {n}").unwrap();
+    }
+    client.write_all(request.as_bytes()).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let got = read_to_end(&mut client);
+    let mut expected = Vec::new();
+    for n in sizes {
+        expected.extend_from_slice(format!("<{n}>").as_bytes());
+        expected.extend_from_slice(&content[..n as usize]);
+        expected.extend_from_slice(b"</>");
+    }
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "bytes out of order");
+    // Only the headers and trailers were ever in memory.
+    assert!(
+        *peak.lock().unwrap() < 1024,
+        "peak {}",
+        peak.lock().unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// UDP
+// ---------------------------------------------------------------------------------------
+
+struct UdpEcho(Log);
+
+impl DatagramProtocol for UdpEcho {
+    fn connection_made(&mut self, ctx: &mut DatagramContext<'_>) {
+        self.0.push(format!("made {}", ctx.local_addr().is_ok()));
+    }
+    fn datagram_received(&mut self, ctx: &mut DatagramContext<'_>, data: &[u8], addr: SocketAddr) {
+        if data == b"close" {
+            ctx.close();
+            return;
+        }
+        ctx.send_to(data, addr).unwrap();
+    }
+    fn connection_lost(&mut self, _ctx: &mut DatagramContext<'_>, reason: Lost) {
+        self.0.push(format!("lost {}", reason_name(&reason)));
+    }
+}
+
+#[test]
+fn udp_datagrams_of_every_size_come_back_whole() {
+    common::init();
+    let log = Log::default();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let mut lp = EventLoop::new(()).unwrap();
+    lp.add_udp(sock, UdpEcho(log.clone())).unwrap();
+    let _running = Running::start(lp);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut buf = vec![0; 70_000];
+    for size in [0, 1, 1472, 65_507] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        client.send_to(&data, addr).unwrap();
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(from, addr);
+        assert_eq!(n, size, "size {size}");
+        assert!(buf[..n] == data[..]);
+    }
+    client.send_to(b"close", addr).unwrap();
+    assert_eq!(
+        log.wait_for("lost", |l| l.starts_with("lost")),
+        ["made true", "lost Closed"]
+    );
+}
