@@ -13,5 +13,8 @@ pub mod echo {}
 #[doc = include_str!("../docs/protocols.md")]
 pub mod protocols {}
 
+#[doc = include_str!("../docs/protocol-servers.md")]
+pub mod protocol_servers {}
+
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}
