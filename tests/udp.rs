@@ -323,6 +323,15 @@ fn the_examples_echo_and_report() {
     assert!(stderr.contains("2 of 2 datagrams lost"), "{stderr}");
 }
 
+/// SIGTERM ends `udp_echo.py` cleanly (status 0), as Ctrl-C does.
+#[test]
+fn python_udp_echo_exits_cleanly_on_sigterm() {
+    let mut server = PythonServer::start("udp_echo.py", &["--port".into(), "0".into()]);
+    run_ok(server.addr, &lockstep(3, 10));
+    let status = server.signal_and_wait(libc::SIGTERM, Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The table: every server test against every implementation
 // ---------------------------------------------------------------------------------------
