@@ -21,9 +21,6 @@
 //!
 //! Ctrl-C (or SIGTERM) stops it cleanly: the loop ends, every connection is closed.
 
-// The shared helpers of issue 8 (examples/common/mod.rs on branch issue-8), copied here
-// until that branch is merged; then this becomes plain `mod common;`.
-#[path = "common8/mod.rs"]
 mod common;
 
 use std::process::ExitCode;
@@ -41,16 +38,8 @@ use mio_selectors::chat::{ChatServer, Config, DEFAULT_PORT};
     after_help = common::help!(mirrors = "docs/python/chat_server.py", stop = clean)
 )]
 struct Cli {
-    /// Host name or IP address (IPv4 or IPv6) to listen on
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// TCP port (0: any free port)
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
-    /// Connections the kernel queues until the server accepts them
-    #[arg(long, default_value_t = common::DEFAULT_BACKLOG,
-          value_parser = clap::value_parser!(i32).range(1..))]
-    backlog: i32,
+    #[command(flatten)]
+    listen: common::Listen<DEFAULT_PORT>,
     /// Longest line in bytes, the newline not counted; longer ones are refused
     #[arg(long, default_value_t = Config::default().max_line, value_parser = at_least_one())]
     max_line: usize,
@@ -99,14 +88,7 @@ fn main() -> ExitCode {
                 mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
             log::info!("descriptor limit: {limit}");
         }
-        let listen = common::Listen {
-            address: common::Address {
-                host: cli.host,
-                port: cli.port,
-            },
-            backlog: cli.backlog,
-        };
-        let listener = listen.tcp()?;
+        let listener = cli.listen.tcp()?;
         let config = Config {
             max_line: cli.max_line,
             max_pending: cli.max_pending,

@@ -33,27 +33,30 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::process::ExitCode;
 
 use clap::Parser;
+use common::Context;
 use mio_selectors::echo::{blocking, Config, Stats};
 
 /// Blocking echo server: serves one client at a time.
 ///
-/// Mirrors docs/python/echo_blocking.py. Other clients wait in the listen queue until the
-/// current one disconnects. Ctrl-C ends the process. Logs: RUST_LOG (default info).
+/// Other clients wait in the listen queue until the current one disconnects.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(mirrors = "docs/python/echo_blocking.py", stop = kill)
+)]
 struct Cli {
     #[command(flatten)]
-    address: common::Address,
+    listen: common::Listen,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
-    common::init_logging();
-    // Python: open_listener(host, port). std tries every resolved address in turn.
-    let listener = TcpListener::bind(cli.address.resolve()?.as_slice())?;
-    blocking::serve(listener, &Config::default(), &Stats::default())?;
-    Ok(())
+fn main() -> ExitCode {
+    common::run(|cli: Cli| {
+        // Python: open_listener(host, port, backlog): every resolved address in turn.
+        let listener = cli.listen.tcp()?;
+        blocking::serve(listener, &Config::default(), &Stats::default())
+            .context("the echo server failed")
+    })
 }

@@ -35,16 +35,23 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use log::{error, info};
+use common::Context;
+use log::info;
 
 /// Read at most this much per `read` call. Python: `RECV_SIZE = 64 * 1024`.
 const RECV_SIZE: usize = 64 * 1024;
 
 /// Blocking echo client: sends lines, prints and verifies the echo.
 ///
-/// Exit status: 0 if the echo matched, 1 otherwise. Logs: RUST_LOG (default info).
+/// Exit status 0 only if the echo matched.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(
+        mirrors = "docs/python/echo_client.py",
+        stop = "It ends at the end of its input (Ctrl-D when typing); Ctrl-C ends it at once."
+    )
+)]
 struct Cli {
     #[command(flatten)]
     address: common::Address,
@@ -67,76 +74,86 @@ struct Cli {
 }
 
 /// Why the exchange failed. Python: `EchoMismatch`, or an `OSError`.
-enum Failure {
+enum EchoError {
     /// The server sent back something other than what we sent.
     Mismatch(String),
     Io(io::Error),
 }
 
-impl From<io::Error> for Failure {
-    fn from(err: io::Error) -> Failure {
-        Failure::Io(err)
+impl From<io::Error> for EchoError {
+    fn from(err: io::Error) -> EchoError {
+        EchoError::Io(err)
     }
 }
 
-impl fmt::Display for Failure {
+impl fmt::Display for EchoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Mismatch(why) => write!(f, "echo mismatch: {why}"),
-            Failure::Io(err) if is_timeout(err) => write!(
+            EchoError::Mismatch(why) => write!(f, "echo mismatch: {why}"),
+            EchoError::Io(err) if is_timeout(err) => write!(
                 f,
                 "timed out ({err}); is the server busy with another client?"
             ),
-            Failure::Io(err) => err.fmt(f),
+            EchoError::Io(err) => err.fmt(f),
         }
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    common::init_logging();
-    let timeout = if cli.timeout > 0.0 && cli.timeout.is_finite() {
-        Some(Duration::from_secs_f64(cli.timeout))
-    } else {
-        None
-    };
-    match talk(&cli, timeout) {
-        Ok((count, total)) => {
-            info!("echo verified: {count} messages, {total} bytes");
-            ExitCode::SUCCESS
-        }
-        Err(failure) => {
-            error!("{failure}");
-            ExitCode::FAILURE
-        }
-    }
+    common::run(|cli: Cli| {
+        let timeout = if cli.timeout > 0.0 && cli.timeout.is_finite() {
+            Some(Duration::from_secs_f64(cli.timeout))
+        } else {
+            None
+        };
+        let addrs = cli.address.resolve()?;
+        let mut sock = connect(&addrs, timeout)
+            .with_context(|| format!("cannot connect to {}", cli.address))?;
+        let peer = sock
+            .peer_addr()
+            .context("cannot read the server's address")?;
+        info!("connected to {peer}");
+        let (count, total) = talk(&cli, &mut sock, timeout).map_err(|err| match err {
+            // Through `caused`, so that a closed stdout ends the program quietly.
+            EchoError::Io(err) if !is_timeout(&err) => {
+                common::Failure::caused(format!("echo with {peer} failed"), &err)
+            }
+            err => common::Failure::new(format!("echo with {peer} failed: {err}")),
+        })?;
+        info!("echo verified: {count} messages, {total} bytes");
+        Ok(())
+    })
 }
 
-/// Connects, exchanges every message, and returns how many messages and bytes were echoed.
-fn talk(cli: &Cli, timeout: Option<Duration>) -> Result<(u64, u64), Failure> {
-    let mut sock = connect(&cli.address.resolve()?, timeout)?;
-    info!("connected to {}", sock.peer_addr()?);
+/// Exchanges every message, and returns how many messages and bytes were echoed.
+fn talk(
+    cli: &Cli,
+    sock: &mut TcpStream,
+    timeout: Option<Duration>,
+) -> Result<(u64, u64), EchoError> {
     // Python: socket.create_connection(..., timeout=...) applies to every later call too.
     sock.set_read_timeout(timeout)?;
     sock.set_write_timeout(timeout)?;
     let messages = read_messages(cli);
     let mut show = |echo: &[u8]| -> io::Result<()> {
         if !cli.quiet {
-            let mut out = io::stdout().lock();
+            // Not io::stdout(): a closed stdout (`| head -1`) must end the program quietly.
+            let mut out = common::stdout();
             out.write_all(echo)?;
             out.flush()?; // show each echo as soon as it arrives
         }
         Ok(())
     };
     if cli.half_close {
-        echo_half_close(&mut sock, messages, &mut show)
+        echo_half_close(sock, messages, &mut show)
     } else {
-        echo_lockstep(&mut sock, messages, &mut show)
+        echo_lockstep(sock, messages, &mut show)
     }
 }
 
 /// Python: `socket.create_connection((host, port), timeout)`: tries every address of the
-/// host in turn (IPv6 and IPv4) until one connects.
+/// host in turn (IPv6 and IPv4) until one connects. With several, the error names the last
+/// one tried.
 fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
@@ -146,6 +163,7 @@ fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStr
         };
         match attempt {
             Ok(sock) => return Ok(sock),
+            Err(err) if addrs.len() == 1 => last_error = Some(err),
             Err(err) => last_error = Some(io::Error::new(err.kind(), format!("{addr}: {err}"))),
         }
     }
@@ -157,7 +175,7 @@ fn echo_lockstep(
     sock: &mut TcpStream,
     messages: impl Iterator<Item = io::Result<Vec<u8>>>,
     show: &mut impl FnMut(&[u8]) -> io::Result<()>,
-) -> Result<(u64, u64), Failure> {
+) -> Result<(u64, u64), EchoError> {
     let (mut count, mut total) = (0, 0);
     for message in messages {
         let message = message?;
@@ -173,7 +191,7 @@ fn echo_lockstep(
     sock.shutdown(Shutdown::Write)?;
     let extra = recv_until_eof(sock)?;
     if !extra.is_empty() {
-        return Err(Failure::Mismatch(format!(
+        return Err(EchoError::Mismatch(format!(
             "{} unexpected bytes after the last echo",
             extra.len()
         )));
@@ -187,7 +205,7 @@ fn echo_half_close(
     sock: &mut TcpStream,
     messages: impl Iterator<Item = io::Result<Vec<u8>>>,
     show: &mut impl FnMut(&[u8]) -> io::Result<()>,
-) -> Result<(u64, u64), Failure> {
+) -> Result<(u64, u64), EchoError> {
     let mut sent = Vec::new();
     let mut count = 0;
     for message in messages {
@@ -205,14 +223,14 @@ fn echo_half_close(
 }
 
 /// Python: `recv_exactly`. A read returns whatever has arrived: loop until `size` bytes.
-fn recv_exactly(sock: &mut TcpStream, size: usize) -> Result<Vec<u8>, Failure> {
+fn recv_exactly(sock: &mut TcpStream, size: usize) -> Result<Vec<u8>, EchoError> {
     let mut echo = vec![0; size];
     let mut got = 0;
     while got < size {
         let end = size.min(got + RECV_SIZE);
         match sock.read(&mut echo[got..end]) {
             Ok(0) => {
-                return Err(Failure::Mismatch(format!(
+                return Err(EchoError::Mismatch(format!(
                     "server closed after {got} of {size} bytes"
                 )))
             }
@@ -232,19 +250,19 @@ fn recv_until_eof(sock: &mut TcpStream) -> io::Result<Vec<u8>> {
 }
 
 /// Python: `check_same`. Describes the first difference, if any.
-fn check_same(sent: &[u8], echo: &[u8], offset: u64) -> Result<(), Failure> {
+fn check_same(sent: &[u8], echo: &[u8], offset: u64) -> Result<(), EchoError> {
     if sent == echo {
         return Ok(());
     }
     if let Some(i) = sent.iter().zip(echo).position(|(want, got)| want != got) {
-        return Err(Failure::Mismatch(format!(
+        return Err(EchoError::Mismatch(format!(
             "byte {}: sent {:#04x}, got back {:#04x}",
             offset + i as u64,
             sent[i],
             echo[i]
         )));
     }
-    Err(Failure::Mismatch(format!(
+    Err(EchoError::Mismatch(format!(
         "sent {} bytes, got back {}",
         sent.len(),
         echo.len()

@@ -52,14 +52,20 @@ use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
+use common::{outln, Context, Failure};
 use mio_selectors::echo::load::{self, LoadOptions, Mode};
 
 /// Echo load generator: C connections, S-byte messages, D seconds, every byte verified.
 ///
-/// Prints one summary line. Exit status: 0 if every echo came back intact, 1 otherwise.
-/// Logs: RUST_LOG (default info).
+/// Prints one summary line; exit status 0 only if every echo came back intact.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(
+        mirrors = "no Python program: the load generator of scripts/bench-echo.sh",
+        stop = done
+    )
+)]
 struct Cli {
     #[command(flatten)]
     address: common::Address,
@@ -111,35 +117,37 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    common::init_logging();
-    let options = LoadOptions {
-        conns: cli.conns,
-        size: cli.size,
-        duration: cli.duration,
-        mode: match cli.mode {
-            CliMode::PingPong => Mode::PingPong,
-            CliMode::Pipelined => Mode::Pipelined,
-        },
-        depth: cli.depth,
-        warmup: cli.warmup,
-        grace: cli.grace,
-    };
-    let report = match cli
-        .address
-        .resolve()
-        .and_then(|addrs| load::run(&addrs, &options))
-    {
-        Ok(report) => report,
-        Err(err) => {
-            log::error!("{}:{}: {err}", cli.address.host, cli.address.port);
-            return ExitCode::FAILURE;
+    common::run(|cli: Cli| {
+        let options = LoadOptions {
+            conns: cli.conns,
+            size: cli.size,
+            duration: cli.duration,
+            mode: match cli.mode {
+                CliMode::PingPong => Mode::PingPong,
+                CliMode::Pipelined => Mode::Pipelined,
+            },
+            depth: cli.depth,
+            warmup: cli.warmup,
+            grace: cli.grace,
+        };
+        let addrs = cli.address.resolve()?;
+        let report =
+            load::run(&addrs, &options).with_context(|| format!("cannot load {}", cli.address))?;
+        outln!("{report}")?;
+        if report.ok() {
+            return Ok(());
         }
-    };
-    println!("{report}");
-    if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+        Err(Failure::new(format!(
+            "load on {} failed: {}",
+            cli.address,
+            match report.errors.first() {
+                Some(first) => format!(
+                    "{} of {} connections failed (first: {first})",
+                    report.errors.len(),
+                    report.conns
+                ),
+                None => "no message was echoed".to_string(),
+            }
+        )))
+    })
 }

@@ -26,17 +26,22 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
+use common::Context;
 use mio_selectors::echo::protocol::EchoProtocolServer;
 use mio_selectors::echo::Config;
-use std::net::TcpListener;
 
 /// Echo server on the protocol layer: an asyncio-style Protocol on the selector's loop.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(mirrors = "docs/python/echo_server.py", stop = clean)
+)]
 struct Cli {
     #[command(flatten)]
-    address: common::Address,
+    listen: common::Listen,
     /// Stop reading from a client while this many bytes wait to go back to it
     #[arg(long, default_value_t = Config::default().high_water)]
     high_water: usize,
@@ -45,20 +50,22 @@ struct Cli {
     raise_fd_limit: bool,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
-    common::init_logging();
-    if cli.raise_fd_limit {
-        log::info!("descriptor limit: {}", mio_selectors::raise_fd_limit()?);
-    }
-    let listener = TcpListener::bind(cli.address.resolve()?.as_slice())?;
-    let config = Config {
-        high_water: cli.high_water,
-        low_water: cli.high_water / 4,
-        ..Config::default()
-    };
-    let server = EchoProtocolServer::new(listener, config)?;
-    common::stop_on_ctrl_c(server.stop_handle())?;
-    server.run()?;
-    Ok(())
+fn main() -> ExitCode {
+    common::run(|cli: Cli| {
+        if cli.raise_fd_limit {
+            let limit =
+                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+            log::info!("descriptor limit: {limit}");
+        }
+        let listener = cli.listen.tcp()?;
+        let config = Config {
+            high_water: cli.high_water,
+            low_water: cli.high_water / 4,
+            ..Config::default()
+        };
+        let server =
+            EchoProtocolServer::new(listener, config).context("cannot start the server")?;
+        common::stop_on_ctrl_c(server.stop_handle())?;
+        server.run().context("the echo server failed")
+    })
 }

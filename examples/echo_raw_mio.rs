@@ -32,8 +32,10 @@ mod common;
 
 use std::io::{self, Read, Write};
 use std::net::TcpListener as StdListener;
+use std::process::ExitCode;
 
 use clap::Parser;
+use common::Context;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -48,10 +50,16 @@ const LOW_WATER: usize = 256 * 1024;
 
 /// Raw edge-triggered mio echo server (benchmark baseline)
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(
+        mirrors = "no Python program: the benchmark's ceiling for docs/python/echo_server.py",
+        stop = kill
+    )
+)]
 struct Cli {
     #[command(flatten)]
-    address: common::Address,
+    listen: common::Listen,
 }
 
 struct Conn {
@@ -67,16 +75,14 @@ struct Conn {
     peer_done: bool,
 }
 
-fn main() -> io::Result<()> {
-    let cli = Cli::parse();
-    common::init_logging();
-    let listener = StdListener::bind(cli.address.resolve()?.as_slice())?;
+fn main() -> ExitCode {
+    common::run(|cli: Cli| serve(cli.listen.tcp()?).context("the echo server failed"))
+}
+
+/// The whole server: returns only if the poller itself fails.
+fn serve(listener: StdListener) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let mut listener = TcpListener::from_std(listener);
-    log::info!(
-        "raw mio echo server listening on {}",
-        listener.local_addr()?
-    );
 
     let mut poll = Poll::new()?;
     poll.registry()

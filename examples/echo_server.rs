@@ -24,16 +24,21 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
+use common::Context;
 use mio_selectors::echo::{Config, EchoServer};
-use std::net::TcpListener;
 
 /// Echo server on Python's selectors API: one thread multiplexes every connection.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(mirrors = "docs/python/echo_server.py", stop = clean)
+)]
 struct Cli {
     #[command(flatten)]
-    address: common::Address,
+    listen: common::Listen,
     /// Stop reading from a client while this many bytes wait to go back to it
     #[arg(long, default_value_t = Config::default().high_water)]
     high_water: usize,
@@ -42,21 +47,22 @@ struct Cli {
     raise_fd_limit: bool,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
-    common::init_logging();
-    if cli.raise_fd_limit {
-        log::info!("descriptor limit: {}", mio_selectors::raise_fd_limit()?);
-    }
-    // Python: lsock.bind((host, port)); lsock.listen(). std tries every resolved address.
-    let listener = TcpListener::bind(cli.address.resolve()?.as_slice())?;
-    let config = Config {
-        high_water: cli.high_water,
-        low_water: cli.high_water / 4,
-        ..Config::default()
-    };
-    let server = EchoServer::new(listener, config)?;
-    common::stop_on_ctrl_c(server.stop_handle())?;
-    server.run()?;
-    Ok(())
+fn main() -> ExitCode {
+    common::run(|cli: Cli| {
+        if cli.raise_fd_limit {
+            let limit =
+                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+            log::info!("descriptor limit: {limit}");
+        }
+        // Python: open_listener(host, port, backlog), then lsock.setblocking(False).
+        let listener = cli.listen.tcp()?;
+        let config = Config {
+            high_water: cli.high_water,
+            low_water: cli.high_water / 4,
+            ..Config::default()
+        };
+        let server = EchoServer::new(listener, config).context("cannot start the server")?;
+        common::stop_on_ctrl_c(server.stop_handle())?;
+        server.run().context("the echo server failed")
+    })
 }

@@ -29,28 +29,29 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use common::Context;
 use mio_selectors::echo::{threaded, Config, Stats};
 
 /// Echo server with one thread per connection.
-///
-/// Mirrors docs/python/echo_threads.py. Ctrl-C ends the process. Logs: RUST_LOG (default
-/// info).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(mirrors = "docs/python/echo_threads.py", stop = kill)
+)]
 struct Cli {
     #[command(flatten)]
-    address: common::Address,
+    listen: common::Listen,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
-    common::init_logging();
-    // Python: open_listener(host, port). std tries every resolved address in turn.
-    let listener = TcpListener::bind(cli.address.resolve()?.as_slice())?;
-    threaded::serve(listener, Config::default(), Arc::new(Stats::default()))?;
-    Ok(())
+fn main() -> ExitCode {
+    common::run(|cli: Cli| {
+        // Python: open_listener(host, port, backlog): every resolved address in turn.
+        let listener = cli.listen.tcp()?;
+        threaded::serve(listener, Config::default(), Arc::new(Stats::default()))
+            .context("the echo server failed")
+    })
 }

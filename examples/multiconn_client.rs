@@ -33,13 +33,17 @@ use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
+use common::{outln, Context, Failure};
 use mio_selectors::echo::client::{self, ClientOptions};
 
 /// Echo client: many non-blocking connections in one thread, every echoed byte verified.
 ///
-/// Exit status: 0 if every byte came back, 1 otherwise. Logs: RUST_LOG (default info).
+/// Prints one summary line; exit status 0 only if every byte came back.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = common::help!(mirrors = "docs/python/multiconn_client.py", stop = done)
+)]
 struct Cli {
     #[command(flatten)]
     address: common::Address,
@@ -79,33 +83,41 @@ fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    common::init_logging();
-    let options = ClientOptions {
-        conns: cli.conns,
-        messages: cli.messages,
-        size: cli.size,
-        half_close: cli.half_close,
-        timeout: cli.timeout,
-        time_limit: cli.time_limit,
-    };
-    // Python: socket.getaddrinfo(host, port): each connection tries these in turn.
-    let summary = match cli
-        .address
-        .resolve()
-        .and_then(|addrs| client::run(&addrs, &options))
-    {
-        Ok(summary) => summary,
-        Err(err) => {
-            log::error!("{}:{}: {err}", cli.address.host, cli.address.port);
-            return ExitCode::FAILURE;
+    common::run(|cli: Cli| {
+        let options = ClientOptions {
+            conns: cli.conns,
+            messages: cli.messages,
+            size: cli.size,
+            half_close: cli.half_close,
+            timeout: cli.timeout,
+            time_limit: cli.time_limit,
+        };
+        // Python: socket.getaddrinfo(host, port): each connection tries these in turn.
+        let addrs = cli.address.resolve()?;
+        let summary = client::run(&addrs, &options)
+            .with_context(|| format!("cannot echo with {}", cli.address))?;
+        // Each failed connection has been logged as it failed; the line sums them up.
+        outln!("{summary}")?;
+        if summary.ok() {
+            return Ok(());
         }
-    };
-    // Each failed connection has been logged as it failed; the line sums them up.
-    println!("{summary}");
-    if summary.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+        // The last line on stderr says what was tried and why it failed, for a reader
+        // who does not want to count the warnings above it.
+        Err(Failure::new(format!(
+            "echo with {} failed: {}",
+            cli.address,
+            match summary.errors.first() {
+                Some(first) => format!(
+                    "{} of {} connections failed (first: {first})",
+                    summary.errors.len(),
+                    summary.conns
+                ),
+                None => format!(
+                    "{} of {} bytes came back",
+                    summary.bytes_verified,
+                    summary.bytes_expected()
+                ),
+            }
+        )))
+    })
 }

@@ -18,9 +18,6 @@
 //! corrupt=0 refused=0 rtt_us=31/45/90/90 elapsed=0.001`, and exits 0 only if every
 //! datagram came back intact.
 
-// The shared helpers of issue 8 (examples/common/mod.rs on branch issue-8), copied here
-// until that branch is merged; then this becomes plain `mod common;`.
-#[path = "common8/mod.rs"]
 mod common;
 
 use std::process::ExitCode;
@@ -41,12 +38,8 @@ use mio_selectors::udp_echo::DEFAULT_PORT;
     after_help = common::help!(mirrors = "no Python program: the course uses nc -u", stop = done)
 )]
 struct Cli {
-    /// Server host name or IP address (IPv4 or IPv6)
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Server UDP port
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
+    #[command(flatten)]
+    address: common::Address<DEFAULT_PORT>,
     /// Datagrams to send
     #[arg(long, default_value_t = 10, value_parser = at_least_one())]
     count: usize,
@@ -80,10 +73,7 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        let address = common::Address {
-            host: cli.host,
-            port: cli.port,
-        };
+        let address = cli.address;
         // The first address the name resolves to: UDP has no handshake to tell whether
         // another would have worked.
         let addr = address.resolve()?[0];
@@ -100,8 +90,13 @@ fn main() -> ExitCode {
         if summary.ok() {
             return Ok(());
         }
+        let nobody = if summary.refused > 0 && summary.received == 0 {
+            " (connection refused: nobody is listening there)"
+        } else {
+            ""
+        };
         Err(Failure::new(format!(
-            "udp echo with {address} failed: {} of {} datagrams lost, {} corrupt",
+            "udp echo with {address} failed: {} of {} datagrams lost, {} corrupt{nobody}",
             summary.lost, summary.datagrams, summary.corrupt
         )))
     })

@@ -20,9 +20,6 @@
 //!
 //! Ctrl-C (or SIGTERM) stops it cleanly, and it logs what it received, echoed and dropped.
 
-// The shared helpers of issue 8 (examples/common/mod.rs on branch issue-8), copied here
-// until that branch is merged; then this becomes plain `mod common;`.
-#[path = "common8/mod.rs"]
 mod common;
 
 use std::process::ExitCode;
@@ -38,22 +35,16 @@ use mio_selectors::udp_echo::{UdpEchoServer, DEFAULT_PORT};
     after_help = common::help!(mirrors = "docs/python/udp_echo.py", stop = clean)
 )]
 struct Cli {
-    /// Host name or IP address (IPv4 or IPv6) to receive on
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// UDP port (0: any free port)
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
+    #[command(flatten)]
+    address: common::Address<DEFAULT_PORT>,
 }
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
+        // Listen::udp ignores the backlog: UDP has none (and so no --backlog flag here).
         let listen = common::Listen {
-            address: common::Address {
-                host: cli.host,
-                port: cli.port,
-            },
-            backlog: common::DEFAULT_BACKLOG, // unused by UDP
+            address: cli.address,
+            backlog: common::DEFAULT_BACKLOG,
         };
         let socket = listen.udp()?;
         let mut server = UdpEchoServer::new(socket).context("cannot start the server")?;

@@ -21,9 +21,6 @@
 //!
 //! Ctrl-C (or SIGTERM) stops it cleanly and removes the socket file.
 
-// The shared helpers of issue 8 (examples/common/mod.rs on branch issue-8), copied here
-// until that branch is merged; then this becomes plain `mod common;`.
-#[path = "common8/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
@@ -38,7 +35,7 @@ use mio_selectors::unix_echo::{self, UnixEchoServer, DEFAULT_PATH};
 #[command(
     version,
     after_help = common::help!(
-        mirrors = "docs/python/echo_server.py, with AF_UNIX",
+        mirrors = "docs/python/echo_server.py (with AF_UNIX and a path)",
         stop = "Ctrl-C or SIGTERM: the loop ends, connections close, the socket file is removed"
     )
 )]
@@ -51,9 +48,10 @@ struct Cli {
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
         // Not common::listen_unix: binding here is also where a stale file is told from a
-        // live socket (see the library module).
+        // live socket (see the library module). Its errors start with the path, so
+        // "cannot listen on " makes the usual line: `cannot listen on PATH: why`.
         let (listener, file) = unix_echo::bind(&cli.path)
-            .with_context(|| format!("cannot listen on {}", cli.path.display()))?;
+            .map_err(|err| common::Failure::new(format!("cannot listen on {err}")))?;
         common::announce(format_args!("listening on {}", cli.path.display()));
         let mut server = UnixEchoServer::new(listener, file).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;

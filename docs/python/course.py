@@ -14,12 +14,18 @@ import sys
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 65432
+# How many connections the kernel may queue, handshake done, until the server
+# accepts them. socket.listen()'s default (128 at most) is overflowed by a burst
+# of a few hundred connects, which the kernel then drops or resets; 4096 is
+# Linux's SOMAXCONN, and the kernel caps it at /proc/sys/net/core/somaxconn.
+# The Rust examples use the same number (DEFAULT_BACKLOG in examples/common/mod.rs).
+BACKLOG = 4096
 
 log = logging.getLogger("course")
 
 
 def add_address_args(parser, server):
-    """--host and --port. A server may ask for port 0 (any free port); a client
+    """--host and --port (and, for a server, --backlog). A server may ask for port 0 (any free port); a client
     must name the port it connects to."""
     if server:
         host_help = "address or host name to listen on (default: %(default)s)"
@@ -30,6 +36,10 @@ def add_address_args(parser, server):
     parser.add_argument("--host", default=DEFAULT_HOST, help=host_help)
     parser.add_argument("--port", type=port_range(0 if server else 1, 65535),
                         default=DEFAULT_PORT, help=port_help)
+    if server:
+        parser.add_argument("--backlog", type=positive_int, default=BACKLOG,
+                            help="connections the kernel queues until accepted "
+                                 "(default: %(default)s)")
 
 
 def port_range(lowest, highest):
@@ -62,7 +72,7 @@ def setup_logging(show_thread=False):
         log.warning("unknown LOGLEVEL %r, using WARNING", name)
 
 
-def open_listener(host, port, backlog=128):
+def open_listener(host, port, backlog=BACKLOG):
     """Listen on the first address of `host` that works (IPv4, IPv6 or a name)."""
     errors = []
     for family, type_, proto, _name, sockaddr in socket.getaddrinfo(

@@ -73,7 +73,7 @@ def main():
     args = parse_args()
     setup_logging()
     try:
-        listener = open_listener(args.host, args.port)
+        listener = open_listener(args.host, args.port, args.backlog)
     except socket.gaierror as exc:  # unknown host name
         log.error("cannot resolve %s: %s", args.host, exc)
         return 1

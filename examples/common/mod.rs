@@ -1,46 +1,485 @@
-//! What every example shares: logging, the `--host`/`--port` options, and Ctrl-C.
+//! What every example shares, so that each program gets the user-facing parts right in one
+//! line: its exit status and error line, `--help`, the listening socket and the line that
+//! says where it listens, a closed stdout, logging and Ctrl-C.
 //!
-//! Each example pulls this in with `mod common;`. Not every example uses every item.
-#![allow(dead_code)]
+//! Each example pulls this in with `mod common;`. Not every example uses every item. The
+//! conventions, and the helper that keeps each one:
+//!
+//! | convention | helper |
+//! |---|---|
+//! | `main` is one line; usage errors exit 2 (clap), failures print one line and exit 1 | [`run`], [`Failure`], [`Context`] |
+//! | a failure names what was tried and why: `cannot listen on 127.0.0.1 port 65432: Address already in use (os error 98)` | [`Context::context`], [`Address`]'s `Display` |
+//! | `--help` says what the program mirrors, how to stop it, and `RUST_LOG` | [`help!`] |
+//! | a server listens with a backlog fit for bursts (`--backlog`, default [`DEFAULT_BACKLOG`]) | [`Listen::tcp`], [`Listen::udp`], [`listen_unix`] |
+//! | a server says where it listens, whatever `RUST_LOG` filters out | [`Listen::tcp`] (and the others) through [`announce`] |
+//! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
+//! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise | [`run`] (calls [`init_logging`]) |
+//! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
+//!
+//! A new server is then:
+//!
+//! ```ignore
+//! mod common;
+//! use common::Context;
+//!
+//! /// Chat server: ... (the first line of `--help`)
+//! #[derive(clap::Parser, Debug)]
+//! #[command(version, after_help = common::help!(mirrors = "docs/python/chat_server.py", stop = clean))]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     listen: common::Listen<65433>, // --host, --port (default 65433), --backlog
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     common::run(|cli: Cli| {
+//!         let listener = cli.listen.tcp()?; // binds, listens, prints "listening on ..."
+//!         let server = ChatServer::new(listener).context("cannot start the chat server")?;
+//!         common::stop_on_ctrl_c(server.stop_handle())?;
+//!         server.run().context("the chat server failed")
+//!     })
+//! }
+//! ```
+//!
+//! `tests/examples.rs` holds every program in `examples/` to these conventions (a program it
+//! does not know about fails the test): `--help`, bad usage, a busy port, an unknown host,
+//! the listening line under a `RUST_LOG` filter, and a closed stdout.
+#![allow(dead_code, unused_macros, unused_imports)]
 
-use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::error::Error as StdError;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::{ExitCode, Termination};
 use std::thread;
 
-use clap::Args;
+use clap::{Args, Parser};
 use mio_selectors::Stop;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use socket2::{Domain, SockAddr, Socket, Type};
 
-/// Where to listen or connect. Python: `HOST = "127.0.0.1"`, `PORT = 65432`.
+// ---------------------------------------------------------------------------------------
+// Exit status and the error line
+// ---------------------------------------------------------------------------------------
+
+/// What an example's body returns: its result, or the one line that says why it failed.
+pub type Result<T = ()> = std::result::Result<T, Failure>;
+
+/// Parses the command line, starts logging, runs `body`, and turns its outcome into the
+/// exit status: what `body` returns on success (`()` is 0, an [`ExitCode`] is itself), 1
+/// after printing a [`Failure`] as one line on stderr, 2 for bad usage. clap handles
+/// `--help` and `--version` (exit 0) and its own usage errors (exit 2).
+///
+/// A body that never returns `Ok` (a server's endless loop) leaves `T` unknown: write the
+/// closure as `|cli: Cli| -> common::Result { ... }`, or pass a `fn serve(cli: Cli) ->
+/// common::Result`.
+///
+/// Python: the `try: ... except OSError as exc: sys.exit(f"...: {exc}")` around each
+/// program's `main`, which prints one line instead of a traceback.
+pub fn run<C: Parser, T: Termination>(body: impl FnOnce(C) -> Result<T>) -> ExitCode {
+    let cli = C::parse();
+    init_logging();
+    match body(cli) {
+        Ok(done) => done.report(),
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Why a program failed: one line for the user, and the exit status that goes with it.
+///
+/// There is deliberately no `From<io::Error>`: every `?` on an error of the OS goes
+/// through [`Context::context`], which names what was being tried, so the user never sees
+/// a bare `Address already in use` (or worse, a `Debug` dump) without the address.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    kind: FailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    /// Exit status 1: the program could not do its job.
+    Failed,
+    /// Exit status 2: the command line makes no sense (clap catches most of these first).
+    Usage,
+    /// Exit status 1, with no message: stdout was closed (`| head -0`), as Unix tools do.
+    StdoutClosed,
+}
+
+impl Failure {
+    /// A failure in the user's words: `Failure::new("echo mismatch: byte 3 ...")`. Exit 1.
+    pub fn new(message: impl fmt::Display) -> Failure {
+        Failure {
+            message: message.to_string(),
+            kind: FailureKind::Failed,
+        }
+    }
+
+    /// A command line that makes no sense, found after parsing. Exit 2, as clap's own.
+    pub fn usage(message: impl fmt::Display) -> Failure {
+        Failure {
+            message: format!("{message} (see --help)"),
+            kind: FailureKind::Usage,
+        }
+    }
+
+    /// `what` failed because of `err`: `"{what}: {err}"`, or a quiet exit if `err` is a
+    /// write to a closed stdout (see [`stdout`]).
+    pub fn caused(what: impl fmt::Display, err: &(dyn StdError + 'static)) -> Failure {
+        if is_stdout_closed(err) {
+            return Failure {
+                message: String::new(),
+                kind: FailureKind::StdoutClosed,
+            };
+        }
+        Failure::new(format!("{what}: {err}"))
+    }
+
+    /// The exit status, after printing the message (if any) as one line on stderr.
+    pub fn report(self) -> ExitCode {
+        if self.kind != FailureKind::StdoutClosed {
+            // Not eprintln!: that panics if stderr is closed too.
+            let _ = writeln!(io::stderr(), "{}: {}", program_name(), self.message);
+        }
+        match self.kind {
+            FailureKind::Usage => ExitCode::from(2),
+            FailureKind::Failed | FailureKind::StdoutClosed => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Names what was being tried when an error happened: the one way an error of the OS or of
+/// the library becomes a [`Failure`].
+///
+/// ```ignore
+/// let listener = TcpListener::bind(addr).context(format!("cannot listen on {addr}"))?;
+/// server.run().context("the echo server failed")?;
+/// ```
+pub trait Context<T> {
+    /// `Err(err)` becomes the failure `"{what}: {err}"`.
+    fn context(self, what: impl fmt::Display) -> Result<T>;
+    /// The same, with the description built only on failure.
+    fn with_context<D: fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T>;
+}
+
+impl<T, E: StdError + 'static> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|err| Failure::caused(what, &err))
+    }
+
+    fn with_context<D: fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.map_err(|err| Failure::caused(what(), &err))
+    }
+}
+
+/// The program's name as the user typed it (`echo_server`), for the start of each line it
+/// prints on its own behalf.
+pub fn program_name() -> String {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    Path::new(&argv0)
+        .file_name()
+        .map_or_else(|| "example".into(), |name| name.to_string_lossy().into())
+}
+
+// ---------------------------------------------------------------------------------------
+// A closed stdout
+// ---------------------------------------------------------------------------------------
+
+/// Marks an error as "stdout is closed", so that [`Failure::caused`] ends the program
+/// quietly instead of reporting it. A write to a reset *socket* fails with the same
+/// `BrokenPipe`, and that one must be reported: only [`stdout`] marks its errors.
+#[derive(Debug)]
+struct StdoutClosed(io::Error);
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stdout is closed: {}", self.0)
+    }
+}
+
+impl StdError for StdoutClosed {}
+
+fn is_stdout_closed(err: &(dyn StdError + 'static)) -> bool {
+    err.downcast_ref::<io::Error>()
+        .and_then(|err| err.get_ref())
+        .is_some_and(|inner| inner.is::<StdoutClosed>())
+}
+
+/// Standard output, for programs that print. `println!` panics when the reader has gone
+/// (`multiconn_client | head -0`: "failed printing to stdout: Broken pipe", exit 101); this
+/// writer returns the error instead, marked so that [`run`] exits quietly with status 1,
+/// as Unix tools do (they die of `SIGPIPE`, which Rust ignores).
+///
+/// Python: `print()` raises `BrokenPipeError`, which each program would have to catch.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout())
+}
+
+/// See [`stdout`]. Every write is flushed by the line (stdout is line-buffered), or by
+/// [`Write::flush`].
+#[derive(Debug)]
+pub struct Stdout(io::Stdout);
+
+impl Stdout {
+    fn mark(err: io::Error) -> io::Error {
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed(err))
+        } else {
+            err
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(Stdout::mark)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(Stdout::mark)
+    }
+}
+
+/// Prints one line on stdout; the failure ends the program quietly if stdout is closed.
+/// Use it through [`outln!`].
+pub fn print_line(line: fmt::Arguments<'_>) -> Result<()> {
+    let mut out = stdout();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}
+
+/// `println!` for examples: `outln!("{summary}")?;`. Returns a [`Result`], so a closed
+/// stdout ends the program quietly rather than with a panic.
+macro_rules! outln {
+    () => {
+        $crate::common::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::common::print_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+// ---------------------------------------------------------------------------------------
+// --help
+// ---------------------------------------------------------------------------------------
+
+/// The text every example's `--help` ends with: the Python program it mirrors, how to stop
+/// it, and the logging. Put it in the `#[command]` attribute:
+///
+/// ```ignore
+/// #[command(version, after_help = common::help!(mirrors = "docs/python/echo_server.py", stop = clean))]
+/// ```
+///
+/// `mirrors` is a path under `docs/python/`, or a phrase saying what it is instead (`"no
+/// Python program: a benchmark"`). `stop` is one of `clean` (a server that handles Ctrl-C
+/// with [`stop_on_ctrl_c`]), `kill` (Ctrl-C ends the process and the OS closes its
+/// sockets), `done` (a client that ends by itself), or a string literal of your own.
+macro_rules! help {
+    (mirrors = $mirrors:literal, stop = clean $(,)?) => {
+        $crate::common::help!(
+            mirrors = $mirrors,
+            stop = "Ctrl-C (or SIGTERM) stops it cleanly: the loop ends and every connection is closed."
+        )
+    };
+    (mirrors = $mirrors:literal, stop = kill $(,)?) => {
+        $crate::common::help!(
+            mirrors = $mirrors,
+            stop = "Ctrl-C ends the process at once; the OS closes its sockets."
+        )
+    };
+    (mirrors = $mirrors:literal, stop = done $(,)?) => {
+        $crate::common::help!(
+            mirrors = $mirrors,
+            stop = "It ends by itself when done; Ctrl-C ends it at once."
+        )
+    };
+    (mirrors = $mirrors:literal, stop = $stop:literal $(,)?) => {
+        concat!(
+            "Mirrors: ",
+            $mirrors,
+            "\nStop: ",
+            $stop,
+            "\nLogs: on stderr; RUST_LOG sets the filter (default info; RUST_LOG=debug shows \
+             every connection). Errors, and where a server listens, are printed whatever \
+             RUST_LOG says.\nExit status: 0 on success, 1 on failure (one line on stderr \
+             says why), 2 for bad usage."
+        )
+    };
+}
+pub(crate) use help;
+
+// ---------------------------------------------------------------------------------------
+// Addresses and listening sockets
+// ---------------------------------------------------------------------------------------
+
+/// The course's port, for the echo programs. Python: `DEFAULT_PORT` in `course.py`.
+pub const DEFAULT_PORT: u16 = 65432;
+
+/// Where to listen or connect: `--host` and `--port`. Python: `HOST = "127.0.0.1"`,
+/// `PORT = 65432`. A program with a port of its own says so in the type:
+/// `common::Address<65433>` (and `common::Listen<65433>`).
+///
+/// Displays as Python's messages name an address: `127.0.0.1 port 65432`.
 #[derive(Args, Debug, Clone)]
-pub struct Address {
+pub struct Address<const PORT: u16 = DEFAULT_PORT> {
     /// Host name or IP address (IPv4 or IPv6), resolved as Python's socket module does
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// TCP port
-    #[arg(long, default_value_t = 65432)]
+    /// Port (a server may take 0: any free port)
+    #[arg(long, default_value_t = PORT)]
     pub port: u16,
 }
 
-impl Address {
+impl<const PORT: u16> Address<PORT> {
     /// Every address the host name resolves to, in the resolver's order (getaddrinfo, as
     /// Python's `socket.create_connection` and `create_server` use). Binding and connecting
     /// try them in turn, so `--host localhost` works whether it means ::1 or 127.0.0.1.
-    pub fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
+    ///
+    /// The failure reads `cannot resolve nosuchhost.invalid: failed to lookup address
+    /// information: Name or service not known`.
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>> {
+        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {}", self.host))?
+            .collect();
         if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{}: no address found", self.host),
-            ));
+            return Err(Failure::new(format!(
+                "cannot resolve {}: no address found",
+                self.host
+            )));
         }
         Ok(addrs)
     }
 }
 
+impl<const PORT: u16> fmt::Display for Address<PORT> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} port {}", self.host, self.port)
+    }
+}
+
+/// How many connections the kernel may hold, handshake done, until the server accepts
+/// them: Linux's `SOMAXCONN` (4096 since Linux 5.4). The standard library's `bind` listens
+/// with 128, which a burst of a few hundred connects overflows (the kernel then drops or
+/// resets the ones that do not fit). The kernel silently caps it at
+/// `/proc/sys/net/core/somaxconn`. The Python programs use the same number
+/// (`BACKLOG` in `docs/python/course.py`).
+pub const DEFAULT_BACKLOG: i32 = 4096;
+
+/// A server's address options: `--host`, `--port` and `--backlog`; `Listen<65433>` for a
+/// server whose default port is not [`DEFAULT_PORT`].
+#[derive(Args, Debug, Clone)]
+pub struct Listen<const PORT: u16 = DEFAULT_PORT> {
+    #[command(flatten)]
+    pub address: Address<PORT>,
+    /// Connections the kernel queues until the server accepts them (capped by
+    /// /proc/sys/net/core/somaxconn; bursts larger than this can be refused or reset)
+    #[arg(long, default_value_t = DEFAULT_BACKLOG,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub backlog: i32,
+}
+
+impl<const PORT: u16> Listen<PORT> {
+    /// Python: `open_listener(host, port, backlog)` in `docs/python/course.py`. Binds the
+    /// first address of the host that works (`SO_REUSEADDR` set, as std and Python do, so a
+    /// restart does not wait for old connections in `TIME_WAIT`), listens with `--backlog`,
+    /// and [announces](announce) where it listens.
+    ///
+    /// The failure reads `cannot listen on 127.0.0.1 port 65432: Address already in use
+    /// (os error 98)`; with several addresses, each one's error is listed.
+    pub fn tcp(&self) -> Result<TcpListener> {
+        let listener = self.try_each(|addr| {
+            let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            sock.set_reuse_address(true)?;
+            sock.bind(&addr.into())?;
+            sock.listen(self.backlog)?;
+            Ok(TcpListener::from(sock))
+        })?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the listener's address")?;
+        announce(format_args!(
+            "listening on {addr} (backlog {})",
+            self.backlog
+        ));
+        Ok(listener)
+    }
+
+    /// A UDP socket bound to the first address of the host that works, announced as
+    /// `listening on udp 127.0.0.1:65432`. (`--backlog` means nothing to UDP.)
+    pub fn udp(&self) -> Result<UdpSocket> {
+        let sock = self.try_each(UdpSocket::bind)?;
+        let addr = sock
+            .local_addr()
+            .context("cannot read the socket's address")?;
+        announce(format_args!("listening on udp {addr}"));
+        Ok(sock)
+    }
+
+    /// Tries `open` on each resolved address in turn; the failure names every one.
+    fn try_each<S>(&self, mut open: impl FnMut(SocketAddr) -> io::Result<S>) -> Result<S> {
+        let mut errors = Vec::new();
+        for addr in self.address.resolve()? {
+            match open(addr) {
+                Ok(sock) => return Ok(sock),
+                Err(err) => errors.push((addr, err)),
+            }
+        }
+        let why = match errors.as_slice() {
+            [(_, err)] => err.to_string(),
+            _ => errors
+                .iter()
+                .map(|(addr, err)| format!("{addr}: {err}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        Err(Failure::new(format!(
+            "cannot listen on {}: {why}",
+            self.address
+        )))
+    }
+}
+
+/// A Unix stream socket listening at `path` with `backlog`, announced as `listening on
+/// PATH`. The failure reads `cannot listen on /tmp/echo.sock: Address already in use (os
+/// error 98)`. A stale socket file is the caller's to remove (Python's servers
+/// `os.unlink` it first): a path that exists may belong to a running server.
+pub fn listen_unix(path: &Path, backlog: i32) -> Result<UnixListener> {
+    let listen = || -> io::Result<UnixListener> {
+        let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        sock.bind(&SockAddr::unix(path)?)?;
+        sock.listen(backlog)?;
+        Ok(UnixListener::from(std::os::fd::OwnedFd::from(sock)))
+    };
+    let listener = listen().with_context(|| format!("cannot listen on {}", path.display()))?;
+    announce(format_args!("listening on {}", path.display()));
+    Ok(listener)
+}
+
+/// A line the user must see whatever `RUST_LOG` filters out (where a server listens):
+/// `echo_server: listening on 127.0.0.1:65432 (backlog 4096)`, on stderr. Logging it would
+/// hide it under `RUST_LOG=mio_selectors::selector=debug`, or `RUST_LOG=off`.
+pub fn announce(line: fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "{}: {line}", program_name());
+}
+
+// ---------------------------------------------------------------------------------------
+// Logging and Ctrl-C
+// ---------------------------------------------------------------------------------------
+
 /// Logs to stderr through `env_logger`; `RUST_LOG=debug` shows every connection. Without
 /// `RUST_LOG`, the examples log at `info`: start, stop, and anything that went wrong.
+/// [`run`] calls it.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
@@ -51,8 +490,8 @@ pub fn init_logging() {
 /// `finally:` closes the selector. A Rust process is simply killed by SIGINT unless it
 /// installs a handler; this one turns the signal into a call to `stop`, so the loop ends,
 /// closes its connections and returns normally.
-pub fn stop_on_ctrl_c(stop: Stop) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+pub fn stop_on_ctrl_c(stop: Stop) -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -60,6 +499,7 @@ pub fn stop_on_ctrl_c(stop: Stop) -> io::Result<()> {
                 log::info!("signal {signal} received; stopping");
                 stop.stop();
             }
-        })?;
+        })
+        .context("cannot start the signal thread")?;
     Ok(())
 }

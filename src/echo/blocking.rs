@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 
 use super::{Config, Stats};
 
@@ -46,7 +46,8 @@ use super::{Config, Stats};
 /// # }
 /// ```
 pub fn serve(listener: TcpListener, config: &Config, stats: &Stats) -> io::Result<()> {
-    info!(
+    // Debug, not info: the program says where it listens (a log filter could hide it).
+    debug!(
         "blocking echo server listening on {}",
         listener.local_addr()?
     );

@@ -239,6 +239,11 @@ fn bucket_top(bucket: usize) -> u64 {
 ///     "conns=2 size=1000 mode=ping-pong secs=2.000 msgs=5000 msgs_per_s=2500 mb_per_s=2.50 \
 ///      p50_us=41.0 p99_us=41.0 errors=0"
 /// );
+///
+/// // Nothing echoed: no latency, and not a success.
+/// let empty = LoadReport { msgs: 0, latency: Histogram::default(), ..report };
+/// assert!(!empty.ok());
+/// assert!(empty.to_string().contains("p50_us=n/a p99_us=n/a"), "{empty}");
 /// ```
 #[derive(Clone, Debug)]
 pub struct LoadReport {
@@ -278,16 +283,19 @@ impl LoadReport {
 }
 
 /// `conns=.. size=.. mode=.. secs=.. msgs=.. msgs_per_s=.. mb_per_s=.. p50_us=.. p99_us=.. errors=..`
+///
+/// With no message echoed there is no latency to report: the percentiles read `n/a`
+/// (not `NaN`, which looks like a bug in the measurement rather than an empty one).
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let micros = |q| {
-            self.latency
-                .quantile(q)
-                .map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
+            self.latency.quantile(q).map_or("n/a".to_string(), |d| {
+                format!("{:.1}", d.as_secs_f64() * 1e6)
+            })
         };
         write!(
             f,
-            "conns={} size={} mode={} secs={:.3} msgs={} msgs_per_s={:.0} mb_per_s={:.2} p50_us={:.1} p99_us={:.1} errors={}",
+            "conns={} size={} mode={} secs={:.3} msgs={} msgs_per_s={:.0} mb_per_s={:.2} p50_us={} p99_us={} errors={}",
             self.conns,
             self.size,
             self.mode,

@@ -179,7 +179,9 @@ impl EchoServer {
     /// logged; a failing `accept` is logged and retried, after a pause if the process is out
     /// of descriptors.
     pub fn run(mut self) -> io::Result<()> {
-        info!("echo server listening on {}", self.local_addr);
+        // Debug, not info: the program says where it listens (a log filter could hide it),
+        // and a library should not repeat that on every start.
+        debug!("echo server listening on {}", self.local_addr);
         let result = self.serve_until_stopped();
         info!(
             "echo server stopping; closing {} connections",

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 
 use super::blocking::{accept_or_wait, echo_until_eof};
 use super::{Config, Stats};
@@ -57,7 +57,8 @@ const STACK_SIZE: usize = 128 * 1024;
 /// # }
 /// ```
 pub fn serve(listener: TcpListener, config: Config, stats: Arc<Stats>) -> io::Result<()> {
-    info!(
+    // Debug, not info: the program says where it listens (a log filter could hide it).
+    debug!(
         "threaded echo server listening on {}",
         listener.local_addr()?
     );

@@ -230,13 +230,18 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
     let mut buf = vec![0; 64 * 1024];
     let mut next_seq: u64 = 0;
 
-    let send = |seq: u64, summary: &mut Summary| -> io::Result<()> {
+    // Set when ICMP says nobody listens ("port unreachable", reported as
+    // `ConnectionRefused`): the oldest datagram in flight then counts as failed at once
+    // instead of at its timeout, so a client pointed at nothing ends in milliseconds.
+    let mut refused_now = false;
+    let send = |seq: u64, summary: &mut Summary, refused_now: &mut bool| -> io::Result<()> {
         match socket.send(&make_datagram(seq, options.size)) {
             Ok(_) => Ok(()),
             // An ICMP error from an earlier datagram, reported on this call: this one was
             // not sent, and will be retried like a lost one.
             Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
                 summary.refused += 1;
+                *refused_now = true;
                 Ok(())
             }
             Err(err) => Err(err),
@@ -245,7 +250,7 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
 
     while (next_seq as usize) < options.count || !in_flight.is_empty() {
         while in_flight.len() < window && (next_seq as usize) < options.count {
-            send(next_seq, &mut summary)?;
+            send(next_seq, &mut summary, &mut refused_now)?;
             let now = Instant::now();
             in_flight.insert(
                 next_seq,
@@ -266,9 +271,10 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
                 deadlines.pop_front(); // answered, or sent again since
                 continue;
             }
-            if deadline > now {
+            if deadline > now && !refused_now {
                 break;
             }
+            refused_now = false;
             deadlines.pop_front();
             if attempt > options.retries {
                 debug!("datagram {seq}: lost after {attempt} attempts");
@@ -276,7 +282,7 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
                 summary.lost += 1;
                 continue;
             }
-            send(seq, &mut summary)?;
+            send(seq, &mut summary, &mut refused_now)?;
             summary.resent += 1;
             let now = Instant::now();
             in_flight.insert(
@@ -310,6 +316,7 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
                     warn!("{addr}: connection refused: is the server running there?");
                 }
                 summary.refused += 1;
+                refused_now = true;
                 continue;
             }
             Err(err) => return Err(err),
