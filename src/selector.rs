@@ -103,6 +103,8 @@ pub struct Selector<S, T = ()> {
     probe: Probe,
     ready: ReadyList,
     waker: Option<Arc<mio::Waker>>,
+    /// Set only inside [`register_nonblocking`](Self::register_nonblocking).
+    skip_blocking_check: bool,
 }
 
 /// The selector to use on this platform. Python: `selectors.DefaultSelector`.
@@ -154,6 +156,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
             probe: Probe::default(),
             ready: ReadyList::default(),
             waker: None,
+            skip_blocking_check: false,
         })
     }
 
@@ -238,7 +241,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
         let interest = valid_interest(events)?;
         self.keys.check_vacant(fd)?;
         let poll = self.poll.as_ref().ok_or(Error::Closed)?;
-        if log::log_enabled!(log::Level::Warn) && sys::is_blocking(fd).unwrap_or(false) {
+        if !self.skip_blocking_check
+            && log::log_enabled!(log::Level::Warn)
+            && sys::is_blocking(fd).unwrap_or(false)
+        {
             warn!("fd {fd} is in blocking mode: one slow peer will stall every other; call set_nonblocking(true) before register()");
         }
         let token = self.keys.next_token();
@@ -827,6 +833,39 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// ```
     pub fn fileno(&self) -> RawFd {
         self.poll.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+}
+
+/// Shortcuts for the protocol layer, which makes its sockets itself and so knows two things
+/// a caller in general cannot promise.
+impl<S: AsRawFd, T> Selector<S, T> {
+    /// [`register`](Self::register) without the blocking-mode check: for descriptors the
+    /// crate itself made non-blocking (mio's `accept` and `connect` do). Saves one
+    /// `fcntl(F_GETFL)` per connection while `warn` logging is on.
+    pub(crate) fn register_nonblocking(
+        &mut self,
+        fileobj: S,
+        events: Events,
+        data: T,
+    ) -> Result<Token, RegisterError<S, T>> {
+        self.skip_blocking_check = true;
+        let token = self.register(fileobj, events, data).map(|key| key.token());
+        self.skip_blocking_check = false;
+        token
+    }
+
+    /// Forgets the key of a descriptor the caller closes next, without `epoll_ctl(DEL)`:
+    /// closing the last descriptor of an open file removes it from every epoll set (and
+    /// kqueue drops its kevents), so the call would only repeat what `close` does. Only for
+    /// a descriptor that was never duplicated: a `dup` would keep the file open, and the
+    /// kernel watching it. Saves one system call per connection.
+    pub(crate) fn unregister_for_close(&mut self, token: Token) -> Result<()> {
+        if self.poll.is_none() {
+            return Err(Error::Closed);
+        }
+        let slot = self.keys.slot_of(Lookup::Token(token))?;
+        drop(self.keys.remove(slot));
+        Ok(())
     }
 }
 

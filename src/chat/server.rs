@@ -5,8 +5,9 @@
 //! layer ([`crate::event_loop`]) provides here; what is left is the protocol itself:
 //!
 //! * bytes in: cut into lines by a [`LineDecoder`] (bounded) and handed to the [`Room`];
-//! * bytes out: the room's [`Outbox`] gathers each recipient's lines for the rest of the
-//!   loop iteration, then writes them with one `write` per recipient (see [`Batches`]);
+//! * bytes out: the room's [`Outbox`] writes to each recipient by id. The layer queues
+//!   writes to *other* connections and sends each one's once per loop iteration, so a
+//!   broadcast costs an append per recipient, not a `send` per recipient per line;
 //! * a recipient whose unsent output passes [`Config::max_pending`] is aborted on the spot:
 //!   nobody waits for it, and its `connection_lost` (which tells the room it left) comes
 //!   right after the current callback, as the layer promises, so a broadcast never runs
@@ -14,48 +15,23 @@
 //! * leaving: end of file, `/quit`, the idle timeout and `connection_lost` all call
 //!   [`Room::leave`], which announces a client once however many of them happen.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
 
 use log::{info, warn};
 
 use super::{Config, Outbox, Room, GREETING};
 use crate::event_loop::{
-    self, ConnId, Connections, Context, EventLoop, Line, LineDecoder, LoopContext, LoopHandle,
-    Lost, Protocol,
+    self, ConnId, Connections, Context, EventLoop, Line, LineDecoder, LoopHandle, Lost, Protocol,
 };
 use crate::Stop;
 
-/// A recipient's gathered lines are written as soon as they reach this many bytes, so a
-/// batch never holds more than this plus one line.
-const BATCH_LIMIT: usize = 16 * 1024;
-
-/// What every connection shares: the room, the limits, and the output being gathered.
+/// What every connection shares: the room and the limits.
 /// The loop's application state (see [`ChatServer::handle`]); its parts are private.
 #[derive(Debug)]
 pub struct ChatState {
     room: Room<ConnId>,
     config: Config,
-    batches: Batches,
-}
-
-/// Lines for each recipient, gathered during one loop iteration and written at its end.
-///
-/// Why: a transport's `write` goes straight to the socket when nothing is queued (asyncio
-/// does the same), which is right for a reply but costly for a broadcast: with 1,000
-/// clients, each line would cost 999 `send` calls. Gathered instead, every line that the
-/// iteration's reads produce for a recipient goes out in one `send`: in the load test
-/// (1,000 clients, 20 lines each) that is a few calls per recipient, not 20,000.
-///
-/// Python: `chat_server.py` gets this by only appending to `outb` and sending when
-/// `select()` says the socket is writable.
-#[derive(Debug, Default)]
-struct Batches {
-    by_client: HashMap<ConnId, Vec<u8>>,
-    /// A flush is due at the end of this iteration (a zero-delay timer is set).
-    scheduled: bool,
 }
 
 /// One client: its line decoder; its nickname lives in the room.
@@ -63,9 +39,8 @@ struct Client {
     lines: LineDecoder,
 }
 
-/// The room's output: into the batches, and from there into the transports.
+/// The room's output, written into the connections' transports by id.
 struct Out<'a, 'c> {
-    batches: &'a mut Batches,
     conns: &'a mut Connections<'c, ChatState>,
     max_pending: usize,
     /// Set by `/quit`: the rest of this read is not handled.
@@ -74,90 +49,48 @@ struct Out<'a, 'c> {
 
 impl Outbox<ConnId> for Out<'_, '_> {
     fn send(&mut self, to: ConnId, line: &[u8]) {
-        let batch = self.batches.by_client.entry(to).or_default();
-        batch.extend_from_slice(line);
-        if batch.len() >= BATCH_LIMIT {
-            flush_one(self.batches, self.conns, to, self.max_pending);
+        let Some(mut transport) = self.conns.transport_of(to) else {
+            return; // gone; its connection_lost is on its way
+        };
+        if transport.write(line).is_err() {
+            return; // closing: it has left the room already, or is about to
+        }
+        // Bytes the kernel has not taken yet. A client that reads keeps this near zero
+        // however much the room says; one that does not is dropped here, mid-broadcast,
+        // and the broadcast goes on to the others.
+        let pending = transport.get_write_buffer_size();
+        if pending > self.max_pending {
+            warn!(
+                "{to}: {pending} bytes unsent, more than --max-pending {}: disconnecting",
+                self.max_pending
+            );
+            transport.abort();
         }
     }
 
     fn close(&mut self, who: ConnId) {
-        // "* bye" is in the batch: send it, then close (the layer flushes before closing).
-        flush_one(self.batches, self.conns, who, self.max_pending);
         if let Some(mut transport) = self.conns.transport_of(who) {
-            transport.close();
+            transport.close(); // "* bye" is queued: the layer sends it, then closes
         }
         self.quit = true;
     }
 }
 
-/// Writes `to`'s gathered lines, and disconnects it if too much is waiting for it now.
-fn flush_one(
-    batches: &mut Batches,
-    conns: &mut Connections<'_, ChatState>,
-    to: ConnId,
-    max_pending: usize,
-) {
-    let Some(batch) = batches.by_client.remove(&to) else {
-        return;
-    };
-    let Some(mut transport) = conns.transport_of(to) else {
-        return; // gone; its connection_lost is on its way
-    };
-    if transport.write(&batch).is_err() {
-        return; // closing: it has left the room already, or is about to
-    }
-    // Only bytes the kernel would not take count, so a client that reads keeps this near
-    // zero however much the room says.
-    let pending = transport.get_write_buffer_size();
-    if pending > max_pending {
-        warn!("{to}: {pending} bytes unsent, more than --max-pending {max_pending}: disconnecting");
-        transport.abort();
-    }
-}
-
-/// Writes every gathered batch: the zero-delay timer set by [`Client::with_room`], which
-/// the loop runs after this iteration's I/O.
-fn flush_all(lp: &mut LoopContext<'_, ChatState>) {
-    let (state, mut conns) = lp.split();
-    state.batches.scheduled = false;
-    let max_pending = state.config.max_pending;
-    let ids: Vec<ConnId> = state.batches.by_client.keys().copied().collect();
-    for id in ids {
-        flush_one(&mut state.batches, &mut conns, id, max_pending);
-    }
-}
-
 impl Client {
-    /// Runs `f` with the room and an outbox, borrowed from the context side by side, then
-    /// makes sure what it gathered is written by the end of the iteration.
+    /// Runs `f` with the room and an outbox, borrowed from the context side by side.
+    /// Returns whether the client quit.
     fn with_room(
         ctx: &mut Context<'_, ChatState>,
         f: impl FnOnce(&mut Room<ConnId>, &mut Out<'_, '_>),
     ) -> bool {
         let (state, mut conns) = ctx.split();
         let mut out = Out {
-            batches: &mut state.batches,
             conns: &mut conns,
             max_pending: state.config.max_pending,
             quit: false,
         };
         f(&mut state.room, &mut out);
-        let quit = out.quit;
-        if !state.batches.by_client.is_empty() && !state.batches.scheduled {
-            state.batches.scheduled = true;
-            ctx.call_later(Duration::ZERO, flush_all);
-        }
-        quit
-    }
-
-    /// Writes this client's own gathered lines now, before the layer closes it or writes
-    /// a notice of its own.
-    fn flush_mine(ctx: &mut Context<'_, ChatState>) {
-        let me = ctx.id();
-        let (state, mut conns) = ctx.split();
-        let max_pending = state.config.max_pending;
-        flush_one(&mut state.batches, &mut conns, me, max_pending);
+        out.quit
     }
 
     fn leave(ctx: &mut Context<'_, ChatState>) {
@@ -197,21 +130,17 @@ impl Protocol<ChatState> for Client {
     fn eof_received(&mut self, ctx: &mut Context<'_, ChatState>) -> bool {
         info!("{}: end of input", ctx.id());
         Client::leave(ctx);
-        Client::flush_mine(ctx);
         false
     }
 
     fn timed_out(&mut self, ctx: &mut Context<'_, ChatState>) {
         info!("{}: idle timeout", ctx.id());
-        Client::flush_mine(ctx);
         let _ = ctx.write(b"* idle timeout\n");
         Client::leave(ctx);
     }
 
     fn connection_lost(&mut self, ctx: &mut Context<'_, ChatState>, reason: Lost) {
         info!("{}: {reason}", ctx.id());
-        let me = ctx.id();
-        ctx.app().batches.by_client.remove(&me);
         Client::leave(ctx);
     }
 }
@@ -274,7 +203,6 @@ impl ChatServer {
         let state = ChatState {
             room: Room::new(),
             config,
-            batches: Batches::default(),
         };
         let mut lp = EventLoop::with_config(state, loop_config)?;
         lp.listen_tcp(listener, move || Client {

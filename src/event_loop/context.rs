@@ -252,10 +252,13 @@ impl<S: 'static> Context<'_, S> {
 
     /// This connection's transport.
     pub fn transport(&mut self) -> Transport<'_> {
-        self.lp
+        let mut transport = self
+            .lp
             .core
             .transport(self.id)
-            .expect("a connection's entry lives until its connection_lost returns")
+            .expect("a connection's entry lives until its connection_lost returns");
+        transport.deferred = false; // its own connection: send at once
+        transport
     }
 
     /// Writes to this connection: `ctx.transport().write(data)`.

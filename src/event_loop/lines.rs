@@ -177,3 +177,63 @@ impl Lines<'_> {
 fn memchr(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `chunks` and returns what came out, `TooLong` as `"!"`.
+    fn decode(decoder: &mut LineDecoder, chunks: &[&[u8]]) -> Vec<String> {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut lines = decoder.feed(chunk);
+            while let Some(line) = lines.next_line() {
+                out.push(match line {
+                    Line::Line(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                    Line::TooLong => "!".to_owned(),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lines_split_anywhere_come_out_whole() {
+        let text = b"alpha\r\nbeta\n\ngamma\r\n";
+        for cut in 0..text.len() {
+            let mut decoder = LineDecoder::new(5);
+            let got = decode(&mut decoder, &[&text[..cut], &text[cut..]]);
+            assert_eq!(got, ["alpha", "beta", "", "gamma"], "cut at {cut}");
+            assert_eq!(decoder.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn the_limit_counts_content_not_the_line_ending() {
+        let mut decoder = LineDecoder::new(3);
+        let got = decode(&mut decoder, &[b"abc\r\nabcd\nab", b"c\r", b"\nx\n"]);
+        assert_eq!(got, ["abc", "!", "abc", "x"]);
+    }
+
+    #[test]
+    fn an_endless_line_is_reported_once_and_holds_bounded_memory() {
+        let mut decoder = LineDecoder::new(4096);
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut reports = 0;
+        for _ in 0..1600 {
+            // 100 MiB, no newline
+            reports += decode(&mut decoder, &[&chunk]).len();
+            assert!(decoder.buffered() <= 4097);
+        }
+        assert_eq!(reports, 1);
+        assert_eq!(decode(&mut decoder, &[b"tail\nnext\n"]), ["next"]);
+    }
+
+    #[test]
+    fn the_remainder_is_there_for_end_of_file() {
+        let mut decoder = LineDecoder::new(10);
+        assert_eq!(decode(&mut decoder, &[b"one\ntw"]), ["one"]);
+        assert_eq!(decoder.take_remainder().as_deref(), Some(&b"tw"[..]));
+        assert_eq!(decoder.take_remainder(), None);
+    }
+}

@@ -102,6 +102,10 @@ pub struct Config {
     /// Jobs from other threads run per iteration, at most (calloop#200); the rest wait for
     /// the next iteration, which then does not block.
     pub max_jobs_per_iteration: usize,
+    /// Set `TCP_NODELAY` on every TCP connection. Python: asyncio always does
+    /// (`base_events._set_nodelay`): protocols write whole messages, and Nagle's algorithm
+    /// would hold back a reply's last segment until the previous one is acknowledged.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for Config {
@@ -115,6 +119,7 @@ impl Default for Config {
             accept_batch: 100,
             accept_backoff: Duration::from_secs(1),
             max_jobs_per_iteration: 1024,
+            tcp_nodelay: true,
         }
     }
 }
@@ -212,6 +217,8 @@ pub(crate) struct State {
     pub(crate) timers: Timers<Action>,
     /// Entries to look at once the current callback returns.
     pub(crate) dirty: Vec<ConnId>,
+    /// Connections with writes from other connections' callbacks, sent once per iteration.
+    pub(crate) to_flush: Vec<ConnId>,
     /// The buffer of the `pread` fallback of `write_file`; empty unless used.
     pub(crate) file_buf: Vec<u8>,
     pub(crate) stats: Arc<LoopStats>,
@@ -355,6 +362,7 @@ impl<S: 'static> EventLoop<S> {
                     now: Instant::now(),
                     timers: Timers::default(),
                     dirty: Vec::new(),
+                    to_flush: Vec::new(),
                     file_buf: Vec::new(),
                     stats: Arc::default(),
                     open_streams: 0,
@@ -378,6 +386,9 @@ impl<S: 'static> EventLoop<S> {
     /// listeners, connect, set timers, write to a connection). What it changes takes
     /// effect when the loop next runs.
     pub fn context(&mut self) -> LoopContext<'_, S> {
+        // Between runs the loop's clock stands still: set it, so that timers set from here
+        // count from now.
+        self.core.state.now = Instant::now();
         LoopContext {
             core: &mut self.core,
         }
@@ -505,6 +516,7 @@ impl<S: 'static> EventLoop<S> {
         // Whatever was done from outside a callback (context(), another thread's job) is
         // delivered first.
         self.core.settle();
+        self.core.flush_deferred();
         let timeout = self.select_timeout(block);
         let ready = self.core.sel.select(timeout)?;
         self.core
@@ -525,6 +537,7 @@ impl<S: 'static> EventLoop<S> {
         }
         self.run_timers();
         self.run_jobs();
+        self.core.flush_deferred();
         Ok(())
     }
 
@@ -533,6 +546,7 @@ impl<S: 'static> EventLoop<S> {
     fn select_timeout(&mut self, block: bool) -> Option<Duration> {
         let busy = !block
             || !self.core.state.dirty.is_empty()
+            || !self.core.state.to_flush.is_empty()
             || !self.jobs.is_empty()
             || self.core.shared.stop.is_stopped()
             || !self
@@ -793,7 +807,15 @@ impl<S: 'static> Core<S> {
             return;
         };
         if let Some(token) = entry.token.take() {
-            if let Err(err) = self.sel.unregister(token) {
+            let forgotten = match entry.kind {
+                // A stream's socket was made by mio inside the loop and never duplicated
+                // (protocols never see it): closing it takes it out of epoll, so the
+                // `epoll_ctl(DEL)` of a plain unregister would be a wasted system call.
+                Kind::Stream { .. } => self.sel.unregister_for_close(token),
+                // Listeners and UDP sockets came from the caller, who may hold a `dup`.
+                _ => self.sel.unregister(token).map(drop),
+            };
+            if let Err(err) = forgotten {
                 debug!("unregister {token}: {err}");
             }
         }
@@ -808,6 +830,26 @@ impl<S: 'static> Core<S> {
                 self.state.timers.cancel(timer);
             }
         }
+    }
+
+    /// Sends what other connections' callbacks wrote to each connection this iteration:
+    /// one `writev` per connection, however many writes made it up.
+    fn flush_deferred(&mut self) {
+        let mut ids = std::mem::take(&mut self.state.to_flush);
+        for &id in &ids {
+            let Core { entries, state, .. } = &mut *self;
+            if let Some(conn) = stream_in(entries, id) {
+                conn.flush_pending = false;
+                conn.flush(state);
+                self.mark_dirty(id);
+            }
+        }
+        ids.clear();
+        self.state.to_flush = ids; // empty, and keeps its capacity
+                                   // Callbacks that `settle` delivers (resume_writing, connection_lost) may write to
+                                   // others again: those are sent at the start of the next iteration, which then does
+                                   // not wait.
+        self.settle();
     }
 
     /// Puts `id` on the list `settle` works through.
@@ -937,11 +979,13 @@ impl<S: 'static> Core<S> {
                 self.sel.modify_events(token, wanted)?;
             }
             None => {
-                let key = self
+                // Every socket of the loop is non-blocking: mio made the accepted and
+                // connected ones so, and the loop set the listeners and UDP sockets.
+                let token = self
                     .sel
-                    .register(entry.fd, wanted, id.slot as usize)
+                    .register_nonblocking(entry.fd, wanted, id.slot as usize)
                     .map_err(|err| err.error)?;
-                entry.token = Some(key.token());
+                entry.token = Some(token);
             }
         }
         entry.interest = wanted;
@@ -976,9 +1020,7 @@ impl<S: 'static> Core<S> {
         protocol: Box<dyn Protocol<S> + Send>,
         connecting: bool,
     ) -> ConnId {
-        if let Stream::Tcp(tcp) = &stream {
-            // Python: every socket transport sets TCP_NODELAY (`base_events._set_nodelay`):
-            // a protocol writes whole messages, and Nagle would hold back the last piece.
+        if let (Stream::Tcp(tcp), true) = (&stream, self.state.config.tcp_nodelay) {
             if let Err(err) = tcp.set_nodelay(true) {
                 debug!("TCP_NODELAY: {err}");
             }
@@ -1044,7 +1086,12 @@ pub(crate) fn transport_in<'a, S>(
         return None;
     }
     match &mut entry.kind {
-        Kind::Stream { conn, .. } => Some(Transport { id, conn, state }),
+        Kind::Stream { conn, .. } => Some(Transport {
+            id,
+            conn,
+            state,
+            deferred: true,
+        }),
         _ => None,
     }
 }
