@@ -37,6 +37,8 @@ pub struct ChatState {
 /// One client: its line decoder; its nickname lives in the room.
 struct Client {
     lines: LineDecoder,
+    /// Whether it has joined (for the log line that says so, once).
+    joined: bool,
 }
 
 /// The room's output, written into the connections' transports by id.
@@ -120,6 +122,12 @@ impl Protocol<ChatState> for Client {
             });
             if quit {
                 break; // lines after /quit are not handled
+            }
+            if !self.joined {
+                if let Some(nick) = ctx.app().room.nick(me) {
+                    info!("{me}: joined as {}", nick.escape_ascii());
+                    self.joined = true;
+                }
             }
         }
     }
@@ -207,6 +215,7 @@ impl ChatServer {
         let mut lp = EventLoop::with_config(state, loop_config)?;
         lp.listen_tcp(listener, move || Client {
             lines: LineDecoder::new(max_line),
+            joined: false,
         })?;
         Ok(ChatServer { lp, addr })
     }
