@@ -487,6 +487,25 @@ fn line_too_long(kind: Kind) {
     bob.expect_nothing_then_who("alice bob");
 }
 
+/// `--max-line` is honoured as given, not only at its default.
+fn max_line_flag(kind: Kind) {
+    let server = start(
+        kind,
+        Opts {
+            max_line: 8,
+            ..Opts::default()
+        },
+    );
+    let mut alice = Client::join(server.addr, "alice");
+    let mut bob = Client::join(server.addr, "bob");
+    alice.expect("* bob joined");
+    alice.send(b"12345678\n123456789\n1234567\r\n");
+    alice.expect("! line too long");
+    bob.expect("<alice> 12345678");
+    bob.expect("<alice> 1234567");
+    bob.expect_nothing_then_who("alice bob");
+}
+
 /// A 100 MiB line with no newline: the server's memory stays bounded, the sender gets one
 /// `! line too long`, nobody gets any of it, and the connection works afterwards.
 fn hundred_mib_line_leaves_memory_bounded(kind: Kind) {
@@ -906,6 +925,10 @@ macro_rules! chat_tests {
             #[test]
             fn line_too_long() {
                 super::line_too_long(kind());
+            }
+            #[test]
+            fn max_line_flag() {
+                super::max_line_flag(kind());
             }
             #[test]
             fn hundred_mib_line_leaves_memory_bounded() {
