@@ -674,6 +674,53 @@ fn idle_clients_time_out(kind: Kind) {
     talker.expect_nothing_then_who("talker");
 }
 
+/// A client that leaves (here: ends its input) while output is still queued for it, and
+/// never reads it, is closed after one more idle timeout: it does not hold its socket and
+/// that output forever.
+fn a_client_that_leaves_without_reading_is_closed_after_the_idle_timeout(kind: Kind) {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    let server = start(
+        kind,
+        Opts {
+            idle_timeout: 1.0,
+            // Not the limit under test: let the queue grow past the kernel's buffers.
+            max_pending: 256 << 20,
+            ..Opts::default()
+        },
+    );
+    let mut lurker = Client::join(server.addr, "lurker");
+    // Enough /who answers ("* users: lurker\n") to fill the kernel's buffers twice over,
+    // so some must still be queued in the server when the client leaves.
+    let answer = b"* users: lurker\n".len();
+    let capacity = kernel_tcp_buffer(2, "wmem") + kernel_tcp_buffer(1, "rmem");
+    let count = (2 * capacity / answer).max(100_000);
+    let requests = b"/who\n".repeat(count);
+    // Sent from a thread: the server may stop reading while its answers pile up.
+    let mut writer = lurker.writer.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        writer.write_all(&requests).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    sender.join().expect("sending the requests");
+    // Two idle timeouts without reading a byte.
+    thread::sleep(Duration::from_millis(2500));
+    let mut received = 0;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match lurker.reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(err) => panic!("lurker: not closed: {err} after {received} bytes"),
+        }
+    }
+    assert!(
+        received < count * answer,
+        "the server waited for the lurker to read all {} bytes",
+        count * answer
+    );
+}
+
 /// `--max-clients`: a connection beyond the limit gets `! server full` and is closed; the
 /// others are unaffected; once one leaves there is room again.
 fn max_clients(kind: Kind) {
@@ -941,6 +988,12 @@ macro_rules! chat_tests {
             #[test]
             fn idle_clients_time_out() {
                 super::idle_clients_time_out(kind());
+            }
+            #[test]
+            fn a_client_that_leaves_without_reading_is_closed_after_the_idle_timeout() {
+                super::a_client_that_leaves_without_reading_is_closed_after_the_idle_timeout(
+                    kind(),
+                );
             }
             #[test]
             fn max_clients() {

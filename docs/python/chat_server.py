@@ -39,7 +39,8 @@ The wire protocol (a client such as `nc` can rely on it):
   * A client with more than --max-pending bytes of unsent output is
     disconnected.
   * A client silent for --idle-timeout seconds gets "* idle timeout" and is
-    closed (0 = never).
+    closed (0 = never). One that has left (/quit, end of file) gets as long
+    again to read what it is still owed, then is disconnected.
   * A connection beyond --max-clients gets "! server full" and is closed.
 
 Rust version: examples/chat_server.rs (the same protocol, in src/chat.rs).
@@ -283,14 +284,19 @@ class ChatServer:
         """The client is done (quit, end of file, idle): it leaves the room at
         once, and is closed once what it is owed has been sent."""
         client.reading = False
-        self.by_activity.pop(client.fd, None)
         if client.nick is not None:
             del self.joined[client.nick]
             self.broadcast(b"* " + client.nick + b" left\n", client)
         if not client.outb:
             self.disconnect(client)
-        else:
-            self.update_interest(client)
+            return
+        # It stays in by_activity, its clock restarted: a client that never
+        # reads what it is owed is closed after one more idle timeout, instead
+        # of holding its socket forever.
+        if client.fd in self.by_activity:
+            client.last_heard = time.monotonic()
+            self.by_activity.move_to_end(client.fd)
+        self.update_interest(client)
 
     def disconnect(self, client):
         """Close now, dropping any unsent output; tell the room if it was in it."""
@@ -319,6 +325,12 @@ class ChatServer:
             oldest = next(iter(self.by_activity.values()))
             if now < oldest.last_heard + self.idle_timeout:
                 break
+            if not oldest.reading:
+                # It left a whole idle timeout ago and still has not taken what
+                # it was owed: give up on it.
+                log.info("%s: not reading its last lines, closing", self.name(oldest))
+                self.disconnect(oldest)
+                continue
             log.info("%s: idle timeout", self.name(oldest))
             self.send(oldest, b"* idle timeout\n")
             self.leave(oldest)

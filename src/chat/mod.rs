@@ -36,7 +36,9 @@
 //!   stays open and memory stays bounded however long the line is.
 //! * A client whose unsent output passes [`Config::max_pending`] bytes is disconnected;
 //!   nobody else waits for it.
-//! * A client silent for [`Config::idle_timeout`] gets `* idle timeout` and is closed.
+//! * A client silent for [`Config::idle_timeout`] gets `* idle timeout` and is closed. One
+//!   that has left (`/quit`, end of input) gets as long again to read what it is still
+//!   owed, then is disconnected: it cannot hold its socket forever by never reading.
 //! * A connection beyond [`Config::max_clients`] gets `! server full` and is closed; the
 //!   others are unaffected.
 
