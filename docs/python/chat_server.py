@@ -98,10 +98,11 @@ class ChatServer:
         self.sel.register(listener, selectors.EVENT_READ, data=None)
         self.clients = 0  # connections open now, joined or not
         self.joined = {}  # nickname (bytes) -> client, in joining order
-        # Every open connection that is still reading, by file descriptor,
-        # least recently heard from first. A client that sends moves to the
-        # end (O(1)), so the first one is always the next to time out: the
-        # loop never scans them all to find its select() timeout.
+        # Every open connection, by file descriptor, least recently heard
+        # from first. A client that sends moves to the end (O(1)), so the
+        # first one is always the next to time out: the loop never scans them
+        # all to find its select() timeout. (A client that has left stays,
+        # its clock restarted, until it has taken its last lines.)
         self.by_activity = collections.OrderedDict()
         # Clients to disconnect at once (over --max-pending, or a send
         # failed). Handled after the current event, not inside the broadcast
