@@ -29,6 +29,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use common::Context;
 use mio_selectors::echo::{Config, EchoServer};
+use std::time::Duration;
 
 /// Echo server on Python's selectors API: one thread multiplexes every connection.
 #[derive(Parser, Debug)]
@@ -42,6 +43,13 @@ struct Cli {
     /// Stop reading from a client while this many bytes wait to go back to it
     #[arg(long, default_value_t = Config::default().high_water)]
     high_water: usize,
+    /// Most connections at once; at the cap, new clients wait until one closes
+    #[arg(long, default_value_t = Config::default().max_conns)]
+    max_conns: usize,
+    /// Close a connection after this many seconds without an event (0: never)
+    #[arg(long, default_value = "300", value_parser = parse_idle_timeout)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    idle_timeout: ::std::option::Option<Duration>,
     /// Raise the limit on open descriptors first (for thousands of connections)
     #[arg(long)]
     raise_fd_limit: bool,
@@ -59,10 +67,23 @@ fn main() -> ExitCode {
         let config = Config {
             high_water: cli.high_water,
             low_water: cli.high_water / 4,
+            max_conns: cli.max_conns,
+            idle_timeout: cli.idle_timeout,
             ..Config::default()
         };
         let server = EchoServer::new(listener, config).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;
         server.run().context("the echo server failed")
     })
+}
+
+/// `--idle-timeout`: seconds, `0` for never; NaN, negative or huge values are refused.
+fn parse_idle_timeout(arg: &str) -> Result<Option<Duration>, String> {
+    let secs: f64 = arg.parse().map_err(|err| format!("{err}"))?;
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|err| format!("{err}"))
 }

@@ -338,7 +338,10 @@ impl Subject for Select {
     }
 
     fn ready_socket(&self, j: usize) -> &UdpSocket {
-        &self.sel.get_key(self.ready[j]).expect("registered").fileobj
+        self.sel
+            .get_key(self.ready[j])
+            .expect("registered")
+            .fileobj()
     }
 }
 

@@ -186,6 +186,72 @@ impl<S, T> From<RegisterError<S, T>> for io::Error {
     }
 }
 
+/// A failed [`Selector::modify`](crate::Selector::modify), with the new data handed back.
+///
+/// Python: the same exceptions as [`Error`]; the caller still holds its data because Python
+/// never took it. Here `modify` takes the new data by value, so on failure it returns it,
+/// as [`RegisterError`] returns the file object and data of a failed `register`. The key
+/// (if there is one) keeps its old events and data.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{Error, Events, Selector, EVENT_READ};
+/// use mio::unix::pipe;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (_tx, rx) = pipe::new()?;
+/// let mut sel = Selector::new()?;
+/// let token = sel.register(rx, EVENT_READ, String::from("old"))?.token();
+/// let failed = sel.modify(token, Events::empty(), String::from("new")).unwrap_err();
+/// assert!(matches!(failed.error, Error::InvalidEvents(0)));
+/// assert_eq!(failed.data, "new"); // handed back, not dropped
+/// assert_eq!(sel.get_key(token)?.data, "old"); // the key is as it was
+/// # Ok(())
+/// # }
+/// ```
+pub struct ModifyError<T> {
+    /// Why `modify` failed.
+    pub error: Error,
+    /// The data passed to `modify`, not stored.
+    pub data: T,
+}
+
+impl<T> fmt::Debug for ModifyError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModifyError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for ModifyError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<T> std::error::Error for ModifyError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// Drops the data and keeps the reason, so `?` works in functions that return [`Result`].
+impl<T> From<ModifyError<T>> for Error {
+    fn from(err: ModifyError<T>) -> Error {
+        err.error
+    }
+}
+
+/// Drops the data and keeps the reason, so `?` works in functions that return
+/// [`io::Result`].
+impl<T> From<ModifyError<T>> for io::Error {
+    fn from(err: ModifyError<T>) -> io::Error {
+        err.error.into()
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -15,10 +15,47 @@ use crate::events::Events;
 ///
 /// Python: `selectors.SelectorKey(fileobj, fd, events, data)`.
 ///
-/// `fileobj` and `data` are yours to use and change: read from the socket, update the
-/// connection state. `fd` and `events` describe what the kernel was told, so only the
-/// selector may change them (through [`Selector::modify`](crate::Selector::modify)); they
-/// are methods, not fields, for that reason.
+/// `data` is a field, yours to use and change: update the connection state. The file object
+/// is yours to *use* (read from it, write to it, accept on it) through
+/// [`fileobj`](Self::fileobj) and [`fileobj_mut`](Self::fileobj_mut), but not to replace:
+/// the kernel is watching its descriptor, and putting another object in its place would
+/// close the watched one behind the selector's back (epoll would silently drop it, and the
+/// next socket to get its number would be refused as "already registered"). `fd` and
+/// `events` describe what the kernel was told, so only the selector may change them
+/// (through [`Selector::modify`](crate::Selector::modify)).
+/// [`unregister`](crate::Selector::unregister) hands the file object back in an
+/// [`UnregisteredKey`], a different type: no owned `SelectorKey` ever leaves the selector,
+/// so none can be assigned over a registered one (`*sel.get_key_mut(t)? = old_key` would
+/// close the watched socket just as surely).
+///
+/// Replacing the file object does not compile:
+///
+/// ```compile_fail,E0616
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut sel = Selector::new()?;
+/// let token = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// sel.get_key_mut(token)?.fileobj = UdpSocket::bind("127.0.0.1:0")?; // private field
+/// # Ok(())
+/// # }
+/// ```
+///
+/// and neither does replacing it through [`fileobj_mut`](Self::fileobj_mut):
+///
+/// ```compile_fail,E0596
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut sel = Selector::new()?;
+/// let token = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// let mut other = UdpSocket::bind("127.0.0.1:0")?;
+/// std::mem::swap(&mut *sel.get_key_mut(token)?.fileobj_mut(), &mut other); // no DerefMut
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -39,10 +76,9 @@ use crate::events::Events;
 /// # }
 /// ```
 pub struct SelectorKey<S, T> {
-    /// The registered file object. The key owns it: [`Selector::unregister`] hands it back.
-    ///
-    /// [`Selector::unregister`]: crate::Selector::unregister
-    pub fileobj: S,
+    /// The registered file object. The key owns it, and lends it out only in ways that
+    /// cannot swap it: [`fileobj`](Self::fileobj), [`fileobj_mut`](Self::fileobj_mut).
+    fileobj: S,
     /// Whatever you attached with `register` or `modify`. Python: `key.data`.
     pub data: T,
     pub(crate) fd: RawFd,
@@ -57,6 +93,106 @@ pub struct SelectorKey<S, T> {
 }
 
 impl<S, T> SelectorKey<S, T> {
+    pub(crate) fn new(fileobj: S, data: T, fd: RawFd, events: Events, token: Token) -> Self {
+        SelectorKey {
+            fileobj,
+            data,
+            fd,
+            events,
+            token,
+            drained: Events::empty(),
+            read_closed: false,
+        }
+    }
+
+    /// The registered file object. Python: `key.fileobj`.
+    ///
+    /// Enough for all I/O on the standard descriptor types: std and mio implement `Read` and
+    /// `Write` for `&TcpStream`, `&UnixStream`, `&File` and mio's pipes, and `accept`,
+    /// `recv_from`, `send_to` take `&self`. So `key.fileobj().read(&mut buf)` works as
+    /// `key.fileobj.recv(1024)` does in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::{Selector, EVENT_READ};
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut peer, sock) = UnixStream::pair()?;
+    /// let mut sel = Selector::new()?;
+    /// let token = sel.register(sock, EVENT_READ, ())?.token();
+    /// peer.write_all(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// sel.get_key(token)?.fileobj().read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fileobj(&self) -> &S {
+        &self.fileobj
+    }
+
+    /// The registered file object, for I/O that needs `&mut`: a [`FileObjMut`] that reads
+    /// and writes through to it (and derefs to `&S`), but cannot replace it.
+    ///
+    /// Python: `key.fileobj`. Only file objects whose `Read`/`Write` take `&mut self`
+    /// need this (a buffered wrapper, `ChildStdout`); for sockets and pipes,
+    /// [`fileobj`](Self::fileobj) is enough.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::{Selector, EVENT_WRITE};
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut peer, sock) = UnixStream::pair()?;
+    /// let mut sel = Selector::new()?;
+    /// let token = sel.register(sock, EVENT_WRITE, ())?.token();
+    /// sel.get_key_mut(token)?.fileobj_mut().write_all(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// peer.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fileobj_mut(&mut self) -> FileObjMut<'_, S> {
+        FileObjMut(&mut self.fileobj)
+    }
+
+    /// The file object and the data at once, for a handler that reads from the one and
+    /// updates the other: Python's `sock = key.fileobj; data = key.data`.
+    ///
+    /// Two method calls could not do it: `key.fileobj()` would borrow the whole key, and
+    /// `&mut key.data` could not be taken beside it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::{Selector, EVENT_READ};
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut peer, sock) = UnixStream::pair()?;
+    /// let mut sel = Selector::new()?;
+    /// let token = sel.register(sock, EVENT_READ, Vec::new())?.token();
+    /// peer.write_all(b"hi")?;
+    /// let (mut sock, received) = sel.get_key_mut(token)?.fileobj_and_data();
+    /// let mut buf = [0; 16];
+    /// let n = sock.read(&mut buf)?; // `Read for &UnixStream`
+    /// received.extend_from_slice(&buf[..n]);
+    /// assert_eq!(sel.get_key(token)?.data, b"hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fileobj_and_data(&mut self) -> (&S, &mut T) {
+        (&self.fileobj, &mut self.data)
+    }
+
     /// The file descriptor the kernel watches. Python: `key.fd`.
     pub fn fd(&self) -> RawFd {
         self.fd
@@ -74,6 +210,110 @@ impl<S, T> SelectorKey<S, T> {
     }
 }
 
+impl<S, T> SelectorKey<S, T> {
+    /// The key as [`Selector::unregister`](crate::Selector::unregister) hands it back.
+    pub(crate) fn into_unregistered(self) -> UnregisteredKey<S, T> {
+        UnregisteredKey {
+            fileobj: self.fileobj,
+            data: self.data,
+            fd: self.fd,
+            events: self.events,
+            token: self.token,
+        }
+    }
+}
+
+/// What [`Selector::unregister`](crate::Selector::unregister) hands back: the key's file
+/// object and data, yours again, and what the key said about them.
+///
+/// Python: the `SelectorKey` that `unregister` returns. A type of its own, with public
+/// `fileobj` and `data`, because the file object is no longer watched: moving it out, or
+/// dropping it (which closes it), is now fine. Being a different type from
+/// [`SelectorKey`], it cannot be assigned over a registered key.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use mio::unix::pipe;
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (_tx, rx) = pipe::new()?;
+/// let fd = rx.as_raw_fd();
+/// let mut sel = Selector::new()?;
+/// sel.register(rx, EVENT_READ, "state")?;
+/// let key = sel.unregister(fd)?;
+/// assert_eq!((key.fd(), key.events(), key.data), (fd, EVENT_READ, "state"));
+/// let rx: pipe::Receiver = key.fileobj; // ours again; dropping it closes it
+/// # drop(rx);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Putting it back in place of a registered key does not compile:
+///
+/// ```compile_fail,E0308
+/// use mio_selectors::{Selector, EVENT_READ};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut sel = Selector::new()?;
+/// let a = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// let b = sel.register(UdpSocket::bind("127.0.0.1:0")?, EVENT_READ, ())?.token();
+/// let old = sel.unregister(b)?;
+/// *sel.get_key_mut(a)? = old; // would drop (close) `a`'s watched socket
+/// # Ok(())
+/// # }
+/// ```
+pub struct UnregisteredKey<S, T> {
+    /// The file object, no longer watched.
+    pub fileobj: S,
+    /// The key's data.
+    pub data: T,
+    fd: RawFd,
+    events: Events,
+    token: Token,
+}
+
+impl<S, T> UnregisteredKey<S, T> {
+    /// The descriptor the key had. Python: `key.fd`.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The events the key waited for. Python: `key.events`.
+    pub fn events(&self) -> Events {
+        self.events
+    }
+
+    /// The token the key had; it names nothing now.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The file object alone. Python: `sel.unregister(fileobj).fileobj`.
+    pub fn into_fileobj(self) -> S {
+        self.fileobj
+    }
+
+    /// The file object and the data. Python: `key.fileobj, key.data`.
+    pub fn into_parts(self) -> (S, T) {
+        (self.fileobj, self.data)
+    }
+}
+
+impl<S, T: fmt::Debug> fmt::Debug for UnregisteredKey<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnregisteredKey")
+            .field("fd", &self.fd)
+            .field("events", &self.events)
+            .field("data", &self.data)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S, T: fmt::Debug> fmt::Debug for SelectorKey<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Python's namedtuple repr, minus the file object, which need not be `Debug`.
@@ -83,6 +323,52 @@ impl<S, T: fmt::Debug> fmt::Debug for SelectorKey<S, T> {
             .field("data", &self.data)
             .field("token", &self.token)
             .finish_non_exhaustive()
+    }
+}
+
+/// A registered file object, lent out by [`SelectorKey::fileobj_mut`] for I/O that needs
+/// `&mut`.
+///
+/// Python: `key.fileobj`. It reads and writes through to the file object (`Read`, `Write`),
+/// and derefs to `&S` for everything else, but gives no `&mut S`: with one, the object could
+/// be swapped for another, closing the descriptor the kernel is watching.
+pub struct FileObjMut<'a, S>(&'a mut S);
+
+impl<S> std::ops::Deref for FileObjMut<'_, S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        self.0
+    }
+}
+
+impl<S: std::io::Read> std::io::Read for FileObjMut<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> std::io::Result<usize> {
+        self.0.read_vectored(bufs)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for FileObjMut<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.0.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<S> fmt::Debug for FileObjMut<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileObjMut").finish_non_exhaustive()
     }
 }
 

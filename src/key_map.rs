@@ -200,20 +200,12 @@ impl<'a, S, T> fmt::Debug for Mapping<'a, S, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{Events, EVENT_READ};
+    use crate::events::EVENT_READ;
 
     fn add(map: &mut KeyMap<(), &'static str>, fd: RawFd, data: &'static str) -> Token {
         map.check_vacant(fd).unwrap();
         let token = map.next_token();
-        map.insert(SelectorKey {
-            fileobj: (),
-            data,
-            fd,
-            events: EVENT_READ,
-            token,
-            drained: Events::empty(),
-            read_closed: false,
-        });
+        map.insert(SelectorKey::new((), data, fd, EVENT_READ, token));
         token
     }
 

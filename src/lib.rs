@@ -32,8 +32,8 @@
 //!     let key = sel.get_key_mut(token)?;
 //!     assert!(mask.contains(EVENT_READ) && key.data == "greeter");
 //!     let mut buf = [0; 64];
-//!     let n = key.fileobj.read(&mut buf)?;
-//!     key.fileobj.write_all(&buf[..n])?;
+//!     let n = key.fileobj().read(&mut buf)?;
+//!     key.fileobj().write_all(&buf[..n])?;
 //! }
 //! let mut reply = [0; 5];
 //! peer.read_exact(&mut reply)?;
@@ -94,9 +94,9 @@ mod timeout;
 pub mod udp_echo;
 pub mod unix_echo;
 
-pub use error::{Error, RegisterError, Result};
+pub use error::{Error, ModifyError, RegisterError, Result};
 pub use events::{Events, EVENT_READ, EVENT_WRITE};
-pub use key::{Lookup, SelectorKey, Token};
+pub use key::{FileObjMut, Lookup, SelectorKey, Token, UnregisteredKey};
 pub use key_map::Mapping;
 pub use selector::{DefaultSelector, Selector};
 pub use stop::Stop;

@@ -109,12 +109,17 @@ impl Probe {
 
     /// Polls every pushed key once, calls `ready` for each one that is still ready (with
     /// the mask already limited to the key's events), and empties the probe.
+    ///
+    /// # Errors
+    /// The error of `poll(2)`: `EINVAL` when it is asked about more descriptors than
+    /// `RLIMIT_NOFILE` allows, `ENOMEM` when the kernel cannot allocate its table. Nothing
+    /// is reported then, and the probe keeps its keys for [`take_unprobed`](Self::take_unprobed):
+    /// any of them may still be ready, and must not be forgotten.
     pub(crate) fn run(&mut self, mut ready: impl FnMut(Token, Events)) -> std::io::Result<()> {
         if self.fds.is_empty() {
             return Ok(());
         }
-        let result = sys::poll_now(&mut self.fds);
-        if result.as_ref().is_ok_and(|&n| n > 0) {
+        if sys::poll_now(&mut self.fds)? > 0 {
             for (pollfd, &(token, events)) in self.fds.iter().zip(&self.keys) {
                 if pollfd.revents == 0 {
                     continue;
@@ -131,7 +136,13 @@ impl Probe {
         }
         self.fds.clear();
         self.keys.clear();
-        result.map(drop)
+        Ok(())
+    }
+
+    /// The keys a failed [`run`](Self::run) could not ask about, emptying the probe.
+    pub(crate) fn take_unprobed(&mut self) -> Vec<Token> {
+        self.fds.clear();
+        self.keys.drain(..).map(|(token, _)| token).collect()
     }
 }
 

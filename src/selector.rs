@@ -11,9 +11,9 @@ use std::sync::Arc;
 use log::{debug, trace, warn};
 use mio::unix::SourceFd;
 
-use crate::error::{Error, RegisterError, Result};
+use crate::error::{Error, ModifyError, RegisterError, Result};
 use crate::events::{Events, EVENT_READ};
-use crate::key::{Lookup, SelectorKey, Token, WAKER_TOKEN};
+use crate::key::{Lookup, SelectorKey, Token, UnregisteredKey, WAKER_TOKEN};
 use crate::key_map::{KeyMap, Mapping};
 use crate::readiness::{self, Probe, ReadyList};
 use crate::sys;
@@ -68,13 +68,16 @@ use crate::timeout::{Deadline, Timeout};
 /// while echoed < 4 {
 ///     for (token, _mask) in sel.select(1.0)? {
 ///         let key = sel.get_key_mut(token)?;
-///         match &mut key.fileobj {
+///         match key.fileobj() {
 ///             Sock::Listener(listener) => {
 ///                 let (conn, addr) = listener.accept()?;
 ///                 conn.set_nonblocking(true)?;
 ///                 sel.register(Sock::Conn(conn), EVENT_READ, Some(addr))?;
 ///             }
 ///             Sock::Conn(conn) => {
+///                 // std implements `Read` and `Write` for `&TcpStream` (the kernel keeps the
+///                 // socket's state), so the shared borrow the key lends is all I/O needs.
+///                 let mut conn: &TcpStream = conn;
 ///                 let mut buf = [0; 1024];
 ///                 let n = conn.read(&mut buf)?;
 ///                 conn.write_all(&buf[..n])?; // a tiny reply: see the echo server for real writes
@@ -225,15 +228,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
         if self.events.capacity() < wanted {
             self.events = mio::Events::with_capacity(wanted.next_power_of_two());
         }
-        Ok(self.keys.insert(SelectorKey {
-            fileobj,
-            data,
-            fd,
-            events,
-            token,
-            drained: Events::empty(),
-            read_closed: false,
-        }))
+        Ok(self
+            .keys
+            .insert(SelectorKey::new(fileobj, data, fd, events, token)))
     }
 
     /// Python's `register` checks, in Python's order, then the kernel call.
@@ -253,7 +250,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
         Ok(token)
     }
 
-    /// Stops watching a file object and hands back its key, with the file object in it.
+    /// Stops watching a file object and hands back its key, with the file object in it, as
+    /// an [`UnregisteredKey`] (a type of its own, so it can never be put back in place of
+    /// a registered key).
     ///
     /// Python: `BaseSelector.unregister(fileobj)`.
     ///
@@ -286,7 +285,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn unregister(&mut self, fileobj: impl Into<Lookup>) -> Result<SelectorKey<S, T>> {
+    pub fn unregister(&mut self, fileobj: impl Into<Lookup>) -> Result<UnregisteredKey<S, T>> {
         let poll = self.poll.as_ref().ok_or(Error::Closed)?;
         let slot = self.keys.slot_of(fileobj.into())?;
         let key = self.keys.remove(slot);
@@ -299,7 +298,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
                 key.fd, key.token
             ),
         }
-        Ok(key)
+        Ok(key.into_unregistered())
     }
 
     /// Changes the events a key waits for and replaces its data.
@@ -313,11 +312,13 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// next `select()`.
     ///
     /// # Errors
+    /// Every error hands `data` back inside a [`ModifyError`], and leaves the key (if there
+    /// is one) with its old events and data:
     /// * [`Error::InvalidFd`] / [`Error::NotRegistered`] as for [`get_key`](Self::get_key).
     /// * [`Error::InvalidEvents`] if `events` is empty or has unknown bits (Python:
-    ///   `ValueError`). The key is left as it was.
-    /// * [`Error::Io`] if the kernel refuses (Python: `OSError`). The key keeps its old
-    ///   events and data, which is what the kernel still has.
+    ///   `ValueError`).
+    /// * [`Error::Io`] if the kernel refuses (Python: `OSError`); the old events are what
+    ///   the kernel still has.
     /// * [`Error::Closed`] after [`close`](Self::close).
     ///
     /// # Examples
@@ -342,10 +343,14 @@ impl<S: AsRawFd, T> Selector<S, T> {
         fileobj: impl Into<Lookup>,
         events: Events,
         data: T,
-    ) -> Result<&mut SelectorKey<S, T>> {
-        let key = self.modify_events(fileobj, events)?;
-        key.data = data;
-        Ok(key)
+    ) -> Result<&mut SelectorKey<S, T>, ModifyError<T>> {
+        match self.modify_events(fileobj, events) {
+            Ok(key) => {
+                key.data = data;
+                Ok(key)
+            }
+            Err(error) => Err(ModifyError { error, data }),
+        }
     }
 
     /// Changes the events a key waits for, keeping its data.
@@ -355,7 +360,7 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// calls to turn write interest on while output is pending and off again after.
     ///
     /// # Errors
-    /// As [`modify`](Self::modify).
+    /// As [`modify`](Self::modify), as a plain [`Error`] (there is no data to hand back).
     ///
     /// # Examples
     ///
@@ -442,10 +447,10 @@ impl<S: AsRawFd, T> Selector<S, T> {
     ///
     /// a.write_all(b"0123456789")?;
     /// assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]);
-    /// sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 4])?;
+    /// sel.get_key(token)?.fileobj().read_exact(&mut [0; 4])?;
     /// // Six bytes are still unread, so the key is reported again: level-triggered.
     /// assert_eq!(sel.select(0)?, vec![(token, EVENT_READ)]);
-    /// sel.get_key_mut(token)?.fileobj.read_exact(&mut [0; 6])?;
+    /// sel.get_key(token)?.fileobj().read_exact(&mut [0; 6])?;
     /// assert!(sel.select(0)?.is_empty());
     /// # Ok(())
     /// # }
@@ -468,7 +473,9 @@ impl<S: AsRawFd, T> Selector<S, T> {
             let mut woken = self.wait(Deadline::now())?;
             let Selector { probe, ready, .. } = &mut *self;
             probe.forget(|token| ready.contains(token));
-            probe.run(|token, mask| ready.add(token, mask))?;
+            if let Err(err) = probe.run(|token, mask| ready.add(token, mask)) {
+                woken |= self.probe_the_slow_way(&err);
+            }
             if self.ready.is_empty() && !woken && !deadline.has_passed() {
                 woken = self.wait(deadline)?;
             }
@@ -484,6 +491,52 @@ impl<S: AsRawFd, T> Selector<S, T> {
             if woken { ", woken" } else { "" }
         );
         Ok(ready)
+    }
+
+    /// The fallback when the kernel refuses the probe's `poll(2)` (`EINVAL` once the probe
+    /// holds more descriptors than `RLIMIT_NOFILE`, `ENOMEM` under memory pressure). The
+    /// edges already collected this call must not be lost (the kernel will not repeat
+    /// them), and the keys the probe could not ask about may still be ready. So each of
+    /// those is re-armed (`EPOLL_CTL_MOD`, which queues an edge if the key is ready now:
+    /// option (a) of the design notes, one system call per key, but it needs no descriptor
+    /// table), and one more zero-timeout wait collects what that queued. Returns whether the
+    /// waker fired.
+    ///
+    /// Python: no counterpart; its level-triggered epoll never needs a probe.
+    fn probe_the_slow_way(&mut self, err: &std::io::Error) -> bool {
+        let unprobed = self.probe.take_unprobed();
+        warn!(
+            "select: the level-trigger poll(2) over {} keys failed ({err}); re-arming them one by one instead",
+            unprobed.len()
+        );
+        if let Some(poll) = &self.poll {
+            for token in unprobed {
+                let Ok(slot) = self.keys.slot_of(Lookup::Token(token)) else {
+                    continue;
+                };
+                let key = self.keys.get(slot);
+                let Some(interest) = key.events.to_interest() else {
+                    continue;
+                };
+                if let Err(err) =
+                    poll.registry()
+                        .reregister(&mut SourceFd(&key.fd), token.to_mio(), interest)
+                {
+                    // Closed without `unregister`: epoll has forgotten it, as `select`
+                    // forgets it on the fast path (POLLNVAL).
+                    debug!("select: re-arming fd {} ({token}) failed: {err}", key.fd);
+                }
+            }
+        }
+        match self.wait(Deadline::now()) {
+            Ok(woken) => woken,
+            // Whatever was collected is still in `self.ready` and is returned; the keys
+            // not re-reported stay unknown only until their next edge.
+            Err(err) => {
+                warn!("select: collecting re-armed keys failed: {err}");
+                false
+            }
+        }
     }
 
     /// One kernel wait, retried on `EINTR` with the time left (PEP 475). Adds what it finds
@@ -565,37 +618,47 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// `select()` need not ask the kernel about it.
     ///
     /// Python: none; Python's selectors always ask. An optimisation for loops that do their
-    /// own I/O and *saw* the socket run dry:
+    /// own I/O and *saw* the kernel say "nothing more". The contract, for every kind of
+    /// descriptor (stream and datagram sockets, pipes, ttys):
     ///
-    /// * for [`EVENT_READ`](crate::EVENT_READ): a read returned `WouldBlock`, or, on a
-    ///   stream socket or a pipe, fewer bytes than the buffer could hold (the kernel hands
-    ///   over everything it has, so a short read emptied it; not so for datagrams, where
-    ///   one read is one datagram);
-    /// * for [`EVENT_WRITE`](crate::EVENT_WRITE): a write returned `WouldBlock` or took
-    ///   fewer bytes than it was given.
+    /// * mark [`EVENT_READ`](crate::EVENT_READ) only after a read (`read`, `recv`,
+    ///   `recv_from`, `accept`, ...) returned [`WouldBlock`](std::io::ErrorKind::WouldBlock);
+    /// * mark [`EVENT_WRITE`](crate::EVENT_WRITE) only after a write returned `WouldBlock`.
     ///
-    /// Level triggering costs one `poll(2)` per `select()` for the keys reported last time,
-    /// because the selector cannot see your reads (see the design notes); a key marked
-    /// drained in all its events is left out of it, and a busy server then makes one system
-    /// call per `select()`, as an edge-triggered mio loop does. The mark holds until the
-    /// kernel's next event for the key, which comes as soon as new data (or room) arrives.
+    /// Nothing else proves a direction empty. In particular **a short read does not**: a
+    /// read can stop with more bytes queued behind it. A TCP read stops at the urgent
+    /// (out-of-band) mark; a Unix stream read stops after a message that carried
+    /// descriptors (`SCM_RIGHTS`) or other credentials; a tty in canonical mode returns one
+    /// line at a time; a pipe opened with `O_DIRECT` returns one packet; a datagram socket
+    /// returns one datagram. Nor does a zero-byte read on its own: it is end of file on a
+    /// stream socket or a pipe, but an empty datagram on UDP and Ctrl-D on a tty, with more
+    /// input possibly behind it. After end of file there is nothing to mark anyway: the
+    /// peer's end of stream stays readable, as in Python, and the selector keeps
+    /// reporting it (it ignores READ marks once the kernel has reported the peer's close).
     ///
-    /// One case needs no care from the caller: a short read can return the last bytes while
-    /// the peer's end of file is already waiting behind them, and end of file brings no new
-    /// edge. The kernel reports the peer's end of stream to the selector (mio's
-    /// `is_read_closed`), and from then on the selector ignores READ marks for that key.
+    /// A loop that reads once per event (bounded work, for fairness) rarely sees
+    /// `WouldBlock`, and so rarely marks: its keys are then checked by the selector's one
+    /// zero-timeout `poll(2)` per `select()`, shared by every key the previous call
+    /// reported, which is what level triggering costs (see the design notes). A key marked
+    /// drained in all its events is left out of that probe; when every key reported last
+    /// time is, `select()` makes one system call, as an edge-triggered mio loop does.
     ///
-    /// Marking a key that is *not* drained is a bug in the caller: the key is then not
-    /// reported again until its next edge, exactly as with raw edge-triggered mio.
+    /// The mark holds until the kernel's next event for the key, which comes as soon as new
+    /// data (or room) arrives, since that arrival is an edge; so a mark set right after
+    /// `WouldBlock` cannot hide bytes that arrive later. Marking a key that is *not* drained
+    /// is a bug in the caller: the key is then not reported again until its next edge,
+    /// exactly as with raw edge-triggered mio, and its queued bytes wait until then.
     ///
     /// # Errors
     /// As [`get_key`](Self::get_key).
     ///
     /// # Examples
     ///
+    /// Read until the kernel says `WouldBlock`, then say so:
+    ///
     /// ```
     /// use mio_selectors::{Selector, EVENT_READ};
-    /// use std::io::{Read, Write};
+    /// use std::io::{ErrorKind, Read, Write};
     /// use std::os::unix::net::UnixStream;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -607,9 +670,16 @@ impl<S: AsRawFd, T> Selector<S, T> {
     /// peer.write_all(b"ping")?;
     /// for (token, _mask) in sel.select(1.0)? {
     ///     let mut buf = [0; 1024];
-    ///     let n = sel.get_key_mut(token)?.fileobj.read(&mut buf)?;
-    ///     if n < buf.len() {
-    ///         sel.mark_drained(token, EVENT_READ)?; // a short read on a stream: it is empty
+    ///     loop {
+    ///         match sel.get_key(token)?.fileobj().read(&mut buf) {
+    ///             Ok(0) => break, // end of file: nothing to mark
+    ///             Ok(_n) => continue, // maybe more behind it: a short read proves nothing
+    ///             Err(e) if e.kind() == ErrorKind::WouldBlock => {
+    ///                 sel.mark_drained(token, EVENT_READ)?; // the kernel said "empty"
+    ///                 break;
+    ///             }
+    ///             Err(e) => return Err(e.into()),
+    ///         }
     ///     }
     /// }
     /// assert!(sel.select(0)?.is_empty()); // nothing to read, and nothing was asked

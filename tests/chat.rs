@@ -811,7 +811,8 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
         .map(|k| (k.token(), k.data))
         .collect();
     for &(token, c) in &keys {
-        let stream = &mut sel.get_key_mut(token).unwrap().fileobj;
+        // `Read` and `Write` work on a shared `&TcpStream`, so no `&mut` is needed.
+        let mut stream: &TcpStream = sel.get_key(token).unwrap().fileobj();
         let mut text = String::new();
         for m in 0..LINES {
             text.push_str(&format!("m{m}\n"));
@@ -842,9 +843,10 @@ fn many_clients_every_line_once_in_order(kind: Kind, clients: usize) {
             want * clients
         );
         for (token, _) in sel.select(1.0).unwrap() {
-            let key = sel.get_key_mut(token).unwrap();
+            let key = sel.get_key(token).unwrap();
             let c = key.data;
-            let n = match key.fileobj.read(&mut buf) {
+            let mut stream: &TcpStream = key.fileobj();
+            let n = match stream.read(&mut buf) {
                 Ok(0) => panic!("c{c}: the server closed the connection"),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,

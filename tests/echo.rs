@@ -405,6 +405,34 @@ fn echoes_a_16_mib_message_sent_while_the_echo_is_read(kind: Kind) {
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
+/// A short read is not an empty socket (issue 7). `abc`, an urgent `X` and `def` leave in
+/// one corked segment, and the server's read stops at the urgent mark with `abc`; `def` is
+/// still queued, with no new edge to announce it. The urgent byte is out of band, not part
+/// of the stream, so the echo is `abcdef`, as from Python's `echo_server.py`.
+fn echoes_the_bytes_behind_a_tcp_urgent_mark(kind: Kind) {
+    let server = start(kind);
+    send_across_an_urgent_mark(server.addr);
+}
+
+/// The body of [`echoes_the_bytes_behind_a_tcp_urgent_mark`], also run against Python's
+/// server to show that it is the behaviour to match.
+#[track_caller]
+fn send_across_an_urgent_mark(addr: SocketAddr) {
+    let mut sock = connect(addr);
+    roundtrip(&mut sock, b"hi");
+    common::sys::set_tcp_cork(&sock, true).expect("TCP_CORK on");
+    sock.write_all(b"abc").expect("send");
+    common::sys::send_urgent(&sock, b"X").expect("send MSG_OOB");
+    sock.write_all(b"def").expect("send");
+    common::sys::set_tcp_cork(&sock, false).expect("TCP_CORK off");
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut echo = [0; 6];
+    sock.read_exact(&mut echo)
+        .expect("all six bytes back within 2 s");
+    assert_eq!(&echo, b"abcdef");
+    roundtrip(&mut sock, b"still there");
+}
+
 fn echoes_bytes_that_arrive_one_at_a_time(kind: Kind) {
     let server = start(kind);
     let pattern = Pattern::new();
@@ -548,6 +576,103 @@ fn resumes_reading_with_the_smallest_water_marks(kind: Kind) {
     assert_eq!(server.stats.bytes_echoed(), total);
 }
 
+/// `--max-conns`: at the cap the server stops accepting; a client beyond it waits in the
+/// listen queue, unanswered, and is served as soon as another connection closes.
+fn accepts_at_most_max_conns_and_the_next_client_once_one_closes(kind: Kind) {
+    let config = Config {
+        max_conns: 2,
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    let mut first = connect(server.addr);
+    let mut second = connect(server.addr);
+    roundtrip(&mut first, b"one");
+    roundtrip(&mut second, b"two");
+
+    // The kernel completes the third handshake, but the server does not accept it.
+    let mut third = connect(server.addr);
+    third.write_all(b"three").expect("send");
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut echo = [0; 5];
+    let err = third.read_exact(&mut echo).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "no echo beyond the cap, got {err}"
+    );
+    assert_eq!((server.stats.accepted(), server.stats.open()), (2, 2));
+
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third
+        .read_exact(&mut echo)
+        .expect("served once a slot is free");
+    assert_eq!(&echo, b"three");
+    assert!(eventually(Duration::from_secs(2), || server.stats.open() == 2));
+    assert_eq!(server.stats.accepted(), 3);
+    roundtrip(&mut second, b"still served");
+}
+
+/// `--idle-timeout`: a client that stays silent is closed after the timeout, one that keeps
+/// talking is not, and one that floods the server but never reads its echo (backpressure
+/// pauses it, so it has no more events) is closed too, freeing its buffer.
+fn closes_connections_idle_for_longer_than_the_idle_timeout(kind: Kind) {
+    // Long enough that a busy test machine does not stall `chatty` past it.
+    let limit = Duration::from_millis(600);
+    let config = Config {
+        idle_timeout: Some(limit),
+        high_water: 64 * 1024,
+        low_water: 16 * 1024,
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    let started = Instant::now();
+    let mut silent = connect(server.addr);
+    roundtrip(&mut silent, b"hello");
+    let mut chatty = connect(server.addr);
+    let flooding = connect(server.addr);
+    flooding.set_nonblocking(true).unwrap();
+    let mut flooded = 0;
+    let chunk = [0x5a; CHUNK];
+    while Instant::now() < started + Duration::from_millis(100) {
+        match (&flooding).write(&chunk) {
+            Ok(n) => flooded += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1))
+            }
+            Err(e) => panic!("flood: {e}"),
+        }
+    }
+    assert!(
+        flooded > 64 * 1024,
+        "the flood must pass the high-water mark"
+    );
+
+    // `chatty` talks every 50 ms for 2 timeouts and stays open throughout.
+    while started.elapsed() < 2 * limit {
+        roundtrip(&mut chatty, b"still here");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut buf = [0; 16];
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(silent.read(&mut buf).expect("closed, not reset"), 0);
+    assert!(started.elapsed() >= limit, "closed before its timeout");
+    assert!(
+        eventually(Duration::from_secs(2), || server.stats.open() == 1),
+        "the silent and the flooding client are closed, the chatty one is not: {} open",
+        server.stats.open()
+    );
+    roundtrip(&mut chatty, b"and served");
+}
+
 fn stops_within_2_s_with_clients_connected(kind: Kind) {
     let mut server = start(kind);
     let mut idle: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
@@ -634,6 +759,7 @@ server_tests! {
         echoes_a_message_back_unchanged,
         echoes_a_16_mib_message_sent_while_the_echo_is_read,
         echoes_bytes_that_arrive_one_at_a_time,
+        echoes_the_bytes_behind_a_tcp_urgent_mark,
         echoes_everything_to_a_client_that_half_closes_then_closes,
         keeps_serving_others_after_a_client_resets,
         bounds_what_it_buffers_for_a_client_that_sends_64_mib_before_reading,
@@ -645,12 +771,16 @@ server_tests! {
         resumes_reading_with_the_smallest_water_marks,
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
+        accepts_at_most_max_conns_and_the_next_client_once_one_closes,
+        closes_connections_idle_for_longer_than_the_idle_timeout,
     ];
     protocol_server(Kind::Protocol): [
         serves_200_concurrent_clients_of_50_messages_each,
         resumes_reading_with_the_smallest_water_marks,
         stops_within_2_s_with_clients_connected,
         uses_no_cpu_while_idle_with_connected_clients,
+        accepts_at_most_max_conns_and_the_next_client_once_one_closes,
+        closes_connections_idle_for_longer_than_the_idle_timeout,
     ];
 }
 
@@ -1053,6 +1183,8 @@ fn rust_client_gets_every_byte_back_from_the_python_selectors_server() {
     run_client_ok(&[addr], &options);
     // Its one big message: 16 MiB through the Python server's backpressure.
     run_client_ok(&[addr], &bounded(1, 1, 16 << 20));
+    // Python's selectors report the bytes behind a TCP urgent mark, as ours must.
+    send_across_an_urgent_mark(addr);
     assert!(
         python.0.try_wait().unwrap().is_none(),
         "the Python server died"

@@ -50,6 +50,7 @@ const PROGRAMS: &[(&str, Kind)] = &[
     ("echo_blocking", Server),
     ("echo_threads", Server),
     ("echo_server", Server),
+    ("echo_protocol", Server),
     ("echo_raw_mio", Server),
     ("echo_client", Client),
     ("multiconn_client", Client),

@@ -35,7 +35,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{read_available, socketpair, sys, RawFdObj};
-use mio_selectors::{Error, Events, Lookup, Selector, SelectorKey, Token, EVENT_READ, EVENT_WRITE};
+use mio_selectors::{
+    Error, Events, Lookup, ModifyError, Selector, SelectorKey, Token, EVENT_READ, EVENT_WRITE,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -126,7 +128,7 @@ fn register_returns_a_key_with_fileobj_fd_events_and_data() -> TestResult {
     let mut sel = Selector::new()?;
 
     let key = sel.register(rd, EVENT_READ, "data")?;
-    assert_eq!(key.fileobj.as_raw_fd(), rd_fd);
+    assert_eq!(key.fileobj().as_raw_fd(), rd_fd);
     assert_eq!(key.fd(), rd_fd);
     assert_eq!(key.events(), EVENT_READ);
     assert_eq!(key.data, "data");
@@ -191,7 +193,7 @@ fn register_refuses_bad_events_negative_fds_and_taken_fds_and_hands_them_back() 
     let map = sel.get_map();
     assert_eq!(map.len(), 2);
     let rd_key = map.get(rd_fd).ok_or("rd's key is gone")?;
-    assert!(matches!(rd_key.fileobj, FileObj::Socket(_)));
+    assert!(matches!(rd_key.fileobj(), FileObj::Socket(_)));
     assert_eq!((rd_key.events(), rd_key.data), (EVENT_READ, "data"));
     assert_eq!(map.get(wr_fd).map(|key| key.data), Some("wr"));
     Ok(())
@@ -343,7 +345,13 @@ fn modify_changes_the_events_or_the_data_and_get_key_sees_the_change() -> TestRe
 
     let unknown = sel.modify(999_999, EVENT_READ, None);
     assert!(
-        matches!(unknown, Err(Error::NotRegistered(Lookup::Fd(999_999)))),
+        matches!(
+            unknown,
+            Err(ModifyError {
+                error: Error::NotRegistered(Lookup::Fd(999_999)),
+                data: None
+            })
+        ),
         "{unknown:?}"
     );
     Ok(())
@@ -393,7 +401,16 @@ fn modify_refused_by_the_kernel_keeps_the_old_key() -> TestResult {
     drop(rd);
 
     let refused = sel.modify(fd, EVENT_WRITE, "new");
-    assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(ModifyError {
+                error: Error::Io(_),
+                data: "new"
+            })
+        ),
+        "{refused:?}"
+    );
     // Python would assert `len(s._map) == 0` here.
     assert_eq!(sel.get_map().len(), 1);
     let key = sel.get_key(fd)?;
@@ -622,7 +639,7 @@ fn each_message_is_reported_on_its_own_reader_only() -> TestResult {
         let ready_writers = find_ready_matching(&ready, EVENT_WRITE);
         assert!(!ready_writers.is_empty(), "no sockets ready for writing");
         let wr = random_choice(&ready_writers);
-        sel.get_key_mut(wr)?.fileobj.write_all(MSG)?;
+        sel.get_key_mut(wr)?.fileobj().write_all(MSG)?;
 
         // Python: "there might be a delay between the write to the write end and the read
         // end is reported ready". It tries up to 10 times, sleeping 0.1 s between tries.
@@ -640,7 +657,7 @@ fn each_message_is_reported_on_its_own_reader_only() -> TestResult {
         assert_eq!(ready_readers, vec![readers[pair]]);
 
         let rd = ready_readers[0];
-        let buf = read_available(&mut sel.get_key_mut(rd)?.fileobj, MSG.len());
+        let buf = read_available(&mut sel.get_key(rd)?.fileobj(), MSG.len());
         assert_eq!(buf.len(), MSG.len());
         bufs.push(buf);
         sel.unregister(wr)?;

@@ -13,7 +13,9 @@
 //!   right after the current callback, as the layer promises, so a broadcast never runs
 //!   inside another;
 //! * leaving: end of file, `/quit`, the idle timeout and `connection_lost` all call
-//!   [`Room::leave`], which announces a client once however many of them happen.
+//!   [`Room::leave`], which announces a client once however many of them happen. A client
+//!   that has left but never reads what it is still owed is dropped by the layer after one
+//!   idle period without progress.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -23,7 +25,6 @@ use log::{info, warn};
 use super::{Config, Outbox, Room, GREETING};
 use crate::event_loop::{
     self, ConnId, Connections, Context, EventLoop, Line, LineDecoder, LoopHandle, Lost, Protocol,
-    TimerHandle,
 };
 use crate::Stop;
 
@@ -100,16 +101,6 @@ impl Client {
         let me = ctx.id();
         Client::with_room(ctx, |room, out| room.leave(me, out));
     }
-
-    /// A client that has left (`/quit`, end of input) is closed once it has taken what it
-    /// is owed; one that never reads it would hold its socket forever. So it gets one more
-    /// idle timeout, then [`timer_fired`](Protocol::timer_fired) aborts it. (If it closes
-    /// first, the layer drops the timer.) Python: `leave` keeps it in `by_activity`.
-    fn linger(ctx: &mut Context<'_, ChatState>) {
-        if let Some(idle) = ctx.app().config.idle_timeout {
-            ctx.set_timer(idle);
-        }
-    }
 }
 
 impl Protocol<ChatState> for Client {
@@ -132,7 +123,6 @@ impl Protocol<ChatState> for Client {
                 Line::TooLong => room.line_too_long(me, out),
             });
             if quit {
-                Client::linger(ctx);
                 break; // lines after /quit are not handled
             }
             if !self.joined {
@@ -150,15 +140,7 @@ impl Protocol<ChatState> for Client {
     fn eof_received(&mut self, ctx: &mut Context<'_, ChatState>) -> bool {
         info!("{}: end of input", ctx.id());
         Client::leave(ctx);
-        Client::linger(ctx);
         false
-    }
-
-    /// The linger timer: the client left an idle timeout ago and has still not taken what
-    /// it was owed.
-    fn timer_fired(&mut self, ctx: &mut Context<'_, ChatState>, _timer: TimerHandle) {
-        info!("{}: left without reading its last lines; closing", ctx.id());
-        ctx.transport().abort();
     }
 
     fn timed_out(&mut self, ctx: &mut Context<'_, ChatState>) {

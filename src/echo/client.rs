@@ -416,7 +416,7 @@ impl Client<'_> {
         if !key.data.connected {
             return self.finish_connect(token);
         }
-        let (sock, conn) = (&mut key.fileobj, &mut key.data);
+        let (sock, conn) = key.fileobj_and_data();
         let next = conn.on_ready(sock, mask, &mut self.buf, &self.pattern, self.options);
         match next {
             Ok(events) if events == key.events() => {}
@@ -441,7 +441,7 @@ impl Client<'_> {
     /// handshake succeed?
     fn finish_connect(&mut self, token: Token) -> io::Result<()> {
         let key = self.sel.get_key_mut(token)?;
-        match handshake_result(&key.fileobj) {
+        match handshake_result(key.fileobj()) {
             Ok(false) => Ok(()), // not over yet (a spurious wake-up): wait again
             Ok(true) => {
                 key.data.connected = true;
@@ -451,9 +451,8 @@ impl Client<'_> {
                 Ok(())
             }
             Err(err) => {
-                let key = self.sel.unregister(token)?;
-                let conn = key.data;
-                drop(key.fileobj); // Python: sock.close()
+                let (sock, conn) = self.sel.unregister(token)?.into_parts();
+                drop(sock); // Python: sock.close()
                 let reason = format!("connect to {}: {err}", conn.addr);
                 debug!("conn {}: {reason}", conn.id);
                 self.connect_next(conn, reason); // the host's next address, if any
@@ -521,7 +520,7 @@ impl Connection {
     /// Python: the body of `service_connection` after the connect, with `update_interest`.
     fn on_ready(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &TcpStream,
         mask: Events,
         buf: &mut [u8],
         pattern: &[u8],
@@ -550,7 +549,7 @@ impl Connection {
 
     /// Python: `write_some(sock, data)`. Queues the next message once the last one is
     /// sent, then makes one `send`.
-    fn write_some(&mut self, sock: &mut TcpStream, options: &ClientOptions) -> Result<(), Ended> {
+    fn write_some(&mut self, mut sock: &TcpStream, options: &ClientOptions) -> Result<(), Ended> {
         if self.out_sent == self.outb.len() && self.messages_queued < options.messages {
             self.outb = make_message(
                 self.id,
@@ -588,7 +587,7 @@ impl Connection {
     /// `Err(Ended::Done)` once every byte is back.
     fn read_some(
         &mut self,
-        sock: &mut TcpStream,
+        mut sock: &TcpStream,
         buf: &mut [u8],
         pattern: &[u8],
         options: &ClientOptions,

@@ -536,7 +536,7 @@ impl Load<'_> {
             .sel
             .get_key_mut(token)
             .map_err(|e| Some(e.to_string()))?;
-        let (sock, conn) = (&mut key.fileobj, &mut key.data);
+        let (mut sock, conn) = key.fileobj_and_data();
         if mask.contains(EVENT_READ) {
             let n = match sock.read(&mut self.buf) {
                 Ok(0) => return Err(Some(format!("server closed after {} bytes", conn.received))),

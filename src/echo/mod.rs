@@ -50,8 +50,21 @@ pub struct Config {
     pub high_water: usize,
     /// Resume reading once the waiting bytes drop below this.
     pub low_water: usize,
-    /// How long to stop accepting after the process runs out of descriptors.
+    /// How long to stop accepting after the process runs out of descriptors (or after the
+    /// kernel refuses to watch the listener again).
     pub accept_backoff: Duration,
+    /// The most connections [`EchoServer`] keeps open at once. At the cap it stops
+    /// accepting (the listener leaves the selector, and new clients wait in the kernel's
+    /// listen queue) until a connection closes. With backpressure this bounds the server's
+    /// memory: about `max_conns` × [`max_buffered_per_connection`](Self::max_buffered_per_connection).
+    /// Python: `echo_server.py` has no cap.
+    pub max_conns: usize,
+    /// [`EchoServer`] closes a connection that has had no event for this long: a client
+    /// that neither sends nor reads (one that only sends, but never reads its echo, stops
+    /// having events once backpressure pauses it). `None`: never. Checked a few times per
+    /// timeout, so a connection closes between one and about 1.25 timeouts after its last
+    /// event. Python: `echo_server.py` has no timeout.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -61,6 +74,11 @@ impl Default for Config {
             high_water: 1024 * 1024,
             low_water: 256 * 1024,
             accept_backoff: Duration::from_millis(100),
+            // 1024 connections that each fill their buffer hold about 1.1 GiB: the most a
+            // teaching server should ever take. Raise it (and the descriptor limit) for load
+            // tests.
+            max_conns: 1024,
+            idle_timeout: Some(Duration::from_secs(300)),
         }
     }
 }

@@ -24,6 +24,9 @@
 //!   before the server closes the connection.
 //! * **Descriptor exhaustion.** When `accept` fails with `EMFILE`/`ENFILE`, the server stops
 //!   watching the listener for [`Config::accept_backoff`] instead of spinning on it.
+//! * **Limits.** At most [`Config::max_conns`] connections at once (the listener leaves the
+//!   selector at the cap), and a connection with no event for [`Config::idle_timeout`] is
+//!   closed, so clients that never read cannot pin memory and descriptors for ever.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -31,7 +34,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
@@ -68,11 +71,14 @@ struct Connection {
     sent: usize,
     /// The client has shut down its sending side (we read end-of-file).
     peer_done: bool,
+    /// When this connection last had an event, for [`Config::idle_timeout`].
+    last_event: Instant,
     /// Reading is paused by backpressure until `pending` drains below the low-water mark.
     paused: bool,
-    /// This event's read left the socket empty: it returned fewer bytes than the buffer
-    /// holds (TCP hands over all it has) or `WouldBlock`. Passed on to the selector with
-    /// `mark_drained`, so the next `select()` need not ask the kernel about this socket.
+    /// This event's read returned `WouldBlock`: the kernel itself said the socket is empty.
+    /// Passed on to the selector with `mark_drained`, so the next `select()` need not ask
+    /// the kernel about this socket. A short read is *not* enough: a TCP read stops at the
+    /// urgent mark with more bytes behind it (see `Selector::mark_drained`).
     read_dry: bool,
 }
 
@@ -82,6 +88,18 @@ enum Closed {
     Done,
     /// A read or write failed: reset, broken pipe, ...
     Failed(io::Error),
+    /// No event for [`Config::idle_timeout`].
+    Idle(Duration),
+}
+
+/// When a listener taken out of the selector goes back in.
+#[derive(Clone, Copy, Debug)]
+enum Resume {
+    /// At this time: after running out of descriptors, or after the kernel refused to
+    /// watch the listener again.
+    At(Instant),
+    /// As soon as a connection closes: [`Config::max_conns`] are open.
+    BelowCap,
 }
 
 /// The echo server: a listener and its connections on one selector.
@@ -124,9 +142,14 @@ pub struct EchoServer {
     stop: Stop,
     stats: Arc<Stats>,
     local_addr: SocketAddr,
-    /// While accepting is paused after running out of descriptors: the listener, taken out
-    /// of the selector, and when to put it back.
-    paused_listener: Option<(TcpListener, Instant)>,
+    /// While accepting is paused (out of descriptors, or at the connection cap): the
+    /// listener, taken out of the selector, and when to put it back.
+    paused_listener: Option<(TcpListener, Resume)>,
+    /// The time `select()` last returned: one clock read per call, not one per event, is
+    /// what idle times are measured against.
+    now: Instant,
+    /// When to look for idle connections next.
+    next_sweep: Instant,
 }
 
 impl EchoServer {
@@ -145,6 +168,8 @@ impl EchoServer {
         // Python: sel.register(lsock, selectors.EVENT_READ, data=None)
         let listener = Socket::Listening(TcpListener::from_std(listener));
         sel.register(listener, EVENT_READ, None)?;
+        let now = Instant::now();
+        let next_sweep = now + config_sweep_period(&config);
         Ok(EchoServer {
             sel,
             buf: vec![0; config.read_chunk.max(1)].into_boxed_slice(),
@@ -153,6 +178,8 @@ impl EchoServer {
             stats: Arc::default(),
             local_addr,
             paused_listener: None,
+            now,
+            next_sweep,
         })
     }
 
@@ -198,13 +225,14 @@ impl EchoServer {
     /// The loop of [`run`](Self::run), until the stop handle is used or the selector fails.
     fn serve_until_stopped(&mut self) -> io::Result<()> {
         while !self.stop.is_stopped() {
-            // Python: events = sel.select(timeout=None). While accepting is paused, wake up
-            // in time to resume it.
+            // Python: events = sel.select(timeout=None). Wake up in time to resume a paused
+            // listener or to close idle connections.
             let timeout = self
-                .paused_listener
-                .as_ref()
-                .map(|(_, until)| until.saturating_duration_since(Instant::now()));
-            for (token, mask) in self.sel.select(timeout)? {
+                .next_wakeup()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            let ready = self.sel.select(timeout)?;
+            self.now = Instant::now();
+            for (token, mask) in ready {
                 // Python: if key.data is None: accept_wrapper(key.fileobj)
                 match self.sel.get_key(token).map(|key| key.data.is_none()) {
                     Ok(true) => self.accept(token)?,
@@ -212,15 +240,32 @@ impl EchoServer {
                     Err(_) => {} // unregistered earlier in this batch
                 }
             }
-            self.resume_accepting_when_due()?;
+            self.resume_accepting_when_due();
+            self.close_idle_connections()?;
         }
         Ok(())
+    }
+
+    /// The earliest time the loop must wake up without any event: to put a listener paused
+    /// for a while back, or to look for idle connections. `None`: wait for events only.
+    fn next_wakeup(&self) -> Option<Instant> {
+        let resume = match self.paused_listener {
+            Some((_, Resume::At(at))) => Some(at),
+            _ => None,
+        };
+        let sweep = (self.config.idle_timeout.is_some() && self.stats.open() > 0)
+            .then_some(self.next_sweep);
+        resume.into_iter().chain(sweep).min()
+    }
+
+    fn max_conns(&self) -> usize {
+        self.config.max_conns.max(1)
     }
 
     /// Python: `accept_wrapper(sock)`. Accepts one connection per event, as Python does;
     /// if more are queued, the level-triggered listener is reported again next time.
     fn accept(&mut self, token: Token) -> io::Result<()> {
-        let Socket::Listening(listener) = &self.sel.get_key(token)?.fileobj else {
+        let Socket::Listening(listener) = self.sel.get_key(token)?.fileobj() else {
             unreachable!("only the listener is registered without data");
         };
         match listener.accept() {
@@ -233,6 +278,7 @@ impl EchoServer {
                     peer_done: false,
                     paused: false,
                     read_dry: false,
+                    last_event: self.now,
                 };
                 match self
                     .sel
@@ -242,6 +288,14 @@ impl EchoServer {
                         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                         self.stats.open.fetch_add(1, Ordering::Relaxed);
                         debug!("accepted connection from {addr}");
+                        if self.stats.open() >= self.max_conns() {
+                            // New clients wait in the kernel's listen queue meanwhile.
+                            info!(
+                                "{} connections open, the most allowed: not accepting until one closes",
+                                self.stats.open()
+                            );
+                            self.pause_listener(token, Resume::BelowCap)?;
+                        }
                     }
                     // The kernel refused to watch one more socket (epoll's max_user_watches,
                     // or no memory): drop this client and keep serving the others.
@@ -249,7 +303,15 @@ impl EchoServer {
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {} // the client gave up
-            Err(err) if is_out_of_resources(&err) => self.pause_accepting(token, &err)?,
+            Err(err) if is_out_of_resources(&err) => {
+                warn!(
+                    "accept failed: {err}; not accepting for {:?} ({} connections open)",
+                    self.config.accept_backoff,
+                    self.stats.open()
+                );
+                let until = Instant::now() + self.config.accept_backoff;
+                self.pause_listener(token, Resume::At(until))?;
+            }
             // The listener itself is broken (not a socket, not listening): it would fail the
             // same way every time, and being level-triggered, be reported every time. Stop,
             // and say why.
@@ -260,31 +322,74 @@ impl EchoServer {
         Ok(())
     }
 
-    /// Out of descriptors: every `accept` would fail at once, and since the listener stays
-    /// readable, a level-triggered loop would spin. Stop watching it for a while; closing
-    /// connections free descriptors in the meantime.
-    fn pause_accepting(&mut self, token: Token, err: &io::Error) -> io::Result<()> {
-        warn!(
-            "accept failed: {err}; not accepting for {:?} ({} connections open)",
-            self.config.accept_backoff,
-            self.stats.open()
-        );
-        let key = self.sel.unregister(token)?;
-        let Socket::Listening(listener) = key.fileobj else {
+    /// Stops watching the listener until `resume`. Out of descriptors, every `accept` would
+    /// fail at once, and since the listener stays readable, a level-triggered loop would
+    /// spin; closing connections free descriptors in the meantime. At the connection cap,
+    /// the listener waits for a connection to close.
+    fn pause_listener(&mut self, token: Token, resume: Resume) -> io::Result<()> {
+        let Socket::Listening(listener) = self.sel.unregister(token)?.into_fileobj() else {
             unreachable!("only the listener is registered without data");
         };
-        self.paused_listener = Some((listener, Instant::now() + self.config.accept_backoff));
+        self.paused_listener = Some((listener, resume));
         Ok(())
     }
 
-    fn resume_accepting_when_due(&mut self) -> io::Result<()> {
-        if let Some((_, until)) = &self.paused_listener {
-            if Instant::now() >= *until {
-                let (listener, _) = self.paused_listener.take().expect("checked above");
-                info!("accepting connections again");
-                self.sel
-                    .register(Socket::Listening(listener), EVENT_READ, None)?;
+    /// Puts a paused listener back once its time has come. If the kernel refuses to watch
+    /// it (out of memory, say), the server keeps serving the connections it has and tries
+    /// again after [`Config::accept_backoff`]: a failure here must not end the server.
+    fn resume_accepting_when_due(&mut self) {
+        let due = match self.paused_listener {
+            Some((_, Resume::At(at))) => self.now >= at,
+            Some((_, Resume::BelowCap)) => self.stats.open() < self.max_conns(),
+            None => false,
+        };
+        if !due {
+            return;
+        }
+        let (listener, _) = self.paused_listener.take().expect("checked above");
+        match self
+            .sel
+            .register(Socket::Listening(listener), EVENT_READ, None)
+        {
+            Ok(_) => info!("accepting connections again"),
+            Err(failed) => {
+                let retry = self.config.accept_backoff;
+                warn!(
+                    "cannot watch the listener again: {}; retrying in {retry:?}",
+                    failed.error
+                );
+                let Socket::Listening(listener) = failed.fileobj else {
+                    unreachable!("we registered the listener");
+                };
+                self.paused_listener = Some((listener, Resume::At(Instant::now() + retry)));
             }
+        }
+    }
+
+    /// Closes every connection that has had no event for [`Config::idle_timeout`]. Looks a
+    /// few times per timeout, not on every loop: one pass costs a look at every connection.
+    fn close_idle_connections(&mut self) -> io::Result<()> {
+        let Some(limit) = self.config.idle_timeout else {
+            return Ok(());
+        };
+        let now = self.now;
+        if now < self.next_sweep {
+            return Ok(());
+        }
+        self.next_sweep = now + config_sweep_period(&self.config);
+        let idle: Vec<Token> = self
+            .sel
+            .get_map()
+            .values()
+            .filter(|key| {
+                key.data
+                    .as_ref()
+                    .is_some_and(|conn| now.saturating_duration_since(conn.last_event) >= limit)
+            })
+            .map(|key| key.token())
+            .collect();
+        for token in idle {
+            self.close(token, Closed::Idle(limit))?;
         }
         Ok(())
     }
@@ -292,15 +397,17 @@ impl EchoServer {
     /// Python: `service_connection(key, mask)`: one read and one write at most, then decide
     /// what to wait for next.
     fn service(&mut self, token: Token, mask: Events) -> io::Result<()> {
+        let now = self.now;
         let key = self.sel.get_key_mut(token)?;
         let registered = key.events();
-        let (Socket::Connected(sock), Some(conn)) = (&mut key.fileobj, &mut key.data) else {
+        let (Socket::Connected(sock), Some(conn)) = key.fileobj_and_data() else {
             unreachable!("connections are registered with data");
         };
+        conn.last_event = now;
         let outcome = conn.on_ready(sock, mask, &mut self.buf, &self.config, &self.stats);
         if std::mem::take(&mut conn.read_dry) {
-            // Level triggering, at edge-triggered cost: we saw this socket run dry, so the
-            // selector can skip asking the kernel about it (see `Selector::mark_drained`).
+            // The kernel said `WouldBlock`, so the selector can skip asking it about this
+            // socket next time (see `Selector::mark_drained`).
             self.sel.mark_drained(token, EVENT_READ)?;
         }
         let why = match outcome {
@@ -313,6 +420,11 @@ impl EchoServer {
             },
             Err(why) => why,
         };
+        self.close(token, why)
+    }
+
+    /// Python: `sel.unregister(sock); sock.close()`.
+    fn close(&mut self, token: Token, why: Closed) -> io::Result<()> {
         let key = self.sel.unregister(token)?;
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
         let Some(Connection { addr, .. }) = key.data else {
@@ -321,16 +433,26 @@ impl EchoServer {
         match why {
             Closed::Done => debug!("closing connection to {addr}"),
             Closed::Failed(err) => debug!("closing connection to {addr}: {err}"),
+            Closed::Idle(limit) => debug!("closing connection to {addr}: no event for {limit:?}"),
         }
         Ok(()) // dropping `key` closes the socket: unregister, then close
     }
+}
+
+/// How often to look for idle connections: a quarter of the timeout, so that a connection
+/// closes at most a quarter late, and a pass over every connection stays rare.
+fn config_sweep_period(config: &Config) -> Duration {
+    config
+        .idle_timeout
+        .map_or(Duration::from_secs(3600), |limit| limit / 4)
+        .max(Duration::from_millis(10))
 }
 
 impl Connection {
     /// Does this event's I/O and returns the events to wait for next, or why to close.
     fn on_ready(
         &mut self,
-        sock: &mut TcpStream,
+        mut sock: &TcpStream,
         mask: Events,
         buf: &mut [u8],
         config: &Config,
@@ -341,10 +463,9 @@ impl Connection {
                 // Python: `if not recv_data:` the client shut down its side. Keep the
                 // connection until everything it sent has gone back.
                 Ok(0) => self.peer_done = true,
-                Ok(n) => {
-                    self.read_dry = n < buf.len();
-                    self.echo(sock, &buf[..n], stats)?;
-                }
+                // However short, a read proves nothing about what is left: the selector's
+                // level trigger reports the socket again if more is waiting.
+                Ok(n) => self.echo(sock, &buf[..n], stats)?,
                 // "Ready" is a hint, not a promise (a spurious wake-up): try again later.
                 Err(err) if is_retry(&err) => self.read_dry = true,
                 Err(err) => return Err(Closed::Failed(err)),
@@ -380,7 +501,7 @@ impl Connection {
     /// Sends `data` back: straight away if nothing is queued (the common case, with no copy),
     /// and queues what the kernel would not take. Never writes around queued bytes, which
     /// would reorder the echo.
-    fn echo(&mut self, sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<(), Closed> {
+    fn echo(&mut self, sock: &TcpStream, data: &[u8], stats: &Stats) -> Result<(), Closed> {
         let written = if self.sent == self.pending.len() {
             write_some(sock, data, stats)?
         } else {
@@ -398,7 +519,7 @@ impl Connection {
     }
 
     /// Python: `sent = sock.send(data.outb); data.outb = data.outb[sent:]`, without the copy.
-    fn flush(&mut self, sock: &mut TcpStream, stats: &Stats) -> Result<(), Closed> {
+    fn flush(&mut self, sock: &TcpStream, stats: &Stats) -> Result<(), Closed> {
         self.sent += write_some(sock, &self.pending[self.sent..], stats)?;
         if self.sent == self.pending.len() {
             // All gone: give the memory back, so an idle connection holds no buffer.
@@ -415,7 +536,11 @@ impl Connection {
 }
 
 /// One `send`: returns how much the kernel took, 0 if it would block.
-fn write_some(sock: &mut TcpStream, data: &[u8], stats: &Stats) -> Result<usize, Closed> {
+///
+/// It takes `&TcpStream`: mio (like std) implements `Read` and `Write` for a shared
+/// reference to a socket, since the kernel, not the Rust value, holds its state. That is
+/// all the selector lends out ([`SelectorKey::fileobj`](crate::SelectorKey::fileobj)).
+fn write_some(mut sock: &TcpStream, data: &[u8], stats: &Stats) -> Result<usize, Closed> {
     match sock.write(data) {
         Ok(n) => {
             stats.bytes_echoed.fetch_add(n as u64, Ordering::Relaxed);
@@ -434,5 +559,54 @@ impl fmt::Debug for EchoServer {
             .field("stats", &self.stats)
             .field("accepting", &self.paused_listener.is_none())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> EchoServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        EchoServer::new(listener, Config::default()).expect("EchoServer::new")
+    }
+
+    fn listener_token(server: &EchoServer) -> Token {
+        let map = server.sel.get_map();
+        let key = map.values().find(|key| key.data.is_none());
+        key.expect("the listener is registered").token()
+    }
+
+    #[test]
+    fn a_paused_listener_goes_back_into_the_selector_when_due() {
+        let mut server = server();
+        let token = listener_token(&server);
+        server
+            .pause_listener(token, Resume::At(Instant::now()))
+            .unwrap();
+        assert!(server.sel.get_map().is_empty());
+        server.now = Instant::now();
+        server.resume_accepting_when_due();
+        assert!(server.paused_listener.is_none());
+        assert_eq!(server.sel.get_map().len(), 1);
+    }
+
+    /// The kernel refusing the listener again must not end the server (it used to, through
+    /// `?`): the listener is kept, and tried again after the backoff.
+    #[test]
+    fn a_listener_the_selector_refuses_is_kept_and_retried_later() {
+        let mut server = server();
+        let token = listener_token(&server);
+        server
+            .pause_listener(token, Resume::At(Instant::now()))
+            .unwrap();
+        // The simplest refusal to arrange: a closed selector refuses every registration.
+        server.sel.close();
+        server.now = Instant::now();
+        server.resume_accepting_when_due();
+        match server.paused_listener {
+            Some((_, Resume::At(at))) => assert!(at > server.now, "retried later, not now"),
+            other => panic!("the listener must be kept for a retry: {other:?}"),
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use log::{debug, info};
 
@@ -31,17 +32,32 @@ use crate::Stop;
 #[derive(Debug)]
 pub struct Echo {
     stats: Arc<Stats>,
+    idle_timeout: Option<Duration>,
 }
 
 impl Echo {
     /// An echo protocol that counts into `stats`.
     pub fn new(stats: Arc<Stats>) -> Echo {
-        Echo { stats }
+        Echo {
+            stats,
+            idle_timeout: None,
+        }
+    }
+
+    /// Closes a connection after `timeout` with no progress either way (nothing received,
+    /// nothing sent), as [`Config::idle_timeout`] does for [`EchoServer`](super::EchoServer).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Echo {
+        self.idle_timeout = timeout;
+        self
     }
 }
 
 impl<S: 'static> Protocol<S> for Echo {
     fn connection_made(&mut self, ctx: &mut Context<'_, S>) {
+        if self.idle_timeout.is_some() {
+            // Sending counts as activity: a client reading a long echo slowly is not idle.
+            ctx.transport().set_io_timeout(self.idle_timeout);
+        }
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         self.stats.open.fetch_add(1, Ordering::Relaxed);
         debug!("{:?}: connected", ctx.id());
@@ -124,12 +140,18 @@ impl EchoProtocolServer {
                 high_water: config.high_water,
                 low_water: config.low_water,
                 accept_backoff: config.accept_backoff,
+                // At the cap, clients wait in the listen queue, as EchoServer's do.
+                max_connections: config.max_conns.max(1),
+                wait_when_full: true,
                 ..event_loop::Config::default()
             },
         )?;
         let stats = Arc::new(Stats::default());
         let counters = Arc::clone(&stats);
-        lp.listen_tcp(listener, move || Echo::new(Arc::clone(&counters)))?;
+        let idle_timeout = config.idle_timeout;
+        lp.listen_tcp(listener, move || {
+            Echo::new(Arc::clone(&counters)).idle_timeout(idle_timeout)
+        })?;
         Ok(EchoProtocolServer {
             lp,
             stats,
@@ -157,7 +179,8 @@ impl EchoProtocolServer {
     /// # Errors
     /// As [`EventLoop::run`].
     pub fn run(mut self) -> io::Result<()> {
-        info!(
+        // Debug, not info: the program says where it listens.
+        debug!(
             "echo server (protocol layer) listening on {}",
             self.local_addr
         );

@@ -12,7 +12,7 @@ use log::{debug, info, warn};
 
 use super::protocol::Protocol;
 use super::stream::Stream;
-use super::{Action, Core, Entry, Factory, Kind, ListenSocket, ListenerId};
+use super::{entry_in, Action, Core, Entry, Factory, Kind, ListenSocket, ListenerId};
 use crate::echo::{is_listener_broken, is_out_of_resources};
 use crate::{Token, EVENT_READ};
 
@@ -72,6 +72,7 @@ impl<S: 'static> Core<S> {
                 socket,
                 factory,
                 resting: false,
+                full: false,
             },
         );
         // Registered now, so that an error is the caller's to see.
@@ -100,9 +101,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn accept(&mut self, id: ListenerId, token: Token) -> io::Result<()> {
         for _ in 0..self.state.config.accept_batch.max(1) {
             let Some(Entry {
-                kind: Kind::Listener {
-                    socket, resting, ..
-                },
+                kind: Kind::Listener { resting, .. },
                 ..
             }) = self.entry_mut(id.0)
             else {
@@ -111,6 +110,18 @@ impl<S: 'static> Core<S> {
             if *resting {
                 return Ok(());
             }
+            let config = &self.state.config;
+            if config.wait_when_full && self.state.open_streams >= config.max_connections {
+                self.wait_until_not_full(id);
+                return Ok(());
+            }
+            let Some(Entry {
+                kind: Kind::Listener { socket, .. },
+                ..
+            }) = entry_in(&mut self.entries, id.0)
+            else {
+                return Ok(());
+            };
             match socket.accept() {
                 Ok(stream) => self.accepted(id, stream),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
@@ -138,6 +149,7 @@ impl<S: 'static> Core<S> {
 
     /// A new connection: over the limit it is told so and closed; else it gets a protocol.
     fn accepted(&mut self, id: ListenerId, mut stream: Stream) {
+        // Python: asyncio has no connection limit; a server over RLIMIT_NOFILE meets EMFILE.
         if self.state.open_streams >= self.state.config.max_connections {
             self.state.stats.rejected.fetch_add(1, Ordering::Relaxed);
             debug!(
@@ -191,6 +203,40 @@ impl<S: 'static> Core<S> {
         let when = self.state.now + backoff;
         self.state.timers.insert(when, Action::ResumeAccept(id));
         self.state.dirty.push(super::ConnId(id.0));
+    }
+
+    /// At the connection limit with `wait_when_full`: the listener leaves the selector (a
+    /// readable listener we do not accept from would be reported on every `select`), and
+    /// clients wait in the kernel's listen queue until a connection closes.
+    fn wait_until_not_full(&mut self, id: ListenerId) {
+        if let Some(Entry {
+            kind: Kind::Listener { full, .. },
+            ..
+        }) = self.entry_mut(id.0)
+        {
+            if !std::mem::replace(full, true) {
+                debug!(
+                    "{} connections open: not accepting until one closes",
+                    self.state.open_streams
+                );
+                self.state.full_listeners.push(id);
+                self.state.dirty.push(super::ConnId(id.0));
+            }
+        }
+    }
+
+    /// A connection closed below the limit: listeners that waited accept again.
+    pub(crate) fn resume_full_listeners(&mut self) {
+        for id in std::mem::take(&mut self.state.full_listeners) {
+            if let Some(Entry {
+                kind: Kind::Listener { full, .. },
+                ..
+            }) = self.entry_mut(id.0)
+            {
+                *full = false;
+                self.state.dirty.push(super::ConnId(id.0));
+            }
+        }
     }
 
     pub(crate) fn resume_accepting(&mut self, id: ListenerId) {

@@ -120,6 +120,8 @@ impl<S: 'static> LoopContext<'_, S> {
         delay: Duration,
         f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
+        // Python: `loop.time() + delay`, the clock read afresh; here the loop's clock, read
+        // once per iteration when select() returns (callbacks take microseconds).
         let when = self.core.state.now + delay;
         self.call_at(when, f)
     }

@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 
-use log::debug;
+use log::{debug, error};
 
 use super::context::DatagramContext;
 use super::protocol::{DatagramProtocol, Lost};
-use super::{ConnId, Core, Entry, EventLoop, Kind, LoopContext};
+use super::{guarded, ConnId, Core, Entry, EventLoop, Kind, LoopContext};
 use crate::{Token, EVENT_READ};
 
 impl<S: 'static> Core<S> {
@@ -109,21 +109,36 @@ impl<S: 'static> Core<S> {
             return None;
         };
         let mut protocol = protocol.take()?;
-        let result = f(
-            &mut *protocol,
-            &mut DatagramContext {
-                lp: LoopContext { core: self },
-                id,
-            },
-        );
+        let result = guarded(|| {
+            f(
+                &mut *protocol,
+                &mut DatagramContext {
+                    lp: LoopContext { core: self },
+                    id,
+                },
+            )
+        });
         if let Some(Entry {
-            kind: Kind::Datagram { protocol: slot, .. },
+            kind:
+                Kind::Datagram {
+                    protocol: slot,
+                    closing,
+                    ..
+                },
             ..
         }) = self.entry_mut(id.0)
         {
-            *slot = Some(protocol);
+            match result {
+                Some(_) => *slot = Some(protocol),
+                None => {
+                    error!("{id:?}: the datagram protocol panicked; closing its socket");
+                    if !std::mem::replace(closing, true) {
+                        self.state.dirty.push(id);
+                    }
+                }
+            }
         }
-        Some(result)
+        result
     }
 
     pub(crate) fn finish_datagram(&mut self, id: ConnId) {

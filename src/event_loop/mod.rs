@@ -9,7 +9,10 @@
 //!
 //! | file | Python | what it holds |
 //! |---|---|---|
-//! | `mod.rs` | `BaseEventLoop`, `_SelectorSocketTransport._read_ready` | [`EventLoop`], [`Config`], dispatch, accept, connect |
+//! | `mod.rs` | `BaseEventLoop`, `_SelectorSocketTransport._read_ready` | [`EventLoop`], [`Config`], dispatch, `settle` (callbacks owed, interest) |
+//! | `accept.rs` | `_accept_connection` | listeners, the connection limit, the EMFILE back-off |
+//! | `connect.rs` | `create_connection`, `sock_connect` | outgoing TCP and Unix-domain connections |
+//! | `datagram.rs` | `_SelectorDatagramTransport` | UDP sockets, `send_to` |
 //! | `protocol.rs` | `asyncio.Protocol`, `DatagramProtocol` | [`Protocol`], [`DatagramProtocol`], [`Lost`] |
 //! | `context.rs` | the loop object | [`LoopContext`], [`Context`], [`DatagramContext`] |
 //! | `transport.rs` | `asyncio.Transport` | [`Transport`], water marks, [`Written`], [`WriteError`] |
@@ -34,6 +37,11 @@
 //! * **Bounded memory.** No read buffer per connection (the loop has one); a write buffer
 //!   only while bytes wait, with water marks that tell the protocol to stop producing.
 //! * **No idle wake-ups.** With no timer due, `select` waits until a socket is ready.
+//! * **One send per recipient per iteration.** A connection's own `write` goes out at once;
+//!   writes to *other* connections are queued and sent once, after the iteration's events
+//!   ([`Transport::write`]).
+//! * **A panicking protocol hurts only itself.** Its connection is aborted and the loop
+//!   goes on (asyncio logs a callback's exception and goes on).
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
@@ -59,7 +67,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{debug, trace, warn};
+use log::{debug, error, trace, warn};
 use slab::Slab;
 
 pub use context::{Connections, Context, DatagramContext, LoopContext};
@@ -94,6 +102,12 @@ pub struct Config {
     /// What a connection over [`max_connections`](Self::max_connections) is sent before it
     /// is closed (one non-blocking write; empty: nothing).
     pub full_message: Vec<u8>,
+    /// At [`max_connections`](Self::max_connections), stop accepting instead: listeners
+    /// leave the selector, new clients wait in the kernel's listen queue, and accepting
+    /// resumes as soon as a connection closes (the echo server's `--max-conns`). `false`
+    /// (the default) accepts, sends [`full_message`](Self::full_message) and closes (chat's
+    /// `! server full`).
+    pub wait_when_full: bool,
     /// Accepts per listener event, at most. Python: `backlog = 100` doubles as this.
     pub accept_batch: usize,
     /// How long a listener rests after `accept` fails with `EMFILE`/`ENFILE`/`ENOBUFS`/
@@ -116,6 +130,7 @@ impl Default for Config {
             low_water: 16 * 1024,
             max_connections: 10_000,
             full_message: Vec::new(),
+            wait_when_full: false,
             accept_batch: 100,
             accept_backoff: Duration::from_secs(1),
             max_jobs_per_iteration: 1024,
@@ -223,6 +238,8 @@ pub(crate) struct State {
     pub(crate) file_buf: Vec<u8>,
     pub(crate) stats: Arc<LoopStats>,
     pub(crate) open_streams: usize,
+    /// Listeners off the selector because `max_connections` are open (`wait_when_full`).
+    pub(crate) full_listeners: Vec<ListenerId>,
     next_generation: u32,
 }
 
@@ -247,6 +264,8 @@ pub(crate) enum Kind<S> {
         factory: Factory<S>,
         /// Resting after `EMFILE`: off the selector until the timer puts it back.
         resting: bool,
+        /// At the connection limit (`wait_when_full`): off the selector until one closes.
+        full: bool,
     },
     Stream {
         conn: StreamConn,
@@ -366,6 +385,7 @@ impl<S: 'static> EventLoop<S> {
                     file_buf: Vec::new(),
                     stats: Arc::default(),
                     open_streams: 0,
+                    full_listeners: Vec::new(),
                     next_generation: 0,
                 },
                 calls: Slab::new(),
@@ -591,6 +611,8 @@ impl<S: 'static> EventLoop<S> {
             return;
         };
         if mask.contains(EVENT_READ) && conn.wants_read() {
+            // Python: one recv(256 KiB) per event into a fresh bytes object; here one read of
+            // `read_size` (64 KiB) into the loop's buffer, lent to data_received.
             match conn.stream.read(&mut self.buf[..read_size]) {
                 // Python: `_read_ready__on_eof`. Reading stops either way; the protocol
                 // decides whether the connection stays open for writing.
@@ -604,7 +626,7 @@ impl<S: 'static> EventLoop<S> {
                     }
                 }
                 Ok(n) => {
-                    conn.last_read = now;
+                    conn.last_active = now;
                     let data = &self.buf[..n];
                     core.call_stream(id, |p, ctx| p.data_received(ctx, data));
                 }
@@ -623,11 +645,9 @@ impl<S: 'static> EventLoop<S> {
         }
         if mask.contains(EVENT_WRITE) {
             let Core { entries, state, .. } = &mut *core;
-            if let Some(Transport { conn, state, .. }) = transport_in(entries, state, id) {
-                if conn.wants_write() {
-                    conn.flush(state);
-                    core.mark_dirty(id);
-                }
+            if let Some(conn) = stream_in(entries, id).filter(|conn| conn.wants_write()) {
+                conn.flush(state);
+                core.mark_dirty(id);
             }
         }
     }
@@ -664,9 +684,10 @@ impl<S: 'static> EventLoop<S> {
             let Some(job) = self.jobs.pop_front() else {
                 break;
             };
-            job(&mut LoopContext {
-                core: &mut self.core,
-            });
+            let core = &mut self.core;
+            if guarded(|| job(&mut LoopContext { core })).is_none() {
+                error!("a job from another thread panicked; the loop goes on");
+            }
             self.core.settle();
         }
     }
@@ -678,7 +699,9 @@ impl<S: 'static> Core<S> {
         match action {
             Action::Call(slot) => {
                 let call = self.calls.remove(slot);
-                call(&mut LoopContext { core: self });
+                if guarded(|| call(&mut LoopContext { core: self })).is_none() {
+                    error!("a call_later callback panicked; the loop goes on");
+                }
             }
             Action::Protocol(id) => {
                 if self.stream_mut(id).is_some_and(|conn| conn.lost.is_none()) {
@@ -702,8 +725,8 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// The idle timer fired. If the connection read something since it was set, set it
-    /// again for the time that is left (no timer work per read); else time it out.
+    /// The idle timer fired. If the connection was active since it was set, set it again
+    /// for the time that is left (no timer work per read); else time it out.
     fn check_idle(&mut self, id: ConnId) {
         let now = self.state.now;
         let Some(conn) = stream_in(&mut self.entries, id) else {
@@ -714,15 +737,23 @@ impl<S: 'static> Core<S> {
             return;
         };
         if conn.closing {
-            // Timed out once already, and the farewell could not be flushed in another
-            // idle period (the peer reads nothing): give up on it.
-            if conn.close_reason == CloseReason::TimedOut && conn.lost.is_none() {
-                conn.fail(Lost::TimedOut);
-                self.mark_dirty(id);
+            // Closing, with bytes still to send: fine while the peer takes them, dropped
+            // after a whole period in which it took none (else a peer that never reads
+            // would hold the connection, and its buffer, forever).
+            if conn.lost.is_none() {
+                let unsent = conn.queue.unsent();
+                if conn.unsent_at_check == Some(unsent) {
+                    debug!("{id:?}: closing, and nothing sent for {idle:?}: dropped");
+                    conn.fail(Lost::TimedOut);
+                    self.mark_dirty(id);
+                } else {
+                    conn.unsent_at_check = Some(unsent);
+                    conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
+                }
             }
             return;
         }
-        let deadline = conn.last_read + idle;
+        let deadline = conn.last_active + idle;
         if deadline > now {
             conn.idle_timer = Some(self.state.timers.insert(deadline, Action::Idle(id)));
             return;
@@ -732,6 +763,8 @@ impl<S: 'static> Core<S> {
         if let Some(conn) = stream_in(&mut self.entries, id) {
             conn.close_with(CloseReason::TimedOut);
             if conn.lost.is_none() {
+                // The farewell (or what was queued) could not all go yet: one more period.
+                conn.unsent_at_check = Some(conn.queue.unsent());
                 conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
             }
         }
@@ -826,6 +859,9 @@ impl<S: 'static> Core<S> {
                 .stats
                 .open
                 .store(self.state.open_streams, Ordering::Relaxed);
+            if self.state.open_streams < self.state.config.max_connections {
+                self.resume_full_listeners();
+            }
             for timer in [conn.idle_timer, conn.connect_timer].into_iter().flatten() {
                 self.state.timers.cancel(timer);
             }
@@ -877,22 +913,35 @@ impl<S: 'static> Core<S> {
             return None;
         };
         let mut protocol = protocol.take()?;
-        let result = f(
-            &mut *protocol,
-            &mut Context {
-                lp: LoopContext { core: self },
-                id,
-            },
-        );
+        let result = guarded(|| {
+            f(
+                &mut *protocol,
+                &mut Context {
+                    lp: LoopContext { core: self },
+                    id,
+                },
+            )
+        });
         if let Some(Entry {
-            kind: Kind::Stream { protocol: slot, .. },
+            kind: Kind::Stream {
+                protocol: slot,
+                conn,
+            },
             ..
         }) = self.entry_mut(id.0)
         {
-            *slot = Some(protocol);
+            match result {
+                Some(_) => *slot = Some(protocol),
+                None => {
+                    // The protocol's state is whatever the panic left: drop it, and the
+                    // connection with it (without further callbacks); the others go on.
+                    error!("{id:?}: the protocol panicked; aborting its connection");
+                    conn.fail(Lost::Aborted);
+                }
+            }
         }
         self.mark_dirty(id);
-        Some(result)
+        result
     }
 
     /// Delivers what the last callback left to deliver, until nothing is left: protocol
@@ -926,6 +975,9 @@ impl<S: 'static> Core<S> {
                     conn.made = true;
                     self.call_stream(id, |p, ctx| p.connection_made(ctx));
                 } else if conn.write_paused != conn.told_paused && !conn.closing {
+                    // Python: asyncio calls pause_writing() from inside write(); the writer's
+                    // protocol is borrowed by its callback here, so the loop calls it now,
+                    // right after. A closing connection is told nothing (Kludex/zuvloop#33).
                     conn.told_paused = conn.write_paused;
                     let pause = conn.write_paused;
                     self.call_stream(id, |p, ctx| {
@@ -1000,6 +1052,7 @@ impl<S: 'static> Core<S> {
         let reason = conn.lost.take().unwrap_or(Lost::Closed);
         conn.closing = true;
         if conn.connecting {
+            // Python: create_connection() raises; a callback has no exception to catch.
             let error = match reason {
                 Lost::Error(err) => err,
                 other => io::Error::new(io::ErrorKind::ConnectionAborted, other.to_string()),
@@ -1043,8 +1096,12 @@ impl<S> Entry<S> {
     /// The events this entry should be registered for, from its state.
     fn wanted(&self) -> Events {
         match &self.kind {
-            Kind::Listener { resting: false, .. } => EVENT_READ,
-            Kind::Listener { resting: true, .. } => Events::empty(),
+            Kind::Listener {
+                resting: false,
+                full: false,
+                ..
+            } => EVENT_READ,
+            Kind::Listener { .. } => Events::empty(),
             Kind::Stream { conn, .. } => {
                 let mut events = Events::empty();
                 if conn.wants_read() {
@@ -1059,6 +1116,15 @@ impl<S> Entry<S> {
             Kind::Datagram { closing: true, .. } => Events::empty(),
         }
     }
+}
+
+/// Runs a callback, catching a panic so that one protocol's bug ends its own connection,
+/// not every connection on the loop. The panic's message has been printed by then (the
+/// panic hook runs first); `None` says it happened.
+// Python: asyncio catches a callback's exception, logs it through the loop's exception
+// handler, and goes on; a Rust panic is the closest thing.
+fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 /// The entry `id` names, if it is still there (same slot, same generation).

@@ -43,8 +43,8 @@ pub enum Lost {
 }
 
 impl Lost {
-    /// True for the endings where every written byte reached the kernel: [`Lost::Closed`],
-    /// [`Lost::PeerClosed`] and a [`Lost::TimedOut`] that was flushed.
+    /// True for the endings where every written byte reached the kernel: [`Lost::Closed`]
+    /// and [`Lost::PeerClosed`].
     pub fn is_clean(&self) -> bool {
         matches!(self, Lost::Closed | Lost::PeerClosed)
     }

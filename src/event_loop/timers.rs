@@ -56,6 +56,8 @@ impl<A> Default for Timers<A> {
 impl<A> Timers<A> {
     /// Schedules `action` at `when`. Python: `loop.call_at(when, callback)`.
     pub(crate) fn insert(&mut self, when: Instant, action: A) -> TimerHandle {
+        // Python: heapq compares TimerHandles by `_when` only, so ties run in any order;
+        // the sequence number makes them run in the order they were set (libuv's rule).
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = self.entries.insert((seq, Some(action)));

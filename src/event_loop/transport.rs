@@ -109,10 +109,15 @@ pub(crate) struct StreamConn {
     /// last told; the loop calls pause/resume_writing when they differ.
     pub(crate) write_paused: bool,
     pub(crate) told_paused: bool,
-    /// Idle timeout, the loop time of the last read, and its timer.
+    /// Idle timeout, the loop time of the last activity, and its timer. Activity is a read
+    /// or, with `idle_counts_writes` ([`Transport::set_io_timeout`]), bytes sent too.
     pub(crate) idle: Option<Duration>,
-    pub(crate) last_read: std::time::Instant,
+    pub(crate) idle_counts_writes: bool,
+    pub(crate) last_active: std::time::Instant,
     pub(crate) idle_timer: Option<TimerHandle>,
+    /// While closing: what was left to send when the idle timer last fired, to see whether
+    /// a slow peer is taking any of it.
+    pub(crate) unsent_at_check: Option<u64>,
     pub(crate) connect_timer: Option<TimerHandle>,
     /// Already in the loop's list of connections to settle.
     pub(crate) dirty: bool,
@@ -158,8 +163,10 @@ impl StreamConn {
             write_paused: false,
             told_paused: false,
             idle: None,
-            last_read: state.now,
+            idle_counts_writes: false,
+            last_active: state.now,
             idle_timer: None,
+            unsent_at_check: None,
             connect_timer: None,
             dirty: false,
             flush_pending: false,
@@ -205,9 +212,13 @@ impl StreamConn {
         if self.lost.is_some() || self.connecting {
             return;
         }
+        let before = self.queue.unsent();
         if let Err(err) = self.queue.write_to(&mut self.stream, &mut state.file_buf) {
             self.fail(Lost::from_io(err));
             return;
+        }
+        if self.idle_counts_writes && self.queue.unsent() < before {
+            self.last_active = state.now;
         }
         self.after_flush();
     }
@@ -308,9 +319,16 @@ impl Transport<'_> {
                 return Ok(self.conn.after_enqueue());
             }
             match self.conn.stream.write(data) {
-                Ok(n) => data = &data[n..],
+                Ok(n) => {
+                    if n > 0 && self.conn.idle_counts_writes {
+                        self.conn.last_active = self.state.now;
+                    }
+                    data = &data[n..];
+                }
                 Err(err) if is_retry(&err) => {}
                 Err(err) => {
+                    // Python: `_fatal_error`, and write() returns None; here the caller
+                    // hears at once that the bytes went nowhere.
                     self.conn.fail(Lost::from_io(err));
                     return Err(WriteError::Closed);
                 }
@@ -480,15 +498,35 @@ impl Transport<'_> {
 
     /// Closes the connection if nothing is received for `timeout` (`None`: never, the
     /// default): [`Protocol::timed_out`](super::Protocol::timed_out) is called, then the
-    /// connection closes with [`Lost::TimedOut`]. The clock restarts with every read.
+    /// connection closes with [`Lost::TimedOut`]. The clock restarts with every read; bytes
+    /// sent do not count (a chat client that only listens is idle). To count them too, use
+    /// [`set_io_timeout`](Self::set_io_timeout).
+    ///
+    /// A connection that is closing (after `close()`, end of file, or the timeout itself)
+    /// while its peer takes none of what is left to send is dropped once a whole timeout
+    /// passes without progress, so a peer that never reads cannot hold it open.
     ///
     /// Python: none; asyncio protocols use `call_later` and re-arm it on every read. Here
     /// one timer per connection checks the time of the last read when it fires and, if the
     /// connection was busy, re-arms for the remaining time (nginx's idea): a read costs a
     /// store, not a heap operation.
     pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        self.arm_idle(timeout, false);
+    }
+
+    /// Like [`set_idle_timeout`](Self::set_idle_timeout), but any progress counts: bytes
+    /// received or bytes sent. A client that reads a long answer slowly stays; one that
+    /// neither sends nor reads is closed (the echo server's `--idle-timeout`).
+    ///
+    /// Python: none (see `set_idle_timeout`).
+    pub fn set_io_timeout(&mut self, timeout: Option<Duration>) {
+        self.arm_idle(timeout, true);
+    }
+
+    fn arm_idle(&mut self, timeout: Option<Duration>, counts_writes: bool) {
         self.conn.idle = timeout;
-        self.conn.last_read = self.state.now;
+        self.conn.idle_counts_writes = counts_writes;
+        self.conn.last_active = self.state.now;
         if let Some(timer) = self.conn.idle_timer.take() {
             self.state.timers.cancel(timer);
         }

@@ -112,6 +112,103 @@ pub fn set_backlog(listener: &impl AsFd, backlog: libc::c_int) -> io::Result<()>
     Ok(())
 }
 
+/// Asks `poll(2)`, without waiting, whether any of `fds` can be read: the call the selector's
+/// level-trigger probe makes. Returns how many can, or the kernel's error.
+pub fn poll_readable_now(fds: &[RawFd]) -> io::Result<usize> {
+    let mut entries: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `entries` is a live, exclusively borrowed buffer of `entries.len()` pollfd
+    // structs; poll(2) writes only their `revents` and keeps no pointer after returning.
+    let n = unsafe { libc::poll(entries.as_mut_ptr(), entries.len() as libc::nfds_t, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Turns `TCP_CORK` on or off: while on, the kernel holds back partial segments, so the
+/// writes that follow leave as one segment when it is turned off.
+pub fn set_tcp_cork(socket: &impl AsFd, on: bool) -> io::Result<()> {
+    let value: libc::c_int = on.into();
+    // SAFETY: the descriptor is open (borrowed through `AsFd`); setsockopt only reads
+    // `size_of::<c_int>()` bytes from the pointer, which points at a live local.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `data` as TCP urgent ("out-of-band") data (`send(MSG_OOB)`): the receiver's reads
+/// stop at the urgent mark, with the bytes after it still queued.
+pub fn send_urgent(socket: &impl AsFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: the descriptor is open (borrowed through `AsFd`); send only reads
+    // `data.len()` bytes from `data`, a live slice.
+    let n = unsafe {
+        libc::send(
+            socket.as_fd().as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_OOB,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Sends `data` over a Unix socket with a copy of descriptor `fd` attached (`SCM_RIGHTS`):
+/// the receiver's reads stop after this message, with later bytes still queued.
+pub fn send_with_fd(socket: &impl AsFd, data: &[u8], fd: &impl AsFd) -> io::Result<usize> {
+    let raw: libc::c_int = fd.as_fd().as_raw_fd();
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // Room for one control message holding one descriptor, aligned as cmsghdr wants.
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: an all-zero msghdr is a valid "no name, no data, no control" header; the
+    // fields that matter are set just below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `control`, which has room for CMSG_SPACE(sizeof(int)) bytes,
+    // so CMSG_FIRSTHDR returns a pointer inside it, and CMSG_DATA of that header has room
+    // for one int. sendmsg reads `iov` (pointing at the live `data`) and `control`, both
+    // alive for the call, and keeps no pointer afterwards.
+    let n = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), raw);
+        libc::sendmsg(socket.as_fd().as_raw_fd(), &msg, 0)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Sends `signal` to process `pid` (`kill(2)`): SIGTERM to a child server, as a service
 /// manager would. std's `Child::kill` only sends SIGKILL.
 pub fn kill(pid: u32, signal: libc::c_int) -> io::Result<()> {
