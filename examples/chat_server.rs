@@ -52,10 +52,11 @@ struct Cli {
     /// Refuse connections beyond this many ("! server full")
     #[arg(long, default_value_t = Config::default().max_clients, value_parser = at_least_one())]
     max_clients: usize,
-    /// Raise the limit on open descriptors first (for thousands of clients)
-    #[arg(long)]
-    raise_fd_limit: bool,
 }
+
+/// Descriptors the server needs beyond one per client: the listener, the selector, its
+/// waker, stdio, and one spare so that a client over `--max-clients` can be told so.
+const SPARE_DESCRIPTORS: u64 = 16;
 
 fn at_least_one() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
@@ -83,10 +84,20 @@ fn seconds_or_never(text: &str) -> Result<IdleTimeout, String> {
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
+        // The default --max-clients (10,000) is far above a process's usual soft limit on
+        // descriptors (1,024), one per client: raise it to the hard limit, and say so if
+        // even that is short (clients past it would wait for a descriptor instead of
+        // being told "! server full").
+        let limit = mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+        if (cli.max_clients as u64).saturating_add(SPARE_DESCRIPTORS) > limit {
+            log::warn!(
+                "--max-clients {} is more than the descriptor limit ({limit}) allows; \
+                 clients past about {} will wait instead of getting \"! server full\"",
+                cli.max_clients,
+                limit.saturating_sub(SPARE_DESCRIPTORS)
+            );
+        } else {
+            log::debug!("descriptor limit: {limit}");
         }
         let listener = cli.listen.tcp()?;
         let config = Config {
