@@ -64,6 +64,7 @@ import collections
 import errno
 import logging
 import re
+import resource
 import selectors
 import signal
 import socket
@@ -422,9 +423,24 @@ def parse_args():
     return args
 
 
+def raise_fd_limit(max_clients):
+    """One descriptor per client: raise the soft limit (often 1024) to the hard
+    one, and warn if even that is short of --max-clients (clients past it would
+    wait for a descriptor instead of being told "! server full")."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    spare = 16  # the listener, the selector, stdio, one to refuse a client with
+    if hard != resource.RLIM_INFINITY and max_clients + spare > hard:
+        log.warning("--max-clients %d is more than the descriptor limit (%d) allows; "
+                    "clients past about %d will wait instead of getting "
+                    '"! server full"', max_clients, hard, hard - spare)
+
+
 def main():
     args = parse_args()
     setup_logging()
+    raise_fd_limit(args.max_clients)
     try:
         listener = open_listener(args.host, args.port, args.backlog)
     except socket.gaierror as exc:
