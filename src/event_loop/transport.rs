@@ -213,7 +213,11 @@ impl StreamConn {
             return;
         }
         let before = self.queue.unsent();
-        if let Err(err) = self.queue.write_to(&mut self.stream, &mut state.file_buf) {
+        let step = state.config.file_step;
+        if let Err(err) = self
+            .queue
+            .write_to(&mut self.stream, &mut state.file_buf, step)
+        {
             self.fail(Lost::from_io(err));
             return;
         }

@@ -27,9 +27,8 @@ const MAX_IOV: usize = 64;
 /// allocation per piece.
 const COALESCE: usize = 16 * 1024;
 
-/// The most one `sendfile` (or `pread` + `write`) is asked to move per writable event:
-/// bounded work per event, so a big file does not keep other connections waiting.
-const FILE_STEP: usize = 256 * 1024;
+/// The most the `pread` fallback reads at once into the loop's file buffer.
+const PREAD_STEP: usize = 64 * 1024;
 
 #[derive(Debug)]
 enum Chunk {
@@ -94,15 +93,17 @@ impl WriteQueue {
 
     /// One system call's worth of sending from the front of the queue. `WouldBlock` is not
     /// an error (nothing was sent); any other error is the connection's end.
+    /// `file_step` bounds what one `sendfile` moves ([`Config::file_step`](super::Config::file_step)).
     pub(crate) fn write_to(
         &mut self,
         stream: &mut Stream,
         file_buf: &mut Vec<u8>,
+        file_step: usize,
     ) -> io::Result<()> {
         let result = match self.chunks.front_mut() {
             None => return Ok(()),
             Some(Chunk::File { file, offset, len }) => {
-                match send_file(stream, file, offset, len, file_buf) {
+                match send_file(stream, file, offset, len, file_buf, file_step) {
                     Ok(sent) => {
                         self.file_bytes -= sent;
                         if *len == 0 {
@@ -171,14 +172,17 @@ fn send_file(
     offset: &mut u64,
     len: &mut u64,
     file_buf: &mut Vec<u8>,
+    file_step: usize,
 ) -> io::Result<u64> {
-    let step = usize::try_from(*len).unwrap_or(usize::MAX).min(FILE_STEP);
+    let step = usize::try_from(*len)
+        .unwrap_or(usize::MAX)
+        .min(file_step.max(1));
     let sent = match sys::sendfile(stream.as_raw_fd(), file.as_raw_fd(), *offset, step) {
         Ok(sent) => sent,
         // sendfile(2) cannot read every kind of file (EINVAL), and not every OS has it
         // (ENOSYS, or `sys::sendfile` returns Unsupported): read a chunk and write it.
         Err(err) if is_sendfile_unsupported(&err) => {
-            pread_and_write(stream, file, *offset, step.min(64 * 1024), file_buf)?
+            pread_and_write(stream, file, *offset, step.min(PREAD_STEP), file_buf)?
         }
         Err(err) => return Err(err),
     };
