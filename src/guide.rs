@@ -23,6 +23,10 @@ pub mod echo {}
 #[doc = include_str!("../docs/protocols.md")]
 pub mod protocols {}
 
+#[doc = include_str!("../docs/rustdoc-links/protocol-servers.md")]
+#[doc = include_str!("../docs/protocol-servers.md")]
+pub mod protocol_servers {}
+
 #[doc = include_str!("../docs/rustdoc-links/performance.md")]
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}

@@ -58,6 +58,9 @@
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
 //! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
+//! | [`chat`] | `docs/python/chat_server.py` | line-based chat: bounded line framing, the room's rules (no I/O), the server |
+//! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
+//! | [`unix_echo`] | `socket.AF_UNIX` | echo over a Unix-domain socket; stale socket files removed, live ones and other files left alone |
 //! | [`http`] | `http.server` | the HTTP/1.0 responder: request reader, root-confined files, responses, the server on the protocol layer |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
@@ -76,6 +79,7 @@
 #[cfg(not(unix))]
 compile_error!("mio-selectors ports Python's descriptor-based selectors and needs a Unix OS");
 
+pub mod chat;
 pub mod echo;
 mod error;
 pub mod event_loop;
@@ -89,6 +93,8 @@ mod selector;
 mod stop;
 mod sys;
 mod timeout;
+pub mod udp_echo;
+pub mod unix_echo;
 
 pub use error::{Error, ModifyError, RegisterError, Result};
 pub use events::{Events, EVENT_READ, EVENT_WRITE};

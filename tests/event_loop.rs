@@ -1193,3 +1193,63 @@ fn a_closing_connection_whose_peer_never_reads_is_dropped_after_an_idle_period_w
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(running.stats.open(), 0);
 }
+
+#[test]
+fn a_flooding_peer_does_not_starve_the_others() {
+    common::init();
+    let log = Log::default();
+    let (_running, addr) = serve(&log, |_| {});
+    // The flood: one client sends as fast as it can and reads its echo on another thread,
+    // so backpressure never pauses it: the server always has something to read from it.
+    let flood = connect(addr);
+    let mut flood_reader = flood.try_clone().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reader = Arc::clone(&stop);
+    let reader = thread::spawn(move || {
+        let mut buf = vec![0; 1 << 16];
+        let mut total = 0u64;
+        while !stop_reader.load(std::sync::atomic::Ordering::Relaxed) {
+            match flood_reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+        total
+    });
+    let stop_writer = Arc::clone(&stop);
+    let mut flood_writer = flood.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let chunk = vec![b'f'; 1 << 16];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stop_writer.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+            if flood_writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(100));
+    // Meanwhile a polite client makes 100 round trips; each waits for at most one turn of
+    // the flooder (one read of 64 KiB), so together they take well under a second.
+    let mut polite = connect(addr);
+    let started = Instant::now();
+    for i in 0..100u32 {
+        let msg = i.to_be_bytes();
+        polite.write_all(&msg).unwrap();
+        let mut reply = [0; 4];
+        polite.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, msg);
+    }
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    flood.shutdown(Shutdown::Both).ok();
+    let flooded = reader.join().unwrap();
+    assert!(
+        flooded > 1 << 20,
+        "the flood was not flowing ({flooded} bytes echoed)"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "100 round trips took {took:?} beside a flood"
+    );
+}

@@ -93,6 +93,23 @@ def open_listener(host, port, backlog=BACKLOG):
     raise OSError(f"cannot listen on {host} port {port}: " + "; ".join(errors))
 
 
+def open_udp(host, port):
+    """A UDP socket bound to the first address of `host` that works."""
+    errors = []
+    for family, type_, proto, _name, sockaddr in socket.getaddrinfo(
+        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    ):
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            sock.close()
+            errors.append(f"{format_addr(sockaddr)}: {exc}")
+            continue
+        return sock
+    raise OSError(f"cannot bind UDP {host} port {port}: " + "; ".join(errors))
+
+
 def format_addr(sockaddr):
     """'127.0.0.1:65432' or '[::1]:65432' (IPv6 addresses need brackets)."""
     host, port = sockaddr[:2]

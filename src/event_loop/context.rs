@@ -252,7 +252,8 @@ impl<S: 'static> Context<'_, S> {
         self.id
     }
 
-    /// This connection's transport.
+    /// This connection's transport. Its writes go to the socket at once when nothing is
+    /// queued (unlike writes to other connections, which wait for the end of the iteration).
     pub fn transport(&mut self) -> Transport<'_> {
         let mut transport = self
             .lp

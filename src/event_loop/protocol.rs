@@ -175,7 +175,8 @@ pub trait Protocol<S = ()> {
     }
 
     /// Nothing was received for the connection's idle timeout
-    /// ([`Transport::set_idle_timeout`](super::Transport::set_idle_timeout)). Write a
+    /// ([`Transport::set_idle_timeout`](super::Transport::set_idle_timeout)), or nothing
+    /// received nor sent ([`Transport::set_io_timeout`](super::Transport::set_io_timeout)). Write a
     /// farewell here if you like; when this returns the loop closes the connection
     /// (flushing first) and `connection_lost` says [`Lost::TimedOut`].
     ///

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod python;
 pub mod sys;
 
 use std::io::{self, Read, Write};
@@ -102,5 +103,196 @@ pub fn fill_until_would_block(stream: &mut impl Write) -> usize {
             Err(e) => panic!("write failed: {e}"),
         }
         assert!(total < 1 << 30, "socket buffer never filled");
+    }
+}
+
+/// A process's resident memory in bytes, from the `VmRSS:` line of a `/proc/<pid>/status`
+/// file (`/proc/self/status` for this process).
+#[track_caller]
+pub fn rss_of(status_path: &str) -> u64 {
+    let status = std::fs::read_to_string(status_path)
+        .unwrap_or_else(|err| panic!("read {status_path}: {err}"));
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap_or_else(|| panic!("no VmRSS in {status_path}"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("bad VmRSS line {line:?}"));
+    kib * 1024
+}
+
+/// `target/<profile>/examples/<name>`, built first (`cargo test --test X` alone does not
+/// build the examples), with the profile of the running test.
+#[track_caller]
+pub fn example(name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "--example", name, "--manifest-path"]);
+    build.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    if profile_dir.file_name().is_some_and(|dir| dir == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build --example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    profile_dir.join("examples").join(name)
+}
+
+/// An example server started as a child process, killed (if still running) when dropped.
+#[derive(Debug)]
+pub struct ExampleServer {
+    pub child: std::process::Child,
+    /// What followed `listening on ` in its announcement (`127.0.0.1:PORT`, or a path),
+    /// without a `udp ` prefix or a `(backlog N)` suffix.
+    pub listening_on: String,
+}
+
+impl ExampleServer {
+    /// Starts `example(name) args` and waits (at most 20 s) for its `listening on` line;
+    /// the rest of its stderr goes to the test's.
+    #[track_caller]
+    pub fn start(name: &str, args: &[&str]) -> ExampleServer {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(example(name))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {name}: {err}"));
+        let stderr = io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let label = name.to_string();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+                if let Some((_, rest)) = line.split_once("listening on ") {
+                    let rest = rest.strip_prefix("udp ").unwrap_or(rest);
+                    let what = rest.split(" (backlog").next().unwrap_or(rest).to_string();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(what);
+                    }
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(listening_on) => ExampleServer {
+                child,
+                listening_on,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{name} did not say where it listens within 20 s")
+            }
+        }
+    }
+
+    /// Sends `signal`, and waits at most 10 s for the exit status.
+    #[track_caller]
+    pub fn signal_and_wait(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        sys::kill(self.child.id(), signal).expect("kill(2)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 10 s after signal {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A library server running its loop on a thread of this process; stopped, and joined
+/// (at most 10 s), when dropped, failing the test if `run` failed.
+#[derive(Debug)]
+pub struct ServerThread {
+    stop: mio_selectors::Stop,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// Runs `body` on a new thread named `name`. The protocol layer's loop is not `Send`, so
+    /// `body` builds the server there, sends its stop handle (and anything else the test
+    /// wants, `T`) through the channel it is given, then runs it. Returns once the handle
+    /// has arrived (at most 10 s).
+    #[track_caller]
+    pub fn spawn<T: Send + 'static>(
+        name: &str,
+        body: impl FnOnce(std::sync::mpsc::Sender<(mio_selectors::Stop, T)>) -> io::Result<()>
+            + Send
+            + 'static,
+    ) -> (ServerThread, T) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || body(tx))
+            .expect("spawn the server thread");
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((stop, extra)) => (
+                ServerThread {
+                    stop,
+                    thread: Some(thread),
+                },
+                extra,
+            ),
+            Err(_) => match thread.join() {
+                Ok(Err(err)) => panic!("{name} did not start: {err}"),
+                _ => panic!("{name} did not start within 10 s"),
+            },
+        }
+    }
+
+    /// Stops the loop and returns what `run` returned (waiting at most 10 s).
+    #[track_caller]
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stop_and_join().expect("the server thread")
+    }
+
+    fn stop_and_join(&mut self) -> Option<io::Result<()>> {
+        self.stop.stop();
+        let thread = self.thread.take()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() {
+            if Instant::now() > deadline {
+                return Some(Err(io::Error::other(
+                    "run() did not return 10 s after stop()",
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(match thread.join() {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::other("the server thread panicked")),
+        })
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(result) = self.stop_and_join() {
+            if !std::thread::panicking() {
+                result.expect("the server's run() failed");
+            }
+        }
     }
 }

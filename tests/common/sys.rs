@@ -208,3 +208,14 @@ pub fn send_with_fd(socket: &impl AsFd, data: &[u8], fd: &impl AsFd) -> io::Resu
     }
     Ok(n as usize)
 }
+
+/// Sends `signal` to process `pid` (`kill(2)`): SIGTERM to a child server, as a service
+/// manager would. std's `Child::kill` only sends SIGKILL.
+pub fn kill(pid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
