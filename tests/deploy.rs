@@ -104,13 +104,16 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
         root.write("whoami.txt", name.as_bytes());
         root.write("health.txt", b"ok");
     }
-    let a = serve(roots[0].path(), ServerConfig::default());
-    let b = serve(roots[1].path(), ServerConfig::default());
+    // Two instances: processes of the example, when a plain `cargo test` built it, so that
+    // "killing one" is a SIGKILL; otherwise servers in this process, stopped instead.
+    let mut a = Instance::start(roots[0].path());
+    let b = Instance::start(roots[1].path());
+    let (a_addr, b_addr) = (a.addr(), b.addr());
     let (front, stats) = (free_port(), free_port());
     let dir = TempDir::new("deploy-haproxy");
     let cfg = dir.write(
         "haproxy.cfg",
-        config(front, stats, a.addr, b.addr).as_bytes(),
+        config(front, stats, a_addr, b_addr).as_bytes(),
     );
     let _haproxy = Haproxy(
         Command::new("haproxy")
@@ -138,8 +141,8 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
         "round robin should reach both: {seen:?}"
     );
 
-    // Stop one instance (its listener and connections close, as when the process dies)...
-    a.stop().unwrap();
+    // Kill one instance...
+    a.kill();
     wait_for(Duration::from_secs(10), "server a marked DOWN", || {
         statuses(stats)
             .iter()
@@ -150,4 +153,48 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
         assert_eq!(whoami(front), "b", "request {i}");
     }
     drop(b);
+}
+
+/// One `http_server` instance behind HAProxy.
+enum Instance {
+    Process(ExampleServer),
+    InProcess(Option<Running>),
+}
+
+impl Instance {
+    fn start(root: &std::path::Path) -> Instance {
+        match example_binary() {
+            Some(bin) => Instance::Process(ExampleServer::start(
+                &bin,
+                &["--port", "0", "--root", root.to_str().unwrap()],
+            )),
+            None => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "examples/http_server was not built"
+                );
+                eprintln!(
+                    "note: examples/http_server not built (run a plain `cargo test`); \
+                     using in-process servers, stopped rather than killed"
+                );
+                Instance::InProcess(Some(serve(root, ServerConfig::default())))
+            }
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Instance::Process(server) => server.addr,
+            Instance::InProcess(server) => server.as_ref().unwrap().addr,
+        }
+    }
+
+    /// SIGKILL for a process; for an in-process server, a stop (its listener and every
+    /// connection close at once, as the kernel would close them for a dead process).
+    fn kill(&mut self) {
+        match self {
+            Instance::Process(server) => server.kill(),
+            Instance::InProcess(server) => server.take().unwrap().stop().unwrap(),
+        }
+    }
 }

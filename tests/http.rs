@@ -774,15 +774,6 @@ fn apache_bench_completes_with_and_without_keep_alive() {
 
 // ---- The example ----
 
-/// `target/<profile>/examples/http_server`, built by a plain `cargo test` (which builds the
-/// examples); `None` when only this test target was built.
-fn example_binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let profile_dir = exe.parent()?.parent()?; // target/debug/deps/http-<hash> -> target/debug
-    let bin = profile_dir.join("examples").join("http_server");
-    bin.exists().then_some(bin)
-}
-
 #[test]
 fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
     let Some(bin) = example_binary() else {

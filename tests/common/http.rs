@@ -329,3 +329,73 @@ pub fn run_bounded(limit: Duration, program: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("spawn {program}: {e}"))
 }
+
+/// `target/<profile>/examples/http_server`, which a plain `cargo test` builds; `None` when
+/// only some test targets were built (`cargo test --test NAME`).
+pub fn example_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?; // target/debug/deps/NAME-<hash> -> target/debug
+    let bin = profile_dir.join("examples").join("http_server");
+    bin.exists().then_some(bin)
+}
+
+/// `examples/http_server` running as a process of its own; killed (SIGKILL) on drop.
+pub struct ExampleServer {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// Every stderr line after the "serving" line, collected by a thread.
+    pub log: std::sync::mpsc::Receiver<String>,
+}
+
+impl ExampleServer {
+    /// Starts the example with `args` and waits for its "serving ... on http://ADDR/" line.
+    #[track_caller]
+    pub fn start(bin: &Path, args: &[&str]) -> ExampleServer {
+        use std::io::BufRead;
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start examples/http_server");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        // "http_server: listening on 127.0.0.1:PORT (backlog 4096)", then
+        // "http_server: serving /.../site on http://127.0.0.1:PORT/ (2 workers)"
+        let mut line = String::new();
+        while !line.contains("serving") {
+            line.clear();
+            let n = stderr.read_line(&mut line).unwrap();
+            assert!(n > 0, "the example ended before saying where it serves");
+        }
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (tx, log) = std::sync::mpsc::channel();
+        let first = line.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(first);
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ExampleServer { child, addr, log }
+    }
+
+    /// Kills the process with SIGKILL, as a crash or the OOM killer would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
