@@ -141,6 +141,23 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
         "round robin should reach both: {seen:?}"
     );
 
+    // Each instance's access log names HAProxy as the peer and the client it forwarded
+    // for, from X-Forwarded-For (`option forwardfor`).
+    if let Instance::Process(server) = &b {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        while !seen
+            .iter()
+            .any(|l: &String| l.contains("(for 127.0.0.1) \"GET /whoami.txt\" 200"))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server.log.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no forwarded-for access log line: {seen:#?}"),
+            }
+        }
+    }
+
     // Kill one instance...
     a.kill();
     wait_for(Duration::from_secs(10), "server a marked DOWN", || {
