@@ -784,43 +784,22 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
         eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
         return;
     };
-    let mut child = std::process::Command::new(&bin)
-        .args(["--port", "0", "--workers", "2"])
-        .env("RUST_LOG", "info")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the example");
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    // "http_server: listening on 127.0.0.1:PORT (backlog 4096)", then
-    // "http_server: serving /.../site on http://127.0.0.1:PORT/ (2 workers)"
-    let mut line = String::new();
-    while !line.contains("serving") {
-        line.clear();
-        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(n > 0, "the example ended before saying where it serves");
-    }
-    let addr: std::net::SocketAddr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    assert!(line.contains("(2 workers)"), "{line}");
+    let mut server = ExampleServer::start(&bin, &["--port", "0", "--workers", "2"]);
+    let serving = server.log.recv().unwrap();
+    assert!(serving.contains("(2 workers)"), "{serving}");
     for _ in 0..10 {
-        let res = get_one(addr, "GET / HTTP/1.0\r\n\r\n");
+        let res = get_one(server.addr, "GET / HTTP/1.0\r\n\r\n");
         assert_eq!((res.code, res.body), (200, site_file("index.html")));
     }
     // Ctrl-C: both loops stop, the process exits 0, having logged the requests.
     let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -830,9 +809,9 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status}");
-    let mut log = String::new();
-    stderr.read_to_string(&mut log).unwrap();
-    assert_eq!(log.matches("\"GET /\" 200").count(), 10, "{log}");
+    let log: Vec<String> = server.log.iter().collect(); // ends when the process's stderr does
+    let served = log.iter().filter(|l| l.contains("\"GET /\" 200")).count();
+    assert_eq!(served, 10, "{log:#?}");
 }
 
 #[test]

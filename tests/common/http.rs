@@ -354,6 +354,7 @@ impl ExampleServer {
         use std::io::BufRead;
         let mut child = Command::new(bin)
             .args(args)
+            .env("RUST_LOG", "info") // the access log, whatever the tests run with
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
