@@ -548,34 +548,46 @@ fn a_client_that_pipelines_without_reading_is_held_back_then_answered_in_full() 
     let mut sock = connect(server.addr);
     sock.set_nonblocking(true).unwrap();
     let request: &[u8] = b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
-    // Send until the kernel refuses more: the server must stop reading once the responses
-    // it cannot send pile up, or this would go on until it ran out of memory.
-    let mut sent = 0usize;
-    let mut rest: &[u8] = &[];
+    let block = request.repeat(64 * 1024 / request.len());
+    // Send until the kernel refuses more for a while. A server that kept reading requests it
+    // cannot answer would take all of them (a gigabyte of queued responses) and the cap
+    // would be reached; one that stops reading lets the kernel's buffers fill (a few MiB).
+    const CAP: usize = 4_000_000;
+    let mut sent_bytes = 0usize;
     let mut stalls = 0;
     let start = Instant::now();
-    while sent < 200_000 && start.elapsed() < Duration::from_secs(10) {
-        match sock.write(request) {
-            Ok(n) if n == request.len() => sent += 1,
+    while sent_bytes / request.len() < CAP && stalls < 10 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "sending took over 30 s"
+        );
+        // Always offer whole requests from where the last write stopped.
+        let from = sent_bytes % block.len();
+        match sock.write(&block[from..]) {
             Ok(n) => {
-                rest = &request[n..]; // finished below, once someone reads
-                sent += 1;
-                break;
+                sent_bytes += n;
+                stalls = 0;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 stalls += 1;
-                if stalls > 10 {
-                    break;
-                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => panic!("send: {e}"),
         }
     }
+    let sent = sent_bytes / request.len();
     assert!(
-        sent < 200_000,
+        sent < CAP,
         "the server kept reading {sent} requests it could not answer"
     );
+    // Finish the request cut in the middle, if any.
+    let rest = &request[sent_bytes % request.len()..];
+    let rest: &[u8] = if rest.len() == request.len() {
+        &[]
+    } else {
+        rest
+    };
+    let sent = sent + usize::from(!rest.is_empty());
     // Now read (in a thread, since the server reads again only as we do): every request
     // sent is answered, in order, none lost.
     sock.set_nonblocking(false).unwrap();
