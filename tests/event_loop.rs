@@ -890,16 +890,7 @@ fn file_regions_in_small_steps_leave_in_order_too() {
 
 fn serve_files_in_order(config: Config) {
     common::init();
-    // One file per test (tests run in parallel threads of one process).
-    let path = std::env::temp_dir().join(format!(
-        "mio-selectors-file-{}-{}",
-        std::process::id(),
-        config.file_step
-    ));
-    let content: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&path, &content).unwrap();
-    let file = Arc::new(File::open(&path).unwrap());
-    std::fs::remove_file(&path).unwrap();
+    let (file, content) = temp_file(&format!("order-{}", config.file_step), 8 << 20);
     let peak = Arc::new(Mutex::new(0));
     let (l, addr) = listener();
     let mut lp = EventLoop::with_config((), config).unwrap();
@@ -933,6 +924,113 @@ fn serve_files_in_order(config: Config) {
         "peak {}",
         peak.lock().unwrap()
     );
+}
+
+/// An open, already unlinked file of `len` patterned bytes, and those bytes. `tag` names it
+/// apart from other tests' files (tests run in parallel threads of one process).
+fn temp_file(tag: &str, len: u32) -> (Arc<File>, Vec<u8>) {
+    let path = std::env::temp_dir().join(format!("mio-selectors-{tag}-{}", std::process::id()));
+    let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let file = Arc::new(File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    (file, content)
+}
+
+/// Queues one file region on connecting and logs what the marks say about it: the
+/// `Written` it got, and each pause/resume with whether what is owed to the peer is past
+/// the mark and how many bytes sit in memory. Closes once it may produce again.
+struct FileWriter {
+    file: Arc<File>,
+    len: u64,
+    log: Log,
+}
+
+impl Protocol for FileWriter {
+    fn connection_made(&mut self, ctx: &mut Context<'_>) {
+        let written = ctx
+            .transport()
+            .write_file(Arc::clone(&self.file), 0, self.len);
+        self.log.push(format!("written {:?}", written.unwrap()));
+        if written == Ok(Written::Flowing) {
+            ctx.close();
+        }
+    }
+    fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+    fn pause_writing(&mut self, ctx: &mut Context<'_>) {
+        let t = ctx.transport();
+        let (over, memory) = (t.unsent_bytes() > 64 * 1024, t.get_write_buffer_size());
+        self.log.push(format!("pause over {over} memory {memory}"));
+    }
+    fn resume_writing(&mut self, ctx: &mut Context<'_>) {
+        let t = ctx.transport();
+        let (low, memory) = (t.unsent_bytes() <= 16 * 1024, t.get_write_buffer_size());
+        self.log
+            .push(format!("resume at low {low} memory {memory}"));
+        ctx.close();
+    }
+}
+
+fn serve_one_file(tag: &str, len: u32) -> (Running, TcpStream, Vec<u8>, Log) {
+    common::init();
+    let (file, content) = temp_file(tag, len);
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || FileWriter {
+        file: Arc::clone(&file),
+        len: u64::from(len),
+        log: plog.clone(),
+    })
+    .unwrap();
+    let running = Running::start(lp);
+    (running, connect(addr), content, log)
+}
+
+#[test]
+fn a_file_region_over_high_water_pauses_the_writer_until_the_peer_reads_it() {
+    // 4 MiB: far past the 64 KiB mark, and more than one 256 KiB sendfile step, so most of
+    // it is still queued when `write_file` returns.
+    let (_running, mut client, content, log) = serve_one_file("over", 4 << 20);
+    // Not reading yet: the writer is paused, though not a byte of the file is in memory.
+    let lines = log.wait_for("pause", |l| l.starts_with("pause"));
+    assert_eq!(lines, ["written OverHighWater", "pause over true memory 0"]);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        log.lines().len(),
+        2,
+        "resumed with nobody reading: {:?}",
+        log.lines()
+    );
+    // Reading lets it drain: one resume, at the low-water mark, and the file arrives whole.
+    let got = read_to_end(&mut client);
+    assert!(
+        got == content,
+        "{} bytes, not the file's {}",
+        got.len(),
+        content.len()
+    );
+    assert_eq!(
+        log.lines(),
+        [
+            "written OverHighWater",
+            "pause over true memory 0",
+            "resume at low true memory 0"
+        ]
+    );
+}
+
+#[test]
+fn a_file_region_up_to_the_high_water_mark_does_not_pause() {
+    // Exactly 64 KiB: the marks pause only *over* high water, and the client does not read
+    // until it is all queued.
+    let (_running, mut client, content, log) = serve_one_file("under", 64 * 1024);
+    let lines = log.wait_for("written", |l| l.starts_with("written"));
+    assert_eq!(lines, ["written Flowing"]);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(read_to_end(&mut client), content);
+    assert_eq!(log.lines(), ["written Flowing"]);
 }
 
 // ---------------------------------------------------------------------------------------

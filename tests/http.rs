@@ -604,6 +604,92 @@ fn a_client_that_pipelines_without_reading_is_held_back_then_answered_in_full() 
     assert_eq!(all[sent].header("content-type"), Some("image/png"));
 }
 
+/// How many of this process's descriptors are open on `path` right now. The server runs
+/// in-process, so its open files are ours; other tests' descriptors name other files.
+#[cfg(target_os = "linux")]
+fn descriptors_open_on(path: &std::path::Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok()) // it may close meanwhile
+        .filter(|target| target == path)
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_that_pipelines_requests_for_a_large_file_without_reading_holds_few_files_open() {
+    use std::io::BufRead;
+    const REQUESTS: usize = 200;
+    let root = TempDir::new("http-open-files");
+    let content = pattern(1024 * 1024); // streamed from the file, not from memory
+    let path = root.write("big.bin", &content).canonicalize().unwrap();
+    let server = serve(root.path(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    let request: &[u8] = b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut requests = request.repeat(REQUESTS - 1);
+    requests.extend_from_slice(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    sock.write_all(&requests).unwrap(); // 7 KB: the server reads all of it at once
+                                        // Not reading: the first response fills the socket buffers and passes the high-water
+                                        // mark, so the server stops answering. A server that answered anyway would queue, and
+                                        // hold open, one file per request.
+    let mut most = 0;
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        most = most.max(descriptors_open_on(&path));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        most >= 1,
+        "the file was never seen open: the count is broken"
+    );
+    assert!(
+        most <= 3,
+        "{most} descriptors open on the file for one client"
+    );
+    // Reading lets every response through, in order and whole.
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, sock);
+    let mut body = vec![0; content.len()];
+    for i in 0..REQUESTS {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            assert!(
+                reader.read_until(b'\n', &mut head).unwrap() > 0,
+                "closed before response {i}"
+            );
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("http/1.0 200 ok\r\n"),
+            "response {i}: {head}"
+        );
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}\r\n", content.len())),
+            "{head}"
+        );
+        reader.read_exact(&mut body).unwrap();
+        assert!(
+            body == content,
+            "response {i}: the body differs from the file"
+        );
+    }
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "{} bytes after the last response",
+        rest.len()
+    );
+    // Every file sent is closed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while descriptors_open_on(&path) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the file is still open after the last response"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn a_client_that_stops_reading_mid_download_is_cut_off_after_the_idle_timeout() {
     let root = TempDir::new("http-stall");

@@ -91,7 +91,9 @@ pub struct Config {
     /// Bytes read per readable event at most, and the size of the loop's one read buffer.
     /// Python: `max_size = 256 * 1024`; 64 KiB is Twisted's and the echo server's.
     pub read_size: usize,
-    /// Default high-water mark of each write buffer. Python: 64 KiB.
+    /// Default high-water mark of each connection: the most it may owe its peer (bytes in
+    /// memory plus unsent file regions, [`Transport::unsent_bytes`]) before
+    /// `pause_writing`. Python: 64 KiB.
     pub high_water: usize,
     /// Default low-water mark. Python: `high // 4`, 16 KiB.
     pub low_water: usize,

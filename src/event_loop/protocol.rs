@@ -147,8 +147,9 @@ pub trait Protocol<S = ()> {
         let _ = (ctx, error);
     }
 
-    /// The write buffer went over the high-water mark: stop producing until
-    /// [`resume_writing`](Self::resume_writing). Calls are paired.
+    /// What is still owed to the peer ([`Transport::unsent_bytes`](super::Transport::unsent_bytes):
+    /// bytes in memory plus queued file regions) went over the high-water mark: stop
+    /// producing until [`resume_writing`](Self::resume_writing). Calls are paired.
     ///
     /// Python: `BaseProtocol.pause_writing()`. asyncio calls it from inside `write()`; here
     /// it comes right after the callback that wrote, and `write` itself returns
@@ -158,7 +159,7 @@ pub trait Protocol<S = ()> {
         let _ = ctx;
     }
 
-    /// The write buffer drained to the low-water mark or below: produce again.
+    /// What is owed to the peer drained to the low-water mark or below: produce again.
     ///
     /// Python: `BaseProtocol.resume_writing()`.
     fn resume_writing(&mut self, ctx: &mut Context<'_, S>) {

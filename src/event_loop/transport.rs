@@ -103,6 +103,8 @@ pub(crate) struct StreamConn {
     pub(crate) made: bool,
     /// The connection is over; `connection_lost` (or `connection_failed`) comes next.
     pub(crate) lost: Option<Lost>,
+    /// The water marks, compared with everything still owed to the peer
+    /// (`WriteQueue::unsent`: bytes in memory plus the unsent part of file regions).
     pub(crate) high: usize,
     pub(crate) low: usize,
     /// Over the high-water mark (asyncio's `_protocol_paused`), and what the protocol was
@@ -227,10 +229,24 @@ impl StreamConn {
         self.after_flush();
     }
 
+    /// True if what is owed to the peer is over the high-water mark.
+    ///
+    /// The marks count the unsent part of queued file regions as well as bytes in memory:
+    /// a protocol that queues a 1 GiB file is paused until most of it has gone, as one
+    /// that wrote it through [`Transport::write`] would be. Memory stays bounded either way
+    /// (file bytes are never read into it); what this bounds as well is the number of
+    /// files a protocol holds open behind one slow reader.
+    // Python: `loop.sendfile`'s fallback writes the file through the transport in chunks
+    // and waits on `pause_writing`, so there the file counts too; the native path waits
+    // for the buffer to empty instead.
+    fn over_high(&self) -> bool {
+        self.queue.unsent() > self.high as u64
+    }
+
     /// What a write that took bytes off the queue may have changed: water marks, a close
     /// or half-close waiting for the flush.
     fn after_flush(&mut self) {
-        if self.write_paused && self.queue.buffered() <= self.low {
+        if self.write_paused && self.queue.unsent() <= self.low as u64 {
             self.write_paused = false;
         }
         if !self.queue.is_empty() {
@@ -249,7 +265,7 @@ impl StreamConn {
     /// Checks the marks after something was queued. Python: `_maybe_pause_protocol()`;
     /// every way of queueing goes through here (gh-127655: `writelines` once skipped it).
     fn after_enqueue(&mut self) -> Written {
-        if self.queue.buffered() > self.high {
+        if self.over_high() {
             self.write_paused = true;
             Written::OverHighWater
         } else {
@@ -347,10 +363,17 @@ impl Transport<'_> {
     /// Queues `len` bytes of `file` from `offset`, to be sent after everything written
     /// before and before everything written after (so pipelined responses stay in order).
     /// Sent with `sendfile(2)` where the OS has it, else in chunks read with `pread`; either
-    /// way the file's bytes never sit in memory, and do not count toward the water marks.
+    /// way the file's bytes never sit in memory.
     ///
-    /// Python: `loop.sendfile(transport, file, offset, count)`, which instead waits for
-    /// the write buffer to empty and pauses reading meanwhile.
+    /// The region's unsent part counts toward the water marks, like bytes written: a region
+    /// that takes what is owed to the peer over the high-water mark returns
+    /// [`Written::OverHighWater`], and `pause_writing` follows; `resume_writing` comes once
+    /// what is left is at the low-water mark or below. So a protocol that answers requests
+    /// with files holds a bounded number of them open for a peer that does not read.
+    ///
+    /// Python: `loop.sendfile(transport, file, offset, count)`. Its fallback (chunks
+    /// written through the transport) is paused by the marks the same way; its native
+    /// `sendfile` path instead waits for the write buffer to empty and pauses reading.
     ///
     /// If the file turns out shorter than `offset + len`, the connection ends with
     /// [`Lost::Error`] (`UnexpectedEof`): the peer was promised bytes that do not exist.
@@ -449,22 +472,29 @@ impl Transport<'_> {
         self.conn.closing
     }
 
-    /// Bytes in memory waiting to be sent (file regions not counted). Python:
-    /// `get_write_buffer_size()`.
+    /// Bytes in memory waiting to be sent (file regions not counted): the memory this
+    /// connection's write buffer holds.
+    ///
+    /// Python: `get_write_buffer_size()`. The water marks compare a larger figure,
+    /// [`unsent_bytes`](Self::unsent_bytes), which adds queued file regions; the two are
+    /// equal unless [`write_file`](Self::write_file) was used.
     pub fn get_write_buffer_size(&self) -> usize {
         self.conn.queue.buffered()
     }
 
     /// Everything not yet handed to the kernel: buffered bytes plus the unsent part of
-    /// queued file regions. 0 means fully flushed. An HTTP server's timer uses it to tell
-    /// an idle connection from one still streaming a file, and whether a slow reader moves.
+    /// queued file regions. 0 means fully flushed. This is the figure the water marks
+    /// compare: `pause_writing` when it goes over the high mark, `resume_writing` when it
+    /// is back at the low mark or below. An HTTP server's timer uses it to tell an idle
+    /// connection from one still streaming a file, and whether a slow reader moves.
     ///
     /// Python: none (`get_write_buffer_size()` plus what `loop.sendfile` has left).
     pub fn unsent_bytes(&self) -> u64 {
         self.conn.queue.unsent()
     }
 
-    /// Sets the water marks. `None` for `high` means 64 KiB, or `4 * low` if only `low`
+    /// Sets the water marks, which apply to [`unsent_bytes`](Self::unsent_bytes) (bytes in
+    /// memory and queued file regions). `None` for `high` means 64 KiB, or `4 * low` if only `low`
     /// is given; `None` for `low` means `high / 4`. Python:
     /// `set_write_buffer_limits(high=None, low=None)`, same defaults and rule.
     ///
@@ -489,7 +519,7 @@ impl Transport<'_> {
         self.conn.low = low;
         // Python: `_maybe_pause_protocol()` only (python/asyncio#329); a lower mark is met
         // at the next flush, which resumes.
-        if self.conn.queue.buffered() > high {
+        if self.conn.over_high() {
             self.conn.write_paused = true;
         }
         Ok(())

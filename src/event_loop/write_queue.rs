@@ -4,8 +4,9 @@
 //! `SC_IOV_MAX` of them; a file goes through `loop.sendfile()`, which first waits for that
 //! buffer to empty. Here a file region is one more entry in the same queue, so an HTTP
 //! server can queue "headers, file, next headers, next file" for pipelined requests and the
-//! bytes leave in that order, while only the bytes held in memory count toward the water
-//! marks: a 1 GiB file costs a few words here.
+//! bytes leave in that order. A 1 GiB file costs a few words of memory here; its unsent part
+//! still counts toward the water marks (`WriteQueue::unsent`), so a protocol is
+//! paused behind it as it would be behind bytes.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -46,7 +47,7 @@ enum Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct WriteQueue {
     chunks: VecDeque<Chunk>,
-    /// Bytes held in memory (unsent parts of `Bytes` chunks): what the water marks watch.
+    /// Bytes held in memory (unsent parts of `Bytes` chunks): `get_write_buffer_size()`.
     buffered: usize,
     /// Bytes of queued file regions not yet sent.
     file_bytes: u64,
@@ -61,7 +62,8 @@ impl WriteQueue {
         self.buffered
     }
 
-    /// Everything still to send: bytes in memory plus the rest of queued file regions.
+    /// Everything still to send: bytes in memory plus the rest of queued file regions. The
+    /// water marks compare this.
     pub(crate) fn unsent(&self) -> u64 {
         self.buffered as u64 + self.file_bytes
     }

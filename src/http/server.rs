@@ -189,20 +189,17 @@ struct Connection {
     progress_at: Instant,
     /// The one watchdog timer, and when it is due.
     watchdog: Option<(TimerHandle, Instant)>,
-    /// A response was queued that the socket has not taken yet and more requests wait:
-    /// answering them would queue file after file, so wait for the queue to drain.
-    draining: Option<TimerHandle>,
-    /// Requests are not answered while the write buffer is over its high-water mark.
+    /// Requests are not answered while what is owed to the client (response bytes and
+    /// file regions alike) is over the layer's high-water mark. Because the marks count
+    /// queued files, this also bounds how many files one connection holds open: a client
+    /// that pipelines requests for a large file without reading gets one or two queued,
+    /// not one per request.
     write_paused: bool,
     /// The client shut down its sending side; close once what it asked for is answered.
     peer_eof: bool,
     /// The connection is closing: nothing more is answered.
     done: bool,
 }
-
-/// How often a connection with queued output and pipelined requests checks whether the
-/// output has gone.
-const DRAIN_POLL: Duration = Duration::from_millis(5);
 
 impl Connection {
     fn new(config: Arc<ServerConfig>) -> Connection {
@@ -216,17 +213,16 @@ impl Connection {
             last_unsent: 0,
             progress_at: now,
             watchdog: None,
-            draining: None,
             write_paused: false,
             peer_eof: false,
             done: false,
         }
     }
 
-    /// Answers every complete request buffered, in order, until one closes the connection,
-    /// the write buffer fills, or a response must drain first.
+    /// Answers every complete request buffered, in order, until one closes the connection
+    /// or what is owed to the client passes the high-water mark.
     fn answer(&mut self, ctx: &mut Context<'_, App>) {
-        while !self.done && !self.write_paused && self.draining.is_none() {
+        while !self.done && !self.write_paused {
             let started = Instant::now();
             let (request, response) = match self.reader.next_request() {
                 Ok(None) => break,
@@ -245,7 +241,6 @@ impl Connection {
             };
             let mut transport = ctx.transport();
             let mut written = transport.write(&response.bytes);
-            let queued_file = response.file.is_some();
             if let Some((file, len)) = response.file {
                 written = transport.write_file(file, 0, len);
             }
@@ -267,18 +262,11 @@ impl Connection {
             let now = ctx.now();
             self.idle_since = now;
             self.head_started = self.reader.in_request().then_some(now);
-            if queued_file && self.reader.buffered() > 0 && ctx.transport().unsent_bytes() > 0 {
-                // Pipelined requests behind a file still in the queue: let it go first, so
-                // that a client cannot make us hold a file open per request it sends. (Bytes
-                // in memory need no such care: the water marks bound them.)
-                ctx.transport().pause_reading();
-                self.draining = Some(ctx.set_timer(DRAIN_POLL));
-            }
         }
         if self.write_paused {
             ctx.transport().pause_reading();
         }
-        if self.peer_eof && !self.done && !self.write_paused && self.draining.is_none() {
+        if self.peer_eof && !self.done && !self.write_paused {
             // Every complete request is answered; a partial one never will be.
             self.done = true;
             ctx.close();
@@ -456,18 +444,7 @@ impl Protocol<App> for Connection {
     }
 
     fn timer_fired(&mut self, ctx: &mut Context<'_, App>, timer: TimerHandle) {
-        if self.draining == Some(timer) {
-            self.draining = None;
-            if self.done {
-                return;
-            }
-            if ctx.transport().unsent_bytes() > 0 {
-                self.draining = Some(ctx.set_timer(DRAIN_POLL));
-            } else {
-                ctx.transport().resume_reading();
-                self.answer(ctx);
-            }
-        } else if self.watchdog.is_some_and(|(t, _)| t == timer) {
+        if self.watchdog.is_some_and(|(t, _)| t == timer) {
             self.watchdog_fired(ctx);
         }
     }
