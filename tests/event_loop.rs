@@ -496,9 +496,12 @@ fn water_marks_pause_and_resume_the_producer_in_pairs() {
     let (l, addr) = listener();
     let mut lp = EventLoop::new(()).unwrap();
     let plog = log.clone();
+    // 16 MiB: more than the kernel can hold for a peer that does not read (a send buffer
+    // of up to 4 MiB, net.ipv4.tcp_wmem, plus the peer's receive window), so the loop's own
+    // buffer must fill. With 4 MiB the kernel sometimes took it all and nothing paused.
     lp.listen_tcp(l, move || Producer {
         log: plog.clone(),
-        left: 4 << 20,
+        left: 16 << 20,
         paused: false,
     })
     .unwrap();
@@ -508,7 +511,7 @@ fn water_marks_pause_and_resume_the_producer_in_pairs() {
     let lines = log.wait_for("pause", |l| l.starts_with("pause"));
     assert_eq!(lines, ["over high water", "pause true"]);
     let got = read_to_end(&mut client);
-    assert_eq!(got.len(), 4 << 20);
+    assert_eq!(got.len(), 16 << 20);
     let lines = log.lines();
     let pauses = lines.iter().filter(|l| l.starts_with("pause")).count();
     let resumes = lines.iter().filter(|l| l.starts_with("resume")).count();
