@@ -449,8 +449,14 @@ impl Protocol<App> for Connection {
         }
     }
 
-    fn connection_lost(&mut self, _ctx: &mut Context<'_, App>, reason: Lost) {
+    fn connection_lost(&mut self, ctx: &mut Context<'_, App>, reason: Lost) {
         self.done = true;
+        // The loop does not know which timers a protocol set (nor does asyncio's): left
+        // armed, the watchdog would sit in the heap for a whole timeout after every
+        // request and wake the idle loop when it came due.
+        if let Some((timer, _)) = self.watchdog.take() {
+            ctx.cancel(timer);
+        }
         match reason {
             Lost::Closed | Lost::PeerClosed | Lost::TimedOut => {}
             other => debug!("{}: connection lost: {other}", self.peer_name()),
