@@ -28,8 +28,8 @@ use crate::event_loop::{
 };
 use crate::Stop;
 
-/// What every connection shares: the room and the limits.
-/// The loop's application state (see [`ChatServer::handle`]); its parts are private.
+/// The loop's application state, which every connection shares: the room and the limits
+/// (see [`ChatServer::handle`]); its parts are private.
 #[derive(Debug)]
 pub struct ChatState {
     room: Room<ConnId>,
