@@ -1,8 +1,8 @@
-//! The server: one [`Protocol`] per connection on the protocol layer's event loop.
+//! Port of `http.server.ThreadingHTTPServer`: the server, one [`Protocol`] per connection on
+//! the protocol layer's event loop.
 //!
-//! Python: `http.server.ThreadingHTTPServer`, with a thread per connection blocking in
-//! `readline()`; here one loop serves every connection, and each connection is a small state
-//! machine the loop calls back:
+//! Python has a thread per connection blocking in `readline()`; here one loop serves every
+//! connection, and each connection is a small state machine the loop calls back:
 //!
 //! ```text
 //! data_received ──▶ RequestReader::feed ──▶ next_request ──▶ Site::respond ──▶ write + write_file
