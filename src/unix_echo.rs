@@ -1,11 +1,11 @@
-//! Echo over a Unix-domain stream socket: the course's `AF_UNIX`, on the protocol layer.
+//! Port of `docs/python/echo_server.py` onto a Unix-domain stream socket
+//! (`socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)`), on the protocol layer.
 //!
-//! Python: `socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)`, `bind(path)`, and the
-//! course's advice to `os.unlink(path)` first. A Unix socket is named by a file, and the
-//! file outlives the server: after a crash it is still there, and `bind` fails with
-//! "address already in use" although nobody listens. Unlinking it blindly is how a second
-//! server silently steals a live one's path, or deletes a file that was never a socket. So
-//! [`bind`] looks first:
+//! Python binds with `bind(path)`, and the course advises `os.unlink(path)` first. A Unix
+//! socket is named by a file, and the file outlives the server: after a crash it is still
+//! there, and `bind` fails with "address already in use" although nobody listens.
+//! Unlinking it blindly is how a second server silently steals a live one's path, or
+//! deletes a file that was never a socket. So [`bind`] looks first:
 //!
 //! * nothing at the path: bind;
 //! * a socket nobody answers on (connecting is refused): stale, removed, then bind;

@@ -929,3 +929,56 @@ fn serves_over_ipv6_loopback() {
     stop.stop();
     thread.join().unwrap().unwrap();
 }
+
+/// The voluntary context switches of thread `task` (`/proc/self/task/TID`): one per sleep,
+/// so a thread blocked in `epoll_wait` adds one each time something wakes it.
+fn wake_ups(task: &std::path::Path) -> u64 {
+    let status = std::fs::read_to_string(task.join("status")).expect("the thread's status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc")
+}
+
+#[test]
+fn a_closed_connection_leaves_no_timer_behind() {
+    // A connection's watchdog is armed when it opens. If closing the connection left it in
+    // the timer heap, every HTTP/1.0 request would leave a dead timer there for the whole
+    // head timeout (at 10 s and 20,000 requests a second, 200,000 of them), and each would
+    // wake the idle loop when it came due.
+    common::init();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let site = mio_selectors::http::Site::new(bundled_site()).unwrap();
+    let config = ServerConfig {
+        head_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = mio_selectors::http::HttpServer::new(listener, site, config).unwrap();
+    let (addr, stop) = (server.local_addr(), server.stop_handle());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        // The link reads `PID/task/TID`, relative to /proc.
+        let task = std::fs::read_link("/proc/thread-self").unwrap();
+        tx.send(std::path::Path::new("/proc").join(task)).unwrap();
+        server.run()
+    });
+    let task = rx.recv_timeout(READ_TIMEOUT).unwrap();
+
+    let response = exchange(addr, b"GET /index.html HTTP/1.0\r\n\r\n");
+    assert!(response.starts_with(b"HTTP/1.0 200 OK\r\n"));
+    // Let the loop finish the close and go to sleep, well before the watchdog's 300 ms.
+    std::thread::sleep(Duration::from_millis(100));
+    let before = wake_ups(&task);
+    std::thread::sleep(Duration::from_millis(600)); // past the watchdog's deadline
+    let after = wake_ups(&task);
+    assert_eq!(
+        after,
+        before,
+        "the idle loop woke up {} times after its only connection closed",
+        after - before
+    );
+    stop.stop();
+    thread.join().unwrap().unwrap();
+}

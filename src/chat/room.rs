@@ -1,8 +1,7 @@
-//! The chat room: who has joined under which nickname, and what each line means. No I/O:
-//! the room says what to send to whom through an [`Outbox`], and the server does the rest.
-//!
-//! Python: the `handle_line`, `choose_nick` and `leave` methods of
-//! `docs/python/chat_server.py`.
+//! Port of the `handle_line`, `choose_nick` and `leave` methods of
+//! `docs/python/chat_server.py`: the chat room, who has joined under which nickname, and
+//! what each line means. No I/O: the room says what to send to whom through an
+//! [`Outbox`], and the server does the rest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;

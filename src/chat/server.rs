@@ -1,8 +1,8 @@
-//! The chat server on the protocol layer: one [`Protocol`] per connection, the [`Room`] in
-//! the loop's shared state.
+//! Port of `ChatServer` in `docs/python/chat_server.py`, on the protocol layer: one
+//! [`Protocol`] per connection, the [`Room`] in the loop's shared state.
 //!
-//! Python: `ChatServer` in `docs/python/chat_server.py`, whose loop, buffers and timers the
-//! layer ([`crate::event_loop`]) provides here; what is left is the protocol itself:
+//! The Python program's loop, buffers and timers are the layer's here
+//! ([`crate::event_loop`]); what is left is the protocol itself:
 //!
 //! * bytes in: cut into lines by a [`LineDecoder`] (bounded) and handed to the [`Room`];
 //! * bytes out: the room's [`Outbox`] writes to each recipient by id. The layer queues
@@ -28,8 +28,8 @@ use crate::event_loop::{
 };
 use crate::Stop;
 
-/// What every connection shares: the room and the limits.
-/// The loop's application state (see [`ChatServer::handle`]); its parts are private.
+/// The loop's application state, which every connection shares: the room and the limits
+/// (see [`ChatServer::handle`]); its parts are private.
 #[derive(Debug)]
 pub struct ChatState {
     room: Room<ConnId>,

@@ -1,8 +1,7 @@
-//! The echo server once more, on the protocol layer: the loop is the library's, and the
-//! server is the few lines of [`Echo`].
+//! Port of `asyncio`'s echo server from its docs (`class EchoServerProtocol`, whose
+//! `data_received` writes the data back), run like `docs/python/echo_server.py`: the loop
+//! is the library's, and the server is the few lines of [`Echo`].
 //!
-//! Python: `asyncio`'s echo server from the docs (`class EchoServerProtocol(asyncio.Protocol)`
-//! with `data_received` writing the data back), run like `docs/python/echo_server.py`.
 //! Compare it with [`multiplexed`](super::multiplexed), which does by hand what
 //! [`EventLoop`] does here for every protocol: accept, buffer, backpressure, half-close,
 //! fairness, descriptor exhaustion, stop. It behaves the same, and the same tests run

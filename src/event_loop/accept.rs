@@ -1,7 +1,6 @@
-//! Listeners: accepting connections, the connection limit, and the back-off after running
-//! out of descriptors.
-//!
-//! Python: `BaseSelectorEventLoop._accept_connection` (Lib/asyncio/selector_events.py).
+//! Port of `BaseSelectorEventLoop._accept_connection` (Lib/asyncio/selector_events.py):
+//! accepting connections, the connection limit, and the back-off after running out of
+//! descriptors.
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -1,9 +1,10 @@
-//! Outgoing connections: a non-blocking `connect`, then the kernel's answer.
+//! Port of `loop.create_connection()` (`sock_connect` + `_sock_connect_cb` in
+//! selector_events.py): outgoing connections, a non-blocking `connect`, then the kernel's
+//! answer.
 //!
-//! Python: `loop.create_connection()` (`sock_connect` + `_sock_connect_cb` in
-//! selector_events.py). mio's recipe, from `TcpStream::connect`'s docs: wait until the
-//! socket is writable, then `take_error()` (refused, unreachable), then `peer_addr()`
-//! (`NotConnected`: not yet, keep waiting).
+//! mio's recipe, from `TcpStream::connect`'s docs: wait until the socket is writable, then
+//! `take_error()` (refused, unreachable), then `peer_addr()` (`NotConnected`: not yet,
+//! keep waiting).
 
 use std::io;
 use std::net::SocketAddr;

@@ -279,7 +279,9 @@ impl<S: 'static> Context<'_, S> {
 
     /// Calls this protocol's [`timer_fired`](Protocol::timer_fired) after `delay`, with the
     /// handle returned here (cancel it with [`cancel`](LoopContext::cancel)). A timer of a
-    /// connection that has gone is dropped.
+    /// connection that has gone is not delivered, but it stays in the loop's heap until it
+    /// is due (and wakes the loop then): cancel a far-off timer in `connection_lost`, as
+    /// asyncio protocols cancel their `call_later` handles.
     ///
     /// Python: `loop.call_later(delay, self.method)`; see `timer_fired` for why.
     pub fn set_timer(&mut self, delay: Duration) -> TimerHandle {

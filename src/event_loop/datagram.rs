@@ -1,8 +1,9 @@
-//! UDP sockets on the loop.
+//! Port of `_SelectorDatagramTransport` (Lib/asyncio/selector_events.py): UDP sockets on
+//! the loop.
 //!
-//! Python: `_SelectorDatagramTransport` (Lib/asyncio/selector_events.py): one `recvfrom`
-//! per readable event, `error_received` for an `OSError` (never fatal). Unlike asyncio,
-//! `send_to` never buffers: a datagram the socket cannot take now is dropped and counted.
+//! As in asyncio: one `recvfrom` per readable event, `error_received` for an `OSError`
+//! (never fatal). Unlike asyncio, `send_to` never buffers: a datagram the socket cannot
+//! take now is dropped and counted.
 
 use std::io;
 use std::net::SocketAddr;

@@ -81,8 +81,9 @@ impl LineDecoder {
     }
 
     /// Decodes the lines in `data`, which follows everything fed before. Call
-    /// [`Lines::next_line`] until it returns `None`; bytes of an unfinished line are kept
-    /// for the next `feed` when the [`Lines`] is dropped.
+    /// [`Lines::next_line`] until it returns `None`: that is what keeps the bytes of an
+    /// unfinished line for the next `feed`. A caller that stops early (and drops the
+    /// [`Lines`]) drops the rest of `data` with it.
     pub fn feed<'a>(&'a mut self, data: &'a [u8]) -> Lines<'a> {
         Lines {
             decoder: self,
@@ -173,6 +174,16 @@ impl Lines<'_> {
     }
 }
 
+impl Drop for Lines<'_> {
+    /// A caller that stops before `None` must not find the line it took last (gathered in
+    /// `partial`) glued to the front of the next one. The rest of the chunk is its to drop.
+    fn drop(&mut self) {
+        if self.clear_partial {
+            self.decoder.partial.clear();
+        }
+    }
+}
+
 /// The index of the first `\n` in `bytes`.
 fn memchr(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
@@ -227,6 +238,19 @@ mod tests {
         }
         assert_eq!(reports, 1);
         assert_eq!(decode(&mut decoder, &[b"tail\nnext\n"]), ["next"]);
+    }
+
+    #[test]
+    fn stopping_after_a_gathered_line_does_not_glue_it_to_the_next() {
+        // A protocol may stop taking lines early (a chat client's `/quit`). The line it
+        // took last was gathered across two reads; it must not be prefixed to the next one.
+        let mut decoder = LineDecoder::new(64);
+        assert_eq!(decode(&mut decoder, &[b"hel"]), Vec::<String>::new());
+        let mut lines = decoder.feed(b"lo\n");
+        assert_eq!(lines.next_line(), Some(Line::Line(b"hello")));
+        drop(lines);
+        assert_eq!(decoder.buffered(), 0);
+        assert_eq!(decode(&mut decoder, &[b"next\n"]), ["next"]);
     }
 
     #[test]

@@ -890,9 +890,10 @@ impl<S: 'static> Core<S> {
         }
         ids.clear();
         self.state.to_flush = ids; // empty, and keeps its capacity
-                                   // Callbacks that `settle` delivers (resume_writing, connection_lost) may write to
-                                   // others again: those are sent at the start of the next iteration, which then does
-                                   // not wait.
+
+        // Callbacks that `settle` delivers (resume_writing, connection_lost) may write to
+        // others again: those are sent at the start of the next iteration, which then does
+        // not wait.
         self.settle();
     }
 

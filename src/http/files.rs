@@ -1,8 +1,9 @@
-//! From a request target to a file under the root, and never outside it.
+//! Port of `http.server.SimpleHTTPRequestHandler.translate_path` (and the opening half of
+//! `send_head`): from a request target to a file under the root, and never outside it.
 //!
-//! Python: `http.server.SimpleHTTPRequestHandler.translate_path` and `send_head`, which
-//! unquote the path, drop `.` and `..` segments and join the rest to the directory. It does
-//! not follow symlinks out of the root on purpose, but does not stop them either; this does.
+//! Python's unquotes the path, drops `.` and `..` segments and joins the rest to the
+//! directory. It does not follow symlinks out of the root on purpose, but does not stop
+//! them either; this does.
 //!
 //! The rules, in the order they are applied:
 //!

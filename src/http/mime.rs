@@ -1,7 +1,6 @@
-//! Content-Type by file extension.
-//!
-//! Python: `mimetypes.guess_type`, as `http.server.SimpleHTTPRequestHandler.guess_type`
-//! uses it; here a fixed table of the types a static site needs, with no system files read.
+//! Port of `mimetypes.guess_type`, as `http.server.SimpleHTTPRequestHandler.guess_type`
+//! uses it: Content-Type by file extension, from a fixed table of the types a static site
+//! needs, with no system files read.
 
 use std::path::Path;
 

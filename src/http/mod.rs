@@ -1,7 +1,6 @@
-//! The HTTP/1.0 responder: a static-file server for GET and HEAD.
-//!
-//! Python: `http.server` (`BaseHTTPRequestHandler`, `SimpleHTTPRequestHandler`), the
-//! standard library's file server, which the course runs as `python3 -m http.server`.
+//! Port of `http.server` (`BaseHTTPRequestHandler`, `SimpleHTTPRequestHandler`), the
+//! standard library's file server, which the course runs as `python3 -m http.server`: the
+//! HTTP/1.0 responder, a static-file server for GET and HEAD.
 //!
 //! The server is split so that everything but moving bytes is testable without a socket:
 //!

@@ -1,10 +1,11 @@
-//! The request head, read incrementally: bytes in, [`Request`]s out.
+//! Port of `http.server.BaseHTTPRequestHandler.parse_request`: the request head, read
+//! incrementally, bytes in, [`Request`]s out.
 //!
-//! Python: `http.server.BaseHTTPRequestHandler.parse_request`, which reads with
-//! `rfile.readline(65537)` from a blocking socket. A non-blocking server cannot wait for a
-//! line, so this reader is fed whatever bytes arrived ([`RequestReader::feed`]) and asked
-//! for complete requests ([`RequestReader::next_request`]); until a whole head is there the
-//! answer is "not yet", never an error (httparse's `Status::Partial`).
+//! Python reads with `rfile.readline(65537)` from a blocking socket. A non-blocking server
+//! cannot wait for a line, so this reader is fed whatever bytes arrived
+//! ([`RequestReader::feed`]) and asked for complete requests
+//! ([`RequestReader::next_request`]); until a whole head is there the answer is "not yet",
+//! never an error (httparse's `Status::Partial`).
 //!
 //! No I/O happens here, so every rule is unit-tested with plain byte strings, and the
 //! fuzz target in `fuzz/` feeds it arbitrary input.

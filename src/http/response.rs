@@ -1,7 +1,6 @@
-//! The response head: status line and headers, and the small HTML page an error carries.
-//!
-//! Python: `BaseHTTPRequestHandler.send_response`, `send_header`, `end_headers` and
-//! `send_error` (whose `error_message_format` is the model for [`error_page`]).
+//! Port of `BaseHTTPRequestHandler.send_response`, `send_header`, `end_headers` and
+//! `send_error`: the response head (status line and headers), and the small HTML page an
+//! error carries (`error_message_format` is the model for [`error_page`]).
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};

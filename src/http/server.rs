@@ -1,8 +1,8 @@
-//! The server: one [`Protocol`] per connection on the protocol layer's event loop.
+//! Port of `http.server.ThreadingHTTPServer`: the server, one [`Protocol`] per connection on
+//! the protocol layer's event loop.
 //!
-//! Python: `http.server.ThreadingHTTPServer`, with a thread per connection blocking in
-//! `readline()`; here one loop serves every connection, and each connection is a small state
-//! machine the loop calls back:
+//! Python has a thread per connection blocking in `readline()`; here one loop serves every
+//! connection, and each connection is a small state machine the loop calls back:
 //!
 //! ```text
 //! data_received ──▶ RequestReader::feed ──▶ next_request ──▶ Site::respond ──▶ write + write_file
@@ -449,8 +449,14 @@ impl Protocol<App> for Connection {
         }
     }
 
-    fn connection_lost(&mut self, _ctx: &mut Context<'_, App>, reason: Lost) {
+    fn connection_lost(&mut self, ctx: &mut Context<'_, App>, reason: Lost) {
         self.done = true;
+        // The loop does not know which timers a protocol set (nor does asyncio's): left
+        // armed, the watchdog would sit in the heap for a whole timeout after every
+        // request and wake the idle loop when it came due.
+        if let Some((timer, _)) = self.watchdog.take() {
+            ctx.cancel(timer);
+        }
         match reason {
             Lost::Closed | Lost::PeerClosed | Lost::TimedOut => {}
             other => debug!("{}: connection lost: {other}", self.peer_name()),

@@ -1,6 +1,5 @@
-//! Routing: from a parsed [`Request`] to the [`Response`] to send, with no network I/O.
-//!
-//! Python: `SimpleHTTPRequestHandler.do_GET` / `do_HEAD` / `send_head`.
+//! Port of `SimpleHTTPRequestHandler.do_GET` / `do_HEAD` / `send_head`: routing from a
+//! parsed [`Request`] to the [`Response`] to send, with no network I/O.
 //!
 //! The server glue (`server.rs`) only moves bytes: it feeds the request reader, asks the
 //! site for a response, and writes the response's bytes and file region. Everything a test

@@ -1,6 +1,5 @@
-//! The status codes the server answers with, and their reason phrases.
-//!
-//! Python: `http.HTTPStatus`, cut down to the codes a static-file server needs.
+//! Port of `http.HTTPStatus`, cut down to the codes a static-file server answers with, and
+//! their reason phrases.
 
 use std::fmt;
 
