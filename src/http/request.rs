@@ -153,9 +153,13 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct RequestReader {
     limits: Limits,
-    /// Bytes received and not yet consumed by a request.
+    /// Bytes received; those from `consumed` on are not yet part of a returned request.
     buf: Vec<u8>,
-    /// How far `buf` has been searched for the end of the head.
+    /// How many bytes at the front of `buf` belong to requests already returned. They are
+    /// dropped when the next bytes arrive, not after each request: a read that brings many
+    /// small pipelined requests then costs one move of the buffer, not one per request.
+    consumed: usize,
+    /// How far the unconsumed bytes have been searched for the end of the head.
     scanned: usize,
     /// Set once a head was refused; every later call returns it again.
     failed: Option<RequestError>,
@@ -176,6 +180,7 @@ impl RequestReader {
         RequestReader {
             limits,
             buf: Vec::new(),
+            consumed: 0,
             scanned: 0,
             failed: None,
             line_checked: false,
@@ -189,19 +194,21 @@ impl RequestReader {
     /// limit; the caller bounds what it feeds (one read at a time).
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {
+            self.buf.drain(..self.consumed);
+            self.consumed = 0;
             self.buf.extend_from_slice(data);
         }
     }
 
     /// Bytes buffered and not yet part of a returned request.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.consumed
     }
 
     /// Whether part of a request head has arrived: the connection is in the middle of a
     /// request (a timeout then deserves a 408), not idle between requests.
     pub fn in_request(&self) -> bool {
-        !self.buf.is_empty()
+        self.buffered() > 0
     }
 
     /// The next complete request, `Ok(None)` if its head has not fully arrived yet, or the
@@ -225,6 +232,7 @@ impl RequestReader {
             Err(err) => {
                 self.failed = Some(err);
                 self.buf = Vec::new();
+                self.consumed = 0;
                 Err(err)
             }
         }
@@ -232,12 +240,22 @@ impl RequestReader {
 
     /// Drops a consumed head, keeping the bytes after it (pipelining).
     fn consume(&mut self, len: usize) {
-        self.buf.drain(..len);
+        self.consumed += len;
         self.scanned = 0;
         self.line_checked = false;
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
+        if self.consumed == self.buf.len() {
+            self.buf.clear();
+            self.consumed = 0;
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf = Vec::new();
+            }
         }
+    }
+
+    /// The bytes not yet part of a returned request; every position below counts from
+    /// their start.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.consumed..]
     }
 
     fn parse(&mut self) -> Result<Option<Request>, RequestError> {
@@ -246,10 +264,10 @@ impl RequestReader {
         // simple: the first blank line after the request line ends the head. They still
         // count toward the head size limit, so a stream of CRLFs cannot grow the buffer.
         let start = self
-            .buf
+            .pending()
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
-            .unwrap_or(self.buf.len());
+            .unwrap_or(self.buffered());
         let Some(end) = self.find_head_end(start) else {
             return self.check_partial(start).map(|()| None);
         };
@@ -259,14 +277,15 @@ impl RequestReader {
                 "request head too large",
             ));
         }
-        let line_end = memchr(b'\n', &self.buf[start..end]).map_or(end, |i| start + i);
+        let buf = self.pending();
+        let line_end = memchr(b'\n', &buf[start..end]).map_or(end, |i| start + i);
         if line_end - start > self.limits.max_request_line {
             return Err(RequestError::new(
                 Status::UriTooLong,
                 "request line too long",
             ));
         }
-        parse_head(&self.buf[..end], start, &self.limits).map(Some)
+        parse_head(&buf[..end], start, &self.limits).map(Some)
     }
 
     /// Where the head ends (just past its blank line), searching only bytes not searched
@@ -275,16 +294,17 @@ impl RequestReader {
     fn find_head_end(&mut self, start: usize) -> Option<usize> {
         // Back up two bytes: the terminator may straddle the previous search's end.
         let from = self.scanned.saturating_sub(2).max(start);
-        let found = self.buf[from..].windows(2).enumerate().find_map(|(i, w)| {
+        let buf = &self.buf[self.consumed..];
+        let found = buf[from..].windows(2).enumerate().find_map(|(i, w)| {
             let at = from + i;
             match w {
                 [b'\n', b'\n'] => Some(at + 2),
-                [b'\n', b'\r'] if self.buf.get(at + 2) == Some(&b'\n') => Some(at + 3),
+                [b'\n', b'\r'] if buf.get(at + 2) == Some(&b'\n') => Some(at + 3),
                 _ => None,
             }
         });
         if found.is_none() {
-            self.scanned = self.buf.len();
+            self.scanned = buf.len();
         }
         found
     }
@@ -292,7 +312,7 @@ impl RequestReader {
     /// The head is incomplete: refuse it now if it has already passed a limit, rather than
     /// buffer more of it.
     fn check_partial(&mut self, start: usize) -> Result<(), RequestError> {
-        let line = &self.buf[start..];
+        let line = &self.buf[self.consumed + start..];
         let line_len = memchr(b'\n', line).unwrap_or(line.len());
         if line_len > self.limits.max_request_line {
             return Err(RequestError::new(
@@ -300,7 +320,7 @@ impl RequestReader {
                 "request line too long",
             ));
         }
-        if self.buf.len() > self.limits.max_head {
+        if self.buffered() > self.limits.max_head {
             return Err(RequestError::new(
                 Status::HeaderFieldsTooLarge,
                 "request head too large",
@@ -602,6 +622,28 @@ mod tests {
         reader.feed(b"TP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/3");
         assert!(!reader.in_request());
+    }
+
+    #[test]
+    fn thousands_of_pipelined_requests_in_one_read_each_come_out_once() {
+        // One read of many tiny requests: consumed heads are dropped when the next bytes
+        // arrive, so positions must stay right across requests, a partial head and a feed.
+        let mut reader = RequestReader::new(Limits::default());
+        let mut wire = Vec::new();
+        for i in 0..3000 {
+            wire.extend_from_slice(format!("GET /{i} HTTP/1.0\r\n\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\nGET /last HTTP/1.1\r\nHo");
+        reader.feed(&wire);
+        for i in 0..3000 {
+            let request = reader.next_request().unwrap().unwrap();
+            assert_eq!(request.target, format!("/{i}"));
+        }
+        assert_eq!(reader.next_request(), Ok(None));
+        assert_eq!(reader.buffered(), b"\r\nGET /last HTTP/1.1\r\nHo".len());
+        reader.feed(b"st: h\r\n\r\n");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/last");
+        assert_eq!((reader.buffered(), reader.in_request()), (0, false));
     }
 
     #[test]
