@@ -95,6 +95,13 @@ impl From<i32> for Timeout {
     }
 }
 
+/// `now + delay`, or as good as never (`now` plus [`LONGEST`]) when the sum does not fit
+/// in an `Instant`. Every deadline the crate computes from a configured duration goes
+/// through here, so that a timeout like `--idle-timeout 1e19` means "never", not a panic.
+pub(crate) fn instant_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay).unwrap_or(now + LONGEST)
+}
+
 /// When a `select()` call must give up: computed once, so that a wait interrupted by a
 /// signal resumes with only the time that is left (PEP 475).
 #[derive(Copy, Clone, Debug)]

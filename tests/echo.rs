@@ -619,6 +619,20 @@ fn accepts_at_most_max_conns_and_the_next_client_once_one_closes(kind: Kind) {
     roundtrip(&mut second, b"still served");
 }
 
+/// `--idle-timeout 1e19`: a timeout too long for the clock means "never", not a panic
+/// (`Instant + Duration` overflows) nor a `select()` refusing the wait.
+fn serves_with_an_idle_timeout_too_long_for_the_clock(kind: Kind) {
+    let config = Config {
+        idle_timeout: Some(Duration::MAX),
+        ..Config::default()
+    };
+    let server = start_with(kind, config);
+    let mut sock = connect(server.addr);
+    roundtrip(&mut sock, b"hello");
+    thread::sleep(Duration::from_millis(100)); // a select() or two with the far deadline
+    roundtrip(&mut sock, b"still there");
+}
+
 /// `--idle-timeout`: a client that stays silent is closed after the timeout, one that keeps
 /// talking is not, and one that floods the server but never reads its echo (backpressure
 /// pauses it, so it has no more events) is closed too, freeing its buffer.
@@ -773,6 +787,7 @@ server_tests! {
         uses_no_cpu_while_idle_with_connected_clients,
         accepts_at_most_max_conns_and_the_next_client_once_one_closes,
         closes_connections_idle_for_longer_than_the_idle_timeout,
+        serves_with_an_idle_timeout_too_long_for_the_clock,
     ];
     protocol_server(Kind::Protocol): [
         serves_200_concurrent_clients_of_50_messages_each,
@@ -781,6 +796,7 @@ server_tests! {
         uses_no_cpu_while_idle_with_connected_clients,
         accepts_at_most_max_conns_and_the_next_client_once_one_closes,
         closes_connections_idle_for_longer_than_the_idle_timeout,
+        serves_with_an_idle_timeout_too_long_for_the_clock,
     ];
 }
 

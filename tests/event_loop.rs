@@ -1354,3 +1354,34 @@ fn a_flooding_peer_does_not_starve_the_others() {
         "100 round trips took {took:?} beside a flood"
     );
 }
+
+#[test]
+fn timeouts_too_long_for_the_clock_mean_never_not_a_panic() {
+    // `Instant + Duration::MAX` overflows; every deadline the loop computes from a timeout
+    // it is given (idle, I/O, timers, connect) must saturate instead.
+    common::init();
+    struct Patient;
+    impl Protocol for Patient {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            let mut transport = ctx.transport();
+            transport.set_idle_timeout(Some(Duration::MAX));
+            transport.set_io_timeout(Some(Duration::MAX));
+            ctx.set_timer(Duration::MAX);
+            ctx.call_later(Duration::MAX, |_| panic!("a timer that never comes ran"));
+        }
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            let _ = ctx.write(data);
+        }
+    }
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    lp.listen_tcp(l, || Patient).unwrap();
+    let _running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"still here").unwrap();
+    let mut echo = [0; 10];
+    client
+        .read_exact(&mut echo)
+        .expect("the echo, from a loop that did not panic");
+    assert_eq!(&echo, b"still here");
+}

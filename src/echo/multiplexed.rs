@@ -40,6 +40,7 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 
 use super::{is_listener_broken, is_out_of_resources, is_retry, Config, Stats};
+use crate::timeout::instant_after;
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 
 /// What the server registers. Python has one `socket.socket` type for both roles; in Rust a
@@ -169,7 +170,7 @@ impl EchoServer {
         let listener = Socket::Listening(TcpListener::from_std(listener));
         sel.register(listener, EVENT_READ, None)?;
         let now = Instant::now();
-        let next_sweep = now + config_sweep_period(&config);
+        let next_sweep = instant_after(now, config_sweep_period(&config));
         Ok(EchoServer {
             sel,
             buf: vec![0; config.read_chunk.max(1)].into_boxed_slice(),
@@ -227,9 +228,10 @@ impl EchoServer {
         while !self.stop.is_stopped() {
             // Python: events = sel.select(timeout=None). Wake up in time to resume a paused
             // listener or to close idle connections.
-            let timeout = self
-                .next_wakeup()
-                .map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = self.next_wakeup().map(|at| {
+                at.saturating_duration_since(Instant::now())
+                    .min(LONGEST_WAIT)
+            });
             let ready = self.sel.select(timeout)?;
             self.now = Instant::now();
             for (token, mask) in ready {
@@ -309,7 +311,7 @@ impl EchoServer {
                     self.config.accept_backoff,
                     self.stats.open()
                 );
-                let until = Instant::now() + self.config.accept_backoff;
+                let until = instant_after(Instant::now(), self.config.accept_backoff);
                 self.pause_listener(token, Resume::At(until))?;
             }
             // The listener itself is broken (not a socket, not listening): it would fail the
@@ -361,7 +363,8 @@ impl EchoServer {
                 let Socket::Listening(listener) = failed.fileobj else {
                     unreachable!("we registered the listener");
                 };
-                self.paused_listener = Some((listener, Resume::At(Instant::now() + retry)));
+                self.paused_listener =
+                    Some((listener, Resume::At(instant_after(Instant::now(), retry))));
             }
         }
     }
@@ -376,7 +379,7 @@ impl EchoServer {
         if now < self.next_sweep {
             return Ok(());
         }
-        self.next_sweep = now + config_sweep_period(&self.config);
+        self.next_sweep = instant_after(now, config_sweep_period(&self.config));
         let idle: Vec<Token> = self
             .sel
             .get_map()
@@ -438,6 +441,11 @@ impl EchoServer {
         Ok(()) // dropping `key` closes the socket: unregister, then close
     }
 }
+
+/// The longest the loop sleeps without an event, as asyncio's `MAXIMUM_SELECT_TIMEOUT`:
+/// waking once a day costs nothing, and a deadline further off than `select()` accepts
+/// (say `--idle-timeout 1e19`) is then just a long wait, not an error.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// How often to look for idle connections: a quarter of the timeout, so that a connection
 /// closes at most a quarter late, and a pass over every connection stays rare.

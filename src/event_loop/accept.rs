@@ -13,6 +13,7 @@ use super::protocol::Protocol;
 use super::stream::Stream;
 use super::{entry_in, Action, Core, Entry, Factory, Kind, ListenSocket, ListenerId};
 use crate::echo::{is_listener_broken, is_out_of_resources};
+use crate::timeout::instant_after;
 use crate::{Token, EVENT_READ};
 
 impl ListenSocket {
@@ -199,7 +200,7 @@ impl<S: 'static> Core<S> {
             .stats
             .accept_pauses
             .fetch_add(1, Ordering::Relaxed);
-        let when = self.state.now + backoff;
+        let when = instant_after(self.state.now, backoff);
         self.state.timers.insert(when, Action::ResumeAccept(id));
         self.state.dirty.push(super::ConnId(id.0));
     }

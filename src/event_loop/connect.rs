@@ -15,6 +15,7 @@ use log::debug;
 use super::protocol::{Lost, Protocol};
 use super::stream::Stream;
 use super::{Action, ConnId, Core};
+use crate::timeout::instant_after;
 
 impl<S: 'static> Core<S> {
     pub(crate) fn connect_tcp<P>(
@@ -29,7 +30,7 @@ impl<S: 'static> Core<S> {
         let stream = mio::net::TcpStream::connect(addr)?;
         let id = self.add_stream(Stream::Tcp(stream), Box::new(protocol), true);
         if let Some(timeout) = timeout {
-            let when = std::time::Instant::now() + timeout;
+            let when = instant_after(std::time::Instant::now(), timeout);
             let timer = self.state.timers.insert(when, Action::ConnectTimeout(id));
             if let Some(conn) = self.stream_mut(id) {
                 conn.connect_timer = Some(timer);

@@ -24,6 +24,7 @@ use super::protocol::{DatagramProtocol, Protocol};
 use super::timers::TimerHandle;
 use super::transport::{Transport, WriteError, Written};
 use super::{Action, ConnId, Core, Entry, ListenerId, State};
+use crate::timeout::instant_after;
 
 /// The loop as a callback sees it: application state, other connections, timers, stop.
 ///
@@ -122,7 +123,7 @@ impl<S: 'static> LoopContext<'_, S> {
     ) -> TimerHandle {
         // Python: `loop.time() + delay`, the clock read afresh; here the loop's clock, read
         // once per iteration when select() returns (callbacks take microseconds).
-        let when = self.core.state.now + delay;
+        let when = instant_after(self.core.state.now, delay);
         self.call_at(when, f)
     }
 
@@ -285,7 +286,7 @@ impl<S: 'static> Context<'_, S> {
     ///
     /// Python: `loop.call_later(delay, self.method)`; see `timer_fired` for why.
     pub fn set_timer(&mut self, delay: Duration) -> TimerHandle {
-        let when = self.lp.core.state.now + delay;
+        let when = instant_after(self.lp.core.state.now, delay);
         self.lp
             .core
             .state

@@ -83,6 +83,7 @@ use stream::Stream;
 use timers::Timers;
 use transport::{CloseReason, StreamConn};
 
+use crate::timeout::instant_after;
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 
 /// The loop's settings; [`Config::default`] gives asyncio's values where asyncio has one.
@@ -756,12 +757,16 @@ impl<S: 'static> Core<S> {
                     self.mark_dirty(id);
                 } else {
                     conn.unsent_at_check = Some(unsent);
-                    conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
+                    conn.idle_timer = Some(
+                        self.state
+                            .timers
+                            .insert(instant_after(now, idle), Action::Idle(id)),
+                    );
                 }
             }
             return;
         }
-        let deadline = conn.last_active + idle;
+        let deadline = instant_after(conn.last_active, idle);
         if deadline > now {
             conn.idle_timer = Some(self.state.timers.insert(deadline, Action::Idle(id)));
             return;
@@ -773,7 +778,11 @@ impl<S: 'static> Core<S> {
             if conn.lost.is_none() {
                 // The farewell (or what was queued) could not all go yet: one more period.
                 conn.unsent_at_check = Some(conn.queue.unsent());
-                conn.idle_timer = Some(self.state.timers.insert(now + idle, Action::Idle(id)));
+                conn.idle_timer = Some(
+                    self.state
+                        .timers
+                        .insert(instant_after(now, idle), Action::Idle(id)),
+                );
             }
         }
     }

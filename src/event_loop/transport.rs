@@ -20,6 +20,7 @@ use super::stream::{Addr, Stream};
 use super::write_queue::WriteQueue;
 use super::{Action, ConnId, State};
 use crate::event_loop::timers::TimerHandle;
+use crate::timeout::instant_after;
 
 /// What a successful [`Transport::write`] says about the write buffer.
 ///
@@ -565,7 +566,7 @@ impl Transport<'_> {
             self.state.timers.cancel(timer);
         }
         if let Some(timeout) = timeout {
-            let when = self.state.now + timeout;
+            let when = instant_after(self.state.now, timeout);
             self.conn.idle_timer = Some(self.state.timers.insert(when, Action::Idle(self.id)));
         }
     }

@@ -25,6 +25,7 @@ use log::{debug, info, log_enabled, Level};
 
 use super::{error_page, Limits, Request, RequestReader, Site, Status, HTML, SERVER};
 use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
+use crate::timeout::instant_after;
 use crate::Stop;
 
 /// The server's settings; [`ServerConfig::default`] is what the example uses.
@@ -295,11 +296,11 @@ impl Connection {
     /// arriving, the idle timeout while waiting, or the stall limit while sending.
     fn deadline(&self) -> Instant {
         if self.last_unsent > 0 {
-            self.progress_at + self.config.idle_timeout
+            instant_after(self.progress_at, self.config.idle_timeout)
         } else if let Some(started) = self.head_started {
-            started + self.config.head_timeout
+            instant_after(started, self.config.head_timeout)
         } else {
-            self.idle_since + self.config.idle_timeout
+            instant_after(self.idle_since, self.config.idle_timeout)
         }
     }
 

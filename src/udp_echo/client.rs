@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use super::max_payload;
+use crate::timeout::instant_after;
 
 /// Length of the byte pattern after the sequence number, as in `echo::client`.
 pub const PATTERN_PERIOD: usize = 251;
@@ -259,7 +260,7 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
                     sent_at: now,
                 },
             );
-            deadlines.push_back((now + options.timeout, next_seq, 1));
+            deadlines.push_back((instant_after(now, options.timeout), next_seq, 1));
             next_seq += 1;
         }
 
@@ -292,7 +293,7 @@ pub fn run(addr: SocketAddr, options: &ClientOptions) -> io::Result<Summary> {
                     sent_at: now,
                 },
             );
-            deadlines.push_back((now + options.timeout, seq, attempt + 1));
+            deadlines.push_back((instant_after(now, options.timeout), seq, attempt + 1));
         }
         let Some(&(deadline, _, _)) = deadlines.front() else {
             continue; // nothing in flight: send more, or done
