@@ -1385,3 +1385,30 @@ fn timeouts_too_long_for_the_clock_mean_never_not_a_panic() {
         .expect("the echo, from a loop that did not panic");
     assert_eq!(&echo, b"still here");
 }
+
+#[test]
+fn a_read_size_of_zero_still_reads() {
+    // `read(&mut [])` returns 0, as end of file does: the loop must not read 0 bytes.
+    common::init();
+    struct Echo;
+    impl Protocol for Echo {
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            let _ = ctx.write(data);
+        }
+    }
+    let (l, addr) = listener();
+    let config = Config {
+        read_size: 0,
+        ..Config::default()
+    };
+    let mut lp = EventLoop::with_config((), config).unwrap();
+    lp.listen_tcp(l, || Echo).unwrap();
+    let _running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"abc").unwrap();
+    let mut echo = [0; 3];
+    client
+        .read_exact(&mut echo)
+        .expect("an echo, not an end of file");
+    assert_eq!(&echo, b"abc");
+}

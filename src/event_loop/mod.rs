@@ -377,7 +377,10 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_config(app: S, config: Config) -> io::Result<EventLoop<S>> {
+    pub fn with_config(app: S, mut config: Config) -> io::Result<EventLoop<S>> {
+        // A read of 0 bytes returns 0, which is how end of file looks: every connection
+        // would seem closed by its peer. One byte is the smallest read that means anything.
+        config.read_size = config.read_size.max(1);
         let mut sel = Selector::new()?;
         let stop = Stop::new(&mut sel)?;
         let buf = vec![0; config.read_size.max(MIN_READ_BUFFER)].into_boxed_slice();
