@@ -47,8 +47,9 @@ struct Cli {
     #[arg(long, default_value_t = Config::default().max_pending, value_parser = at_least_one())]
     max_pending: usize,
     /// Close a client silent for this many seconds (0: never)
-    #[arg(long, default_value = "300", value_parser = seconds_or_never)]
-    idle_timeout: IdleTimeout,
+    #[arg(long, default_value = "300", value_parser = common::seconds_or_never)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    idle_timeout: ::std::option::Option<Duration>,
     /// Refuse connections beyond this many ("! server full")
     #[arg(long, default_value_t = Config::default().max_clients, value_parser = at_least_one())]
     max_clients: usize,
@@ -60,26 +61,6 @@ const SPARE_DESCRIPTORS: u64 = 16;
 
 fn at_least_one() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
-}
-
-/// `--idle-timeout`: a duration, or none. (A plain `Option<Duration>` field would make
-/// clap treat the flag itself as optional and hand the parser's result to the wrong type.)
-#[derive(Clone, Copy, Debug)]
-struct IdleTimeout(Option<Duration>);
-
-/// Seconds such as `300` or `0.5`; `0` means never.
-fn seconds_or_never(text: &str) -> Result<IdleTimeout, String> {
-    let secs: f64 = text.parse().map_err(|err| format!("{err}"))?;
-    if secs == 0.0 {
-        return Ok(IdleTimeout(None));
-    }
-    if secs > 0.0 && secs.is_finite() {
-        Duration::try_from_secs_f64(secs)
-            .map(|timeout| IdleTimeout(Some(timeout)))
-            .map_err(|err| err.to_string())
-    } else {
-        Err(format!("must be 0 or a positive number of seconds: {text}"))
-    }
 }
 
 fn main() -> ExitCode {
@@ -103,7 +84,7 @@ fn main() -> ExitCode {
         let config = Config {
             max_line: cli.max_line,
             max_pending: cli.max_pending,
-            idle_timeout: cli.idle_timeout.0,
+            idle_timeout: cli.idle_timeout,
             max_clients: cli.max_clients,
         };
         let mut server = ChatServer::new(listener, config).context("cannot start the server")?;

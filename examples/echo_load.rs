@@ -76,7 +76,7 @@ struct Cli {
     #[arg(long, default_value_t = 64, value_parser = at_least_one())]
     size: usize,
     /// Seconds of load (after the warm-up), such as 3 or 0.5
-    #[arg(long, default_value = "3", value_parser = seconds)]
+    #[arg(long, default_value = "3", value_parser = common::seconds)]
     duration: Duration,
     /// One message in flight per connection, or --depth of them
     #[arg(long, value_enum, default_value_t = CliMode::PingPong)]
@@ -85,7 +85,7 @@ struct Cli {
     #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     depth: usize,
     /// Seconds of load before counting starts
-    #[arg(long, default_value = "0", value_parser = seconds)]
+    #[arg(long, default_value = "0", value_parser = common::seconds)]
     warmup: Duration,
     /// Seconds to wait for one connect, and for the last echoes after the end
     #[arg(long, default_value = "5", value_parser = positive_seconds)]
@@ -102,15 +102,9 @@ fn at_least_one() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
 }
 
-/// A number of seconds, zero or more, such as `3` or `0.5`.
-fn seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|err| format!("{err}"))?;
-    Duration::try_from_secs_f64(secs).map_err(|err| format!("{text}: {err}"))
-}
-
 /// A number of seconds greater than zero.
 fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match seconds(text)? {
+    match common::seconds(text)? {
         Duration::ZERO => Err("must be more than 0 seconds".into()),
         secs => Ok(secs),
     }

@@ -50,7 +50,7 @@ struct Cli {
     #[arg(long, default_value_t = Config::default().max_conns)]
     max_conns: usize,
     /// Close a connection after this many seconds without progress (0: never)
-    #[arg(long, default_value = "300", value_parser = parse_idle_timeout)]
+    #[arg(long, default_value = "300", value_parser = common::seconds_or_never)]
     // Spelled out in full, so that clap does not read it as "an optional flag".
     idle_timeout: ::std::option::Option<Duration>,
     /// Raise the limit on open descriptors first (for thousands of connections)
@@ -78,15 +78,4 @@ fn main() -> ExitCode {
         common::stop_on_ctrl_c(server.stop_handle())?;
         server.run().context("the echo server failed")
     })
-}
-
-/// `--idle-timeout`: seconds, `0` for never; NaN, negative or huge values are refused.
-fn parse_idle_timeout(arg: &str) -> Result<Option<Duration>, String> {
-    let secs: f64 = arg.parse().map_err(|err| format!("{err}"))?;
-    if secs == 0.0 {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs)
-        .map(Some)
-        .map_err(|err| format!("{err}"))
 }

@@ -327,6 +327,25 @@ fn bad_usage_exits_with_status_2() {
 }
 
 #[test]
+fn timeouts_in_seconds_refuse_what_is_not_a_duration() {
+    // One shared parser (common::seconds_or_never): NaN, infinity, too large and text are
+    // bad usage that names the flag and the value; 0 means never, and is accepted.
+    for name in ["echo_server", "echo_protocol", "chat_server"] {
+        for value in ["nan", "inf", "1e30", "soon"] {
+            let mut cmd = command(name);
+            cmd.args(["--port", "1", "--idle-timeout", value]);
+            let out = finish(cmd);
+            assert_eq!(out.status.code(), Some(2), "{name} {value}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("--idle-timeout") && out.stderr.contains(value),
+                "{name} {value}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
 fn servers_name_a_busy_port_in_one_line() {
     let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
     let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");

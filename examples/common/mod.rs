@@ -53,6 +53,7 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{ExitCode, Termination};
 use std::thread;
+use std::time::Duration;
 
 use clap::{Args, Parser};
 use mio_selectors::Stop;
@@ -498,6 +499,22 @@ pub fn announce(line: fmt::Arguments<'_>) {
 // ---------------------------------------------------------------------------------------
 // Logging and Ctrl-C
 // ---------------------------------------------------------------------------------------
+
+/// A clap value parser for a number of seconds, such as `3` or `0.5`: what every
+/// `--...-timeout` and `--duration` flag takes. NaN, negative numbers and values too large
+/// for a `Duration` are refused as bad usage, with the reason.
+pub fn seconds(text: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|err| format!("{text}: {err}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|err| format!("{text}: {err}"))
+}
+
+/// [`seconds`], with `0` for "never" (`None`), for a timeout that can be turned off.
+///
+/// Use it on a field spelled `::std::option::Option<Duration>`: clap treats a plain
+/// `Option<T>` field as "the flag may be absent" and would hand it the inner type.
+pub fn seconds_or_never(text: &str) -> std::result::Result<Option<Duration>, String> {
+    seconds(text).map(|secs| (!secs.is_zero()).then_some(secs))
+}
 
 /// Logs to stderr through `env_logger`; `RUST_LOG=debug` shows every connection. Without
 /// `RUST_LOG`, the examples log at `info`: start, stop, and anything that went wrong.
