@@ -11,7 +11,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::os::unix::net::UnixListener;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -567,12 +568,17 @@ fn programs_that_print_end_quietly_on_a_closed_stdout() {
             cmd.args(["--port", &running.listening_addr().port().to_string()]);
             running
         });
+        // The reader is gone before the program starts, as with `| head -0`: a socket pair
+        // whose other end is already closed, so the first write fails with EPIPE as a
+        // pipe's would. (Closing a pipe's read end after the spawn raced with a fast
+        // program's first write, which then went into the pipe and succeeded.)
+        let (stdout, reader) = UnixStream::pair().expect("socketpair");
+        drop(reader);
         let mut child = cmd
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(OwnedFd::from(stdout)))
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        drop(child.stdout.take()); // the reader is gone before the first byte: `| head -0`
         let mut stderr = String::new();
         child
             .stderr
