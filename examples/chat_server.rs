@@ -26,7 +26,6 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use common::Context;
 use mio_selectors::chat::{ChatServer, Config, DEFAULT_PORT};
@@ -41,27 +40,23 @@ struct Cli {
     #[command(flatten)]
     listen: common::Listen<DEFAULT_PORT>,
     /// Longest line in bytes, the newline not counted; longer ones are refused
-    #[arg(long, default_value_t = Config::default().max_line, value_parser = at_least_one())]
+    #[arg(long, default_value_t = Config::default().max_line, value_parser = common::at_least_one())]
     max_line: usize,
     /// Disconnect a client with more than this many bytes of output not yet sent
-    #[arg(long, default_value_t = Config::default().max_pending, value_parser = at_least_one())]
+    #[arg(long, default_value_t = Config::default().max_pending, value_parser = common::at_least_one())]
     max_pending: usize,
     /// Close a client silent for this many seconds (0: never)
     #[arg(long, default_value = "300", value_parser = common::seconds_or_never)]
     // Spelled out in full, so that clap does not read it as "an optional flag".
     idle_timeout: ::std::option::Option<Duration>,
     /// Refuse connections beyond this many ("! server full")
-    #[arg(long, default_value_t = Config::default().max_clients, value_parser = at_least_one())]
+    #[arg(long, default_value_t = Config::default().max_clients, value_parser = common::at_least_one())]
     max_clients: usize,
 }
 
 /// Descriptors the server needs beyond one per client: the listener, the selector, its
 /// waker, stdio, and one spare so that a client over `--max-clients` can be told so.
 const SPARE_DESCRIPTORS: u64 = 16;
-
-fn at_least_one() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
-}
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {

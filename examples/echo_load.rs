@@ -50,7 +50,6 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
 use common::{outln, Context, Failure};
 use mio_selectors::echo::load::{self, LoadOptions, Mode};
@@ -70,10 +69,10 @@ struct Cli {
     #[command(flatten)]
     address: common::Address,
     /// Connections, all opened before the clock starts
-    #[arg(long, default_value_t = 50, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 50, value_parser = common::at_least_one())]
     conns: usize,
     /// Bytes per message
-    #[arg(long, default_value_t = 64, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 64, value_parser = common::at_least_one())]
     size: usize,
     /// Seconds of load (after the warm-up), such as 3 or 0.5
     #[arg(long, default_value = "3", value_parser = common::seconds)]
@@ -82,13 +81,13 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = CliMode::PingPong)]
     mode: CliMode,
     /// Messages in flight per connection when pipelined
-    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 16, value_parser = common::at_least_one())]
     depth: usize,
     /// Seconds of load before counting starts
     #[arg(long, default_value = "0", value_parser = common::seconds)]
     warmup: Duration,
     /// Seconds to wait for one connect, and for the last echoes after the end
-    #[arg(long, default_value = "5", value_parser = positive_seconds)]
+    #[arg(long, default_value = "5", value_parser = common::positive_seconds)]
     grace: Duration,
 }
 
@@ -96,18 +95,6 @@ struct Cli {
 enum CliMode {
     PingPong,
     Pipelined,
-}
-
-fn at_least_one() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
-}
-
-/// A number of seconds greater than zero.
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match common::seconds(text)? {
-        Duration::ZERO => Err("must be more than 0 seconds".into()),
-        secs => Ok(secs),
-    }
 }
 
 fn main() -> ExitCode {

@@ -28,8 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use common::Context;
-use mio_selectors::echo::{Config, EchoServer};
-use std::time::Duration;
+use mio_selectors::echo::EchoServer;
 
 /// Echo server on Python's selectors API: one thread multiplexes every connection.
 #[derive(Parser, Debug)]
@@ -40,37 +39,15 @@ use std::time::Duration;
 struct Cli {
     #[command(flatten)]
     listen: common::Listen,
-    /// Stop reading from a client while this many bytes wait to go back to it
-    #[arg(long, default_value_t = Config::default().high_water)]
-    high_water: usize,
-    /// Most connections at once; at the cap, new clients wait until one closes
-    #[arg(long, default_value_t = Config::default().max_conns)]
-    max_conns: usize,
-    /// Close a connection after this many seconds without an event (0: never)
-    #[arg(long, default_value = "300", value_parser = common::seconds_or_never)]
-    // Spelled out in full, so that clap does not read it as "an optional flag".
-    idle_timeout: ::std::option::Option<Duration>,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    raise_fd_limit: bool,
+    #[command(flatten)]
+    limits: common::EchoLimits,
 }
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
+        let config = cli.limits.apply()?;
         // Python: open_listener(host, port, backlog), then lsock.setblocking(False).
         let listener = cli.listen.tcp()?;
-        let config = Config {
-            high_water: cli.high_water,
-            low_water: cli.high_water / 4,
-            max_conns: cli.max_conns,
-            idle_timeout: cli.idle_timeout,
-            ..Config::default()
-        };
         let server = EchoServer::new(listener, config).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;
         server.run().context("the echo server failed")

@@ -31,7 +31,6 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use common::{outln, Context, Failure};
 use mio_selectors::echo::client::{self, ClientOptions};
@@ -48,38 +47,24 @@ struct Cli {
     #[command(flatten)]
     address: common::Address,
     /// Connections to open at once
-    #[arg(long, default_value_t = 10, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 10, value_parser = common::at_least_one())]
     conns: usize,
     /// Messages per connection
-    #[arg(long, default_value_t = 10, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 10, value_parser = common::at_least_one())]
     messages: usize,
     /// Bytes per message
-    #[arg(long, default_value_t = 1024, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 1024, value_parser = common::at_least_one())]
     size: usize,
     /// Shut down the write side after sending, then expect the whole echo and the
     /// server's close
     #[arg(long)]
     half_close: bool,
     /// Give up after this many seconds without any event
-    #[arg(long, default_value = "30", value_parser = seconds)]
+    #[arg(long, default_value = "30", value_parser = common::positive_seconds)]
     timeout: Duration,
     /// Give up after this many seconds in all (default: no limit)
-    #[arg(long, value_parser = seconds)]
+    #[arg(long, value_parser = common::positive_seconds)]
     time_limit: Option<Duration>,
-}
-
-fn at_least_one() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
-}
-
-/// A positive number of seconds, such as `30` or `0.5`.
-fn seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|err| format!("{err}"))?;
-    if secs > 0.0 && secs.is_finite() {
-        Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
-    } else {
-        Err(format!("must be a positive number of seconds: {text}"))
-    }
 }
 
 fn main() -> ExitCode {

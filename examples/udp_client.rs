@@ -23,7 +23,6 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use common::{outln, Context, Failure};
 use mio_selectors::udp_echo::client::{self, ClientOptions};
@@ -41,34 +40,20 @@ struct Cli {
     #[command(flatten)]
     address: common::Address<DEFAULT_PORT>,
     /// Datagrams to send
-    #[arg(long, default_value_t = 10, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 10, value_parser = common::at_least_one())]
     count: usize,
     /// Bytes per datagram (0 to 65,507; 65,527 over IPv6)
     #[arg(long, default_value_t = 64)]
     size: usize,
     /// Seconds to wait for each echo before sending again
-    #[arg(long, default_value = "1", value_parser = seconds)]
+    #[arg(long, default_value = "1", value_parser = common::positive_seconds)]
     timeout: Duration,
     /// Times a datagram is sent again before it counts as lost
     #[arg(long, default_value_t = 3)]
     retries: u32,
     /// Datagrams in flight at once (1: lockstep; the count: a burst)
-    #[arg(long, default_value_t = 1, value_parser = at_least_one())]
+    #[arg(long, default_value_t = 1, value_parser = common::at_least_one())]
     window: usize,
-}
-
-fn at_least_one() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
-}
-
-/// A positive number of seconds, such as `1` or `0.2`.
-fn seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|err| format!("{err}"))?;
-    if secs > 0.0 && secs.is_finite() {
-        Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
-    } else {
-        Err(format!("must be a positive number of seconds: {text}"))
-    }
 }
 
 fn main() -> ExitCode {

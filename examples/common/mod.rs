@@ -508,12 +508,65 @@ pub fn seconds(text: &str) -> std::result::Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|err| format!("{text}: {err}"))
 }
 
+/// [`seconds`], more than zero: for a wait that must end, such as a client's timeout.
+pub fn positive_seconds(text: &str) -> std::result::Result<Duration, String> {
+    match seconds(text)? {
+        Duration::ZERO => Err(format!("must be a positive number of seconds: {text}")),
+        secs => Ok(secs),
+    }
+}
+
+/// A clap value parser for a count that must be at least 1 (connections, messages, bytes).
+pub fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
+}
+
 /// [`seconds`], with `0` for "never" (`None`), for a timeout that can be turned off.
 ///
 /// Use it on a field spelled `::std::option::Option<Duration>`: clap treats a plain
 /// `Option<T>` field as "the flag may be absent" and would hand it the inner type.
 pub fn seconds_or_never(text: &str) -> std::result::Result<Option<Duration>, String> {
     seconds(text).map(|secs| (!secs.is_zero()).then_some(secs))
+}
+
+/// The bounds of the two echo servers, `echo_server` (the selector) and `echo_protocol`
+/// (the protocol layer), as flags: both take the same [`echo::Config`], so both take the
+/// same flags.
+///
+/// [`echo::Config`]: mio_selectors::echo::Config
+#[derive(Args, Debug, Clone)]
+pub struct EchoLimits {
+    /// Stop reading from a client while this many bytes wait to go back to it
+    #[arg(long, default_value_t = mio_selectors::echo::Config::default().high_water)]
+    pub high_water: usize,
+    /// Most connections at once; at the cap, new clients wait until one closes
+    #[arg(long, default_value_t = mio_selectors::echo::Config::default().max_conns)]
+    pub max_conns: usize,
+    /// Close a connection after this many seconds without an event (0: never)
+    #[arg(long, default_value = "300", value_parser = seconds_or_never)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    pub idle_timeout: ::std::option::Option<Duration>,
+    /// Raise the limit on open descriptors first (for thousands of connections)
+    #[arg(long)]
+    pub raise_fd_limit: bool,
+}
+
+impl EchoLimits {
+    /// Raises the descriptor limit if asked, and returns the server's configuration.
+    pub fn apply(&self) -> Result<mio_selectors::echo::Config> {
+        if self.raise_fd_limit {
+            let limit =
+                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+            log::info!("descriptor limit: {limit}");
+        }
+        Ok(mio_selectors::echo::Config {
+            high_water: self.high_water,
+            low_water: self.high_water / 4,
+            max_conns: self.max_conns,
+            idle_timeout: self.idle_timeout,
+            ..mio_selectors::echo::Config::default()
+        })
+    }
 }
 
 /// Logs to stderr through `env_logger`; `RUST_LOG=debug` shows every connection. Without
