@@ -283,6 +283,19 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_demo_users_are_what_the_app_page_says() {
+        let users =
+            Htpasswd::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.htpasswd")).unwrap();
+        assert_eq!(users.len(), 2);
+        for (user, password) in [("demo", "demo"), ("alice", "wonderland")] {
+            assert!(bcrypt::verify(password, users.hash_of(user).unwrap()).unwrap());
+        }
+        let page = crate::http::app::index_page_for_tests();
+        assert!(page.contains("<code>demo</code> with password <code>demo</code>"));
+        assert!(page.contains("<code>alice</code> with <code>wonderland</code>"));
+    }
+
+    #[test]
     fn unreadable_and_non_utf8_files_are_named() {
         let err = Htpasswd::load("/nonexistent/users").unwrap_err();
         assert!(err.to_string().starts_with("/nonexistent/users: "), "{err}");

@@ -17,9 +17,11 @@
 //! | `htpasswd` | Apache's `mod_authn_file` | [`Htpasswd`]: `user:bcrypt` lines, checked at load |
 //! | `auth` | `mod_auth_basic` + `mod_authn_socache` | [`parse_basic`], [`PasswordFile`]: checks to run off the loop, a cache of successes |
 //! | `session` | `http.cookies`, Django's sessions | [`Sessions`]: ids from the OS's CSPRNG, LRU and idle bounds |
+//! | `app/` | a Django app: models, templates, views | [`app`]: the `/app/` demo as model, view and controller |
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+pub mod app;
 mod auth;
 mod body;
 mod files;
