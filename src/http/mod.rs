@@ -15,12 +15,14 @@
 //! | `status` | `http.HTTPStatus` | [`Status`] |
 //! | `body` | `rfile.read(Content-Length)`, `urllib.parse.parse_qsl`, `html.escape` | [`content_length`], [`Form`], [`escape_html`] |
 //! | `htpasswd` | Apache's `mod_authn_file` | [`Htpasswd`]: `user:bcrypt` lines, checked at load |
+//! | `access` | Apache's `<Location> Require valid-user` | [`AccessControl`]: which paths `--auth` protects |
 //! | `auth` | `mod_auth_basic` + `mod_authn_socache` | [`parse_basic`], [`PasswordFile`]: checks to run off the loop, a cache of successes |
 //! | `session` | `http.cookies`, Django's sessions | [`Sessions`]: ids from the OS's CSPRNG, LRU and idle bounds |
 //! | `app/` | a Django app: models, templates, views | [`app`]: the `/app/` demo as model, view and controller |
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod access;
 pub mod app;
 mod auth;
 mod body;
@@ -34,6 +36,7 @@ mod session;
 mod site;
 mod status;
 
+pub use access::{AccessControl, AuthSpecError, Protected};
 pub use auth::{
     challenge, parse_basic, BasicError, CacheKey, Check, Credentials, Lookup, PasswordFile,
     Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
