@@ -371,8 +371,9 @@ fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
             501,
         ),
         (b"GET / HTTP/2.0\r\n\r\n".to_vec(), 505),
+        // Over --max-body (64 KiB): refused from the header, before the body is read.
         (
-            b"GET / HTTP/1.0\r\nContent-Length: 10\r\n\r\n0123456789".to_vec(),
+            b"GET / HTTP/1.0\r\nContent-Length: 70000\r\n\r\n0123456789".to_vec(),
             413,
         ),
         (long_line.into_bytes(), 414),

@@ -31,6 +31,7 @@ mod htpasswd;
 mod mime;
 mod request;
 mod response;
+mod router;
 mod server;
 mod session;
 mod site;
