@@ -29,7 +29,8 @@ use super::{
     Status, Verdict, HTML, SERVER,
 };
 use crate::event_loop::{
-    self, Addr, Context, Done, EventLoop, Lost, PoolError, PoolId, Protocol, TimerHandle, Written,
+    self, Addr, Context, Done, EventLoop, LoopStats, Lost, PoolError, PoolId, Protocol,
+    TimerHandle, Written,
 };
 use crate::timeout::instant_after;
 use crate::Stop;
@@ -159,6 +160,12 @@ impl HttpServer {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The loop's counters, readable from any thread while it runs: connections, and the
+    /// password checks its pool took ([`LoopStats::pool_jobs`]) or refused.
+    pub fn stats(&self) -> Arc<LoopStats> {
+        self.lp.stats()
     }
 
     /// A handle that ends [`run`](Self::run) from another thread (tests, Ctrl-C).
