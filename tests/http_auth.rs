@@ -244,7 +244,8 @@ fn a_full_queue_is_answered_503_with_retry_after_at_once() {
     // "At once": before the checks ahead of it have finished.
     for sock in &mut pending {
         // A cost-12 check can take a second on a loaded machine.
-        sock.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
         let bytes = read_to_close(sock);
         let res = &parse_responses(&bytes, &[false])[0];
         assert_eq!(res.code, 401);
