@@ -90,6 +90,7 @@ mod key;
 mod key_map;
 mod readiness;
 mod selector;
+pub mod signal;
 mod stop;
 mod sys;
 mod timeout;
