@@ -25,16 +25,22 @@ Method (as scripts/bench-echo.sh):
   figure per build is the median; the ratio is B's median over A's.
 
 Environment: ROUNDS=4 (loads per build and configuration), BENCH_CONFIGS="R L B;..."
-(default "1 1000000 32;10 200000 32;1 100000 1000"), PORT=21900.
+(default "1 1000000 32;10 200000 32;1 100000 1000"), PORT=21900, SYSCALLS=1 (count the
+server's system calls per line with `perf stat`, on stderr; that run's CPU figures are
+not comparable with a run without it).
 """
 import os
 import selectors
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+
+COUNT_SYSCALLS = os.environ.get("SYSCALLS") == "1"
+
 
 def cpu_seconds(pid):
     """Time on CPU of every thread of `pid`, in ns resolution: the first field of each
@@ -48,6 +54,12 @@ def cpu_seconds(pid):
         except FileNotFoundError:
             pass  # a thread that has just ended
     return total / 1e9
+
+
+def minor_faults(pid):
+    """Page faults served without I/O (fresh memory touched): field 10 of /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 def read_line(sock, buf):
@@ -102,7 +114,17 @@ def one_load(binary, port, receivers, lines, size):
         for sock, buf in socks:
             got[sock] = len(buf[0])
             sel.register(sock, selectors.EVENT_READ)
+        counter = None
+        if COUNT_SYSCALLS:
+            # Started before the load and stopped after it: counting costs CPU of its own,
+            # so the CPU figure of such a run is not comparable with the others.
+            out = f"/tmp/bench-chat-perf.{os.getpid()}"
+            counter = subprocess.Popen(
+                ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", str(server.pid),
+                 "-o", out], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)  # perf attaches
         before = cpu_seconds(server.pid)
+        faults = minor_faults(server.pid)
         start = time.monotonic()
         sending = threading.Thread(target=sender.sendall, args=(payload,))
         sending.start()
@@ -119,10 +141,19 @@ def one_load(binary, port, receivers, lines, size):
             if time.monotonic() - start > 300:
                 raise RuntimeError("load did not finish in 300 s")
         after = cpu_seconds(server.pid)
+        faults = minor_faults(server.pid) - faults
         elapsed = time.monotonic() - start
         sending.join()
+        if counter:
+            counter.send_signal(signal.SIGINT)
+            counter.wait()
+            with open(out) as f:
+                calls = [int(l.split(",")[0]) for l in f if "raw_syscalls" in l]
+            os.unlink(out)
+            print(f"  system calls per line: {calls[0] / lines:.4f}", file=sys.stderr)
         if any(n != want for n in got.values()):
             raise RuntimeError(f"receivers got {set(got.values())} bytes, want {want}")
+        print(f"  page faults per 1,000 lines: {faults / lines * 1000:.2f}", file=sys.stderr)
         return (after - before) / lines * 1e6, lines / elapsed
     finally:
         server.terminate()

@@ -161,10 +161,15 @@ impl LineDecoder {
         } else if self.partial.is_empty() {
             start = 0; // it began in this chunk: handed out from `data` like the others
         } else if self.partial.len() + first <= self.holdable() {
-            // Gathered across chunks: the one copy, handed out owned so that it borrows
-            // nothing (the held bytes are moved, not copied).
-            let mut line = std::mem::take(&mut self.partial);
+            // Gathered across chunks: handed out owned, so that it borrows nothing. A copy,
+            // not the held buffer itself: the decoder keeps that, with its capacity, for the
+            // next chunk's tail. Moving it out made every chunk free one buffer and allocate
+            // another, and that churn among the write queues' big buffers cost the chat
+            // benchmark page faults (scripts/bench-chat.py, 10 receivers: 5x as many).
+            let mut line = Vec::with_capacity(self.partial.len() + first);
+            line.extend_from_slice(&self.partial);
             line.extend_from_slice(&data[..first]);
+            self.partial.clear();
             lines.head = Some(finish(Cow::Owned(line), self.max_length));
         } else {
             self.partial.clear();
