@@ -407,6 +407,98 @@ fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
     }
 }
 
+/// Issue 13 item 8: a HEAD the request reader refuses is answered without the error page
+/// (RFC 9110 §9.3.2), with the Content-Length a GET would get, as nginx does; nothing follows
+/// the head before the close.
+#[test]
+fn refused_head_requests_get_no_body() {
+    let server = bundled();
+    let cases: Vec<(String, u16)> = vec![
+        ("HEAD / HTTP/1.1\r\n\r\n".into(), 400),
+        ("HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n".into(), 400),
+        (
+            "HEAD / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc".into(),
+            413,
+        ),
+        (format!("HEAD /{} HTTP/1.0\r\n\r\n", "a".repeat(9000)), 414),
+        (
+            format!(
+                "HEAD / HTTP/1.0\r\n{}\r\n",
+                "X-Filler: 0123456789\r\n".repeat(1000)
+            ),
+            431,
+        ),
+        (
+            "HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+            501,
+        ),
+        ("HEAD / HTTP/2.0\r\n\r\n".into(), 505),
+    ];
+    for (request, code) in cases {
+        let bytes = exchange(server.addr, request.as_bytes());
+        let end = find(&bytes, b"\r\n\r\n").expect("a response head") + 4;
+        let head = parse_responses(&bytes[..end], &[true]).remove(0);
+        assert_eq!(head.code, code, "{:?}", &request[..30]);
+        assert_eq!(head.header("connection"), Some("close"));
+        // The same request as a GET: its page's length is what HEAD announces.
+        let get = exchange(server.addr, request.replacen("HEAD", "GET", 1).as_bytes());
+        let get = parse_responses(&get, &[false]).remove(0);
+        assert_eq!(get.code, code);
+        assert_eq!(head.header("content-length"), get.header("content-length"));
+        assert!(!get.body.is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&bytes[end..]),
+            "",
+            "{code}: a body after HEAD's head"
+        );
+    }
+}
+
+/// Issue 13 item 13: RFC 9112 §3.2: a Host that is not `host [":" port]` is a 400, as are
+/// a 1.1 request without Host and one with two.
+#[test]
+fn invalid_host_headers_are_400() {
+    let server = bundled();
+    for host in ["a/b c", "a b", "x\\y", "[::1", "h:80:80", "user@h"] {
+        let res = get_one(
+            server.addr,
+            &format!("GET /index.html HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        );
+        assert_eq!(res.code, 400, "Host: {host}");
+        assert_eq!(res.header("connection"), Some("close"));
+    }
+    for request in [
+        "GET /index.html HTTP/1.1\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET /index.html HTTP/1.0\r\nHost: a b\r\n\r\n",
+    ] {
+        assert_eq!(get_one(server.addr, request).code, 400, "{request:?}");
+    }
+    for host in ["example.com", "127.0.0.1:8080", "[::1]:80", "[::1]"] {
+        let res = get_one(
+            server.addr,
+            &format!("GET /index.html HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(res.code, 200, "Host: {host}");
+    }
+}
+
+/// Issue 13 item 14: a raw space in the target makes the request line four words: 400, not
+/// the 505 its last word would suggest.
+#[test]
+fn a_raw_space_in_the_target_is_400_not_505() {
+    let server = bundled();
+    for request in [
+        "GET /index.html x HTTP/1.0\r\n\r\n",
+        "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+        "HEAD /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let bytes = exchange(server.addr, request.as_bytes());
+        let res = parse_responses(&bytes, &[request.starts_with("HEAD")]).remove(0);
+        assert_eq!(res.code, 400, "{request:?}");
+    }
+}
+
 #[test]
 fn a_bad_request_after_good_ones_on_a_connection_answers_all_in_order() {
     let server = bundled();

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, log_enabled, Level};
 
-use super::{error_page, Limits, Request, RequestReader, Site, Status, HTML, SERVER};
+use super::{error_page, Limits, Method, Request, RequestReader, Site, Status, HTML, SERVER};
 use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
 use crate::timeout::instant_after;
 use crate::Stop;
@@ -234,9 +234,12 @@ impl Connection {
                 Err(err) => {
                     // The stream cannot be trusted past a bad head: answer and close.
                     debug!("{}: bad request: {err}", self.peer_name());
+                    let head_only = err.method == Some(Method::Head);
                     (
                         None,
-                        ctx.app().site.error(err.status, err.detail, false, false),
+                        ctx.app()
+                            .site
+                            .error(err.status, err.detail, false, head_only),
                     )
                 }
             };
@@ -344,11 +347,12 @@ impl Connection {
             ctx.transport().abort();
         } else if self.reader.in_request() {
             debug!("{}: request head timed out", self.peer_name());
+            let head_only = self.reader.pending_method() == Some(Method::Head);
             let response = ctx.app().site.error(
                 Status::RequestTimeout,
                 "the request head did not arrive in time",
                 false,
-                false,
+                head_only,
             );
             self.log_error(Status::RequestTimeout, response.body_len, now);
             let _ = ctx.write(&response.bytes);
