@@ -230,6 +230,92 @@ fn if_modified_since_gives_304_without_a_body() {
     assert_eq!(res.code, 200);
 }
 
+/// Sets `path`'s modification time to `secs` since 1970 (negative: before) with coreutils'
+/// `touch` (`File::set_modified` needs Rust 1.75), and returns what the file system kept:
+/// ext4 clamps to 1901–2446.
+fn set_mtime(path: &std::path::Path, secs: i64) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    let status = std::process::Command::new("touch")
+        .arg("-m")
+        .arg("-d")
+        .arg(format!("@{secs}"))
+        .arg(path)
+        .status()
+        .expect("run touch");
+    assert!(status.success(), "touch -d @{secs} failed");
+    std::fs::metadata(path).unwrap().mtime()
+}
+
+/// Issue 13 item 5: a file dated before 1970 or after 9999 (httpdate's range) is served
+/// with a clamped `Last-Modified`, never later than `Date` (RFC 9110 §8.8.2.1), not a
+/// panic that also drops the response queued for the request pipelined before it.
+#[test]
+fn files_dated_outside_http_dates_are_served_with_a_clamped_last_modified() {
+    // tmpfs keeps year 11476; ext4 would clamp it to 2446.
+    let shm = std::path::Path::new("/dev/shm");
+    let root = if shm.is_dir() {
+        TempDir::new_in(shm, "dates")
+    } else {
+        TempDir::new("dates")
+    };
+    root.write("ok.txt", b"fine");
+    let cases: &[(&str, i64)] = &[
+        ("1960.txt", -315_619_200),      // 1960-01-01
+        ("2200.txt", 7_258_118_400),     // 2200-01-01: later than Date
+        ("future.txt", 300_000_000_000), // year 11476
+        ("big-1960.txt", -315_619_200),  // streamed, not cached
+        ("big-future.txt", 300_000_000_000),
+    ];
+    for &(name, secs) in cases {
+        let body = if name.starts_with("big") {
+            pattern(100_000)
+        } else {
+            name.as_bytes().to_vec()
+        };
+        let path = root.write(name, &body);
+        let kept = set_mtime(&path, secs);
+        if kept != secs {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{name}: the file system kept {kept}"
+            );
+            eprintln!("SKIPPED {name}: this file system keeps {kept}, not {secs}");
+            continue;
+        }
+        let server = serve(root.path(), ServerConfig::default());
+        for method in ["GET", "HEAD"] {
+            let request = format!(
+                "GET /ok.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+                 {method} /{name} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            );
+            let bytes = exchange(server.addr, request.as_bytes());
+            let all = parse_responses(&bytes, &[false, method == "HEAD"]);
+            assert_eq!(all.len(), 2, "{method} {name}: both responses arrive");
+            assert_eq!((all[0].code, all[0].body.as_slice()), (200, &b"fine"[..]));
+            let res = &all[1];
+            assert_eq!(res.code, 200, "{method} {name}");
+            if method == "GET" {
+                assert_eq!(res.body, body, "{name}");
+            }
+            let date = httpdate::parse_http_date(res.header("date").unwrap()).unwrap();
+            let modified = httpdate::parse_http_date(res.header("last-modified").unwrap()).unwrap();
+            if secs < 0 {
+                assert_eq!(modified, SystemTime::UNIX_EPOCH, "{name}");
+            } else {
+                assert!(
+                    modified <= date,
+                    "{name}: Last-Modified {modified:?} after Date {date:?}"
+                );
+                assert!(
+                    date.duration_since(modified).unwrap() <= Duration::from_secs(1),
+                    "{name}: a future time is replaced by the message's date"
+                );
+            }
+        }
+        drop(server);
+    }
+}
+
 #[test]
 fn a_changed_file_is_served_fresh_not_from_the_cache() {
     let root = TempDir::new("http-fresh");

@@ -261,10 +261,15 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// A temporary directory under `base` (`/dev/shm` for tmpfs, whose file times range
+    /// far beyond ext4's 1901–2446).
+    pub fn new_in(base: &Path, tag: &str) -> TempDir {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
+        let dir = base.join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
