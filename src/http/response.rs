@@ -230,7 +230,7 @@ mod tests {
             assert!(text.contains("\r\nLast-Modified: "), "{text}");
         }
         let mut dates = DateCache::default();
-        let date = httpdate::parse_http_date(&dates.now().to_owned()).unwrap();
+        let date = httpdate::parse_http_date(dates.now()).unwrap();
         assert!(dates.last_modified(far_future) <= date + Duration::from_secs(1));
         assert!(dates.last_modified(far_future) >= date);
         assert_eq!(dates.last_modified(before_1970), UNIX_EPOCH);
