@@ -185,6 +185,57 @@ fn a_directory_redirects_to_its_slash_form_then_serves_its_index() {
     assert_eq!((res.code, res.body), (200, site_file("docs/index.html")));
 }
 
+/// Issue 13 item 9: `GET //dir` must not redirect to `Location: //dir/`, which a browser
+/// reads as the host `dir` (CPython's CVE-2021-28861). The Location is built from the
+/// confined path and made absolute from the request's Host, as nginx does; without a Host
+/// it is a path beginning with exactly one `/`.
+#[test]
+fn a_directory_redirect_never_names_another_host() {
+    let root = TempDir::new("redirect");
+    root.write("evil.example/dir/index.html", b"inside the root");
+    root.write("docs/index.html", b"docs");
+    let server = serve(root.path(), ServerConfig::default());
+    let cases = [
+        ("//docs", "/docs/"),
+        ("///docs", "/docs/"),
+        ("/./docs", "/docs/"),
+        ("/%2Fdocs", "/docs/"),
+        ("/%2f%2Fdocs?x=1", "/docs/?x=1"),
+        ("//evil.example/dir", "/evil.example/dir/"),
+        ("//evil.example//./dir?a=%22", "/evil.example/dir/?a=%22"),
+    ];
+    for (target, path) in cases {
+        for method in ["GET", "HEAD"] {
+            let bytes = exchange(
+                server.addr,
+                format!("{method} {target} HTTP/1.1\r\nHost: t:8080\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let res = parse_responses(&bytes, &[method == "HEAD"]).remove(0);
+            assert_eq!(res.code, 301, "{method} {target}");
+            let expected = format!("http://t:8080{path}");
+            assert_eq!(
+                res.header("location"),
+                Some(expected.as_str()),
+                "{method} {target}"
+            );
+        }
+        // HTTP/1.0 with no Host: a path with one leading slash.
+        let res = get_one(server.addr, &format!("GET {target} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.header("location"), Some(path), "{target} without Host");
+        // Following the redirect finds the directory.
+        let follow = path.split('?').next().unwrap();
+        let res = get_one(server.addr, &format!("GET {follow} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.code, 200, "{follow}");
+    }
+    // An absolute-form target names the host (RFC 9112 §3.2.2).
+    let res = get_one(
+        server.addr,
+        "GET http://other.example/docs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(res.header("location"), Some("http://other.example/docs/"));
+}
+
 #[test]
 fn a_missing_file_is_404_with_a_small_html_page() {
     let server = bundled();

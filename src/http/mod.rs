@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
+//! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
@@ -17,6 +18,7 @@
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
 mod files;
+mod location;
 mod mime;
 mod request;
 mod response;

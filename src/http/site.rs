@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::files::{resolve, Resolved};
+use super::location;
 use super::{content_type, error_page, DateCache, Method, Request, ResponseHead, Status, HTML};
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
@@ -195,7 +196,8 @@ impl Site {
                 self.remember(path, entry);
                 response
             }
-            Ok(Resolved::Redirect(location)) => {
+            Ok(Resolved::Redirect(target)) => {
+                let location = location::absolute(&target, request.host.as_deref());
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
