@@ -10,7 +10,7 @@ use std::net::Shutdown;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::http::*;
-use mio_selectors::http::{ServerConfig, SERVER};
+use mio_selectors::http::{AccessLog, ServerConfig, SERVER};
 
 fn site_file(name: &str) -> Vec<u8> {
     std::fs::read(bundled_site().join(name)).unwrap()
@@ -1139,6 +1139,182 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
     let log: Vec<String> = server.log.iter().collect(); // ends when the process's stderr does
     let served = log.iter().filter(|l| l.contains("\"GET /\" 200")).count();
     assert_eq!(served, 10, "{log:#?}");
+}
+
+/// A writer for the access log that keeps what it is given, or blocks every write until
+/// opened, as a pipe nobody reads (a terminal paused with Ctrl-S) does.
+#[derive(Clone)]
+struct LogSink {
+    state: std::sync::Arc<LogSinkState>,
+}
+
+/// Whether writes may proceed, what was written, and the wake-up for blocked writes.
+type LogSinkState = (std::sync::Mutex<(bool, Vec<u8>)>, std::sync::Condvar);
+
+impl LogSink {
+    fn new(open: bool) -> LogSink {
+        LogSink {
+            state: std::sync::Arc::new((
+                std::sync::Mutex::new((open, Vec::new())),
+                Default::default(),
+            )),
+        }
+    }
+    fn open(&self) {
+        self.state.0.lock().unwrap().0 = true;
+        self.state.1.notify_all();
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.state.0.lock().unwrap().1.clone()).expect("the log is ASCII")
+    }
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (lock, wake) = &*self.state;
+        let mut state = lock.lock().unwrap();
+        while !state.0 {
+            state = wake.wait(state).unwrap();
+        }
+        state.1.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 13 item 10: the target and X-Forwarded-For reach the access log escaped as nginx
+/// escapes them (`"`, `\` and bytes outside 0x20-0x7e as `\xHH`): one line per request,
+/// no forged field or line, no control or bidi character.
+#[test]
+fn the_access_log_escapes_what_the_client_sent() {
+    let sink = LogSink::new(true);
+    let config = ServerConfig {
+        access_log: Some(AccessLog::to_writer(sink.clone(), 64).unwrap()),
+        ..ServerConfig::default()
+    };
+    let server = serve(&bundled_site(), config);
+    let mut request = b"GET /x\"\\y\xe2\x80\xae HTTP/1.0\r\nX-Forwarded-For: 1.2.3.4\" \"GET /forged\xc2\x85\xe2\x80\xae\r\n\r\n".to_vec();
+    let res = parse_responses(&exchange(server.addr, &request), &[false]).remove(0);
+    assert_eq!(res.code, 404);
+    request = b"GET /index.html HTTP/1.0\r\n\r\n".to_vec();
+    assert_eq!(
+        parse_responses(&exchange(server.addr, &request), &[false])[0].code,
+        200
+    );
+    drop(server); // the last handle on the log: its thread writes everything
+    let text = sink.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains(
+            r#" (for 1.2.3.4\x22 \x22GET /forged\xC2\x85\xE2\x80\xAE) "GET /x\x22\x5Cy\xE2\x80\xAE" 404 "#
+        ),
+        "{text}"
+    );
+    assert!(lines[1].contains(r#" "GET /index.html" 200 "#), "{text}");
+    // Only the durations' `µs` is not printable ASCII, and it is the server's own.
+    let client_parts = text.replace("µs", "us");
+    assert!(
+        client_parts
+            .bytes()
+            .all(|b| b == b'\n' || (0x20..0x7f).contains(&b)),
+        "{text:?}"
+    );
+}
+
+/// Issue 13 item 10: a log whose writer blocks (a paused terminal, a pipe nobody reads)
+/// never stalls the server: every request is answered in time, the lines that did not fit
+/// the log's queue are dropped and counted, and the count is written once the log moves.
+#[test]
+fn a_blocked_access_log_never_stalls_the_server() {
+    let sink = LogSink::new(false);
+    let log = AccessLog::to_writer(sink.clone(), 16).unwrap();
+    let config = ServerConfig {
+        access_log: Some(log.clone()),
+        ..ServerConfig::default()
+    };
+    let server = serve(&bundled_site(), config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sock = connect(server.addr);
+    let requests = 500;
+    for i in 0..requests {
+        sock.write_all(format!("GET /style.css?{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let res = read_response(&mut sock, false);
+        assert_eq!(res.code, 200, "request {i}");
+        assert!(
+            Instant::now() < deadline,
+            "only {i} requests answered in 30 s"
+        );
+    }
+    // Lines 17 on cannot fit: the queue holds 16, the thread's buffer and blocked write
+    // some more.
+    let dropped = log.dropped();
+    assert!(
+        dropped > 0 && dropped < requests,
+        "{dropped} of {requests} dropped"
+    );
+    sink.open();
+    drop(sock);
+    drop(server);
+    // The last line is queued just after its response is sent: count once the server
+    // has stopped.
+    let dropped = log.dropped();
+    drop(log); // the last handle: its thread writes what is queued, then the count
+    let text = sink.text();
+    let logged = text
+        .lines()
+        .filter(|l| l.contains("\"GET /style.css?"))
+        .count() as u64;
+    assert_eq!(logged + dropped, requests, "{text}");
+    let reported: u64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("access log: "))
+        .map(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(reported, dropped, "{text}");
+}
+
+/// Issue 13 item 10, as a user meets it: the example's stderr is a pipe nobody reads (a
+/// terminal paused with Ctrl-S). Once the pipe's 64 KiB are full, a server writing its log
+/// on the loop stops answering; this one keeps answering.
+#[test]
+fn the_example_keeps_serving_while_nobody_reads_its_log() {
+    let Some(bin) = example_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+        return;
+    };
+    let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0"]);
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    // About 70 bytes a line: 3,000 lines are three times what the pipe holds.
+    let target = format!("/index.html?{}", "q".repeat(40));
+    let mut sock = connect(addr);
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3000 {
+        sock.write_all(format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let res = read_response(&mut sock, true);
+        assert_eq!(res.code, 200, "request {i}");
+        assert!(
+            Instant::now() < deadline,
+            "only {i} requests answered in 60 s"
+        );
+    }
+    drop(stderr);
 }
 
 #[test]

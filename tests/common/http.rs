@@ -357,6 +357,34 @@ impl ExampleServer {
     #[track_caller]
     pub fn start(bin: &Path, args: &[&str]) -> ExampleServer {
         use std::io::BufRead;
+        let (child, addr, line, stderr) = ExampleServer::spawn(bin, args);
+        let (tx, log) = std::sync::mpsc::channel();
+        let first = line.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(first);
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ExampleServer { child, addr, log }
+    }
+
+    /// Starts the example with `args`, reads its stderr up to the "serving ... on
+    /// http://ADDR/" line, and returns the child, the address, that line and the rest of
+    /// stderr, not yet read.
+    #[track_caller]
+    pub fn spawn(
+        bin: &Path,
+        args: &[&str],
+    ) -> (
+        std::process::Child,
+        SocketAddr,
+        String,
+        std::io::BufReader<std::process::ChildStderr>,
+    ) {
+        use std::io::BufRead;
         let mut child = Command::new(bin)
             .args(args)
             .env("RUST_LOG", "info") // the access log, whatever the tests run with
@@ -380,17 +408,7 @@ impl ExampleServer {
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let (tx, log) = std::sync::mpsc::channel();
-        let first = line.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(first);
-            for line in stderr.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ExampleServer { child, addr, log }
+        (child, addr, line, stderr)
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would, and reaps it.
