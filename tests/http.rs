@@ -695,6 +695,25 @@ fn a_head_that_never_finishes_gets_408_then_a_close() {
     );
 }
 
+/// Issue 13 item 8, for the 408: a HEAD whose head never finishes is answered without the
+/// page too.
+#[test]
+fn a_head_request_that_times_out_gets_408_without_a_body() {
+    let server = serve(&bundled_site(), quick_timeouts());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"HEAD / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    let bytes = read_to_close(&mut sock);
+    let end = find(&bytes, b"\r\n\r\n").expect("a response head") + 4;
+    let res = parse_responses(&bytes[..end], &[true]).remove(0);
+    assert_eq!(res.code, 408);
+    assert!(res.header("content-length").is_some_and(|len| len != "0"));
+    assert_eq!(
+        String::from_utf8_lossy(&bytes[end..]),
+        "",
+        "a body after HEAD's head"
+    );
+}
+
 #[test]
 fn an_idle_keep_alive_connection_is_closed_silently() {
     let server = serve(&bundled_site(), quick_timeouts());
