@@ -39,13 +39,14 @@ pub(crate) fn directory_target(target: &str) -> String {
 }
 
 /// `path` made absolute with `host` (`http://host/path`), as nginx makes its redirects;
-/// without a host (an HTTP/1.0 request that sent none) the path alone, which begins with
-/// exactly one `/` (RFC 9110 §10.2.2 allows a relative `Location`).
+/// without a host (an HTTP/1.0 request that sent none) the path alone (RFC 9110 §10.2.2
+/// allows a relative `Location`). Either way the path begins with exactly one `/`: leading
+/// slashes are collapsed here too, so that no path handed in can become `//host/...`.
 pub(crate) fn absolute(path: &str, host: Option<&str>) -> String {
-    debug_assert!(path.starts_with('/') && !path.starts_with("//"));
+    let path = path.trim_start_matches('/');
     match host {
-        Some(host) => format!("http://{host}{path}"),
-        None => path.to_owned(),
+        Some(host) => format!("http://{host}/{path}"),
+        None => format!("/{path}"),
     }
 }
 
@@ -114,10 +115,42 @@ mod tests {
         }
     }
 
+    /// Whatever the target (every 1- and 2-character combination of the characters that
+    /// matter, at a few positions), the slash form begins with exactly one `/` and holds
+    /// only printable ASCII other than space and `"`.
+    #[test]
+    fn no_target_gives_a_scheme_relative_or_unsafe_location() {
+        let pieces = [
+            "/", "//", ".", "..", "%2F", "%2f", "%2E", "%00", "%0D%0A", "\\", "?", "#", "%", "a",
+            "%zz", "\u{e9}", "\"", " ",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for target in [
+                    format!("/{a}{b}"),
+                    format!("{a}{b}x"),
+                    format!("/{a}/{b}/d"),
+                ] {
+                    let to = directory_target(&target);
+                    assert!(
+                        to.starts_with('/') && !to.starts_with("//"),
+                        "{target:?} -> {to:?}"
+                    );
+                    assert!(
+                        to.bytes().all(|b| b.is_ascii_graphic() && b != b'"'),
+                        "{target:?} -> {to:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn absolute_uses_the_host_or_stays_a_path() {
         assert_eq!(absolute("/d/", Some("h:8080")), "http://h:8080/d/");
         assert_eq!(absolute("/d/", Some("[::1]")), "http://[::1]/d/");
         assert_eq!(absolute("/d/", None), "/d/");
+        assert_eq!(absolute("//evil/d/", None), "/evil/d/");
+        assert_eq!(absolute("//evil/d/", Some("h")), "http://h/evil/d/");
     }
 }
