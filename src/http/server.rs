@@ -13,7 +13,8 @@
 //! What the loop does for us: reading into its one shared buffer, writing what the kernel
 //! takes now and queueing the rest, `sendfile` for file regions, closing after the flush.
 //! What this file adds: HTTP's rules for when to close, the timeouts (one timer per
-//! connection, re-armed lazily), and the access log.
+//! connection, re-armed lazily), and the access log's lines (queued here, written by
+//! `access_log.rs`'s thread, so that a stalled log never stalls the loop).
 
 use std::fmt::{self, Write as _};
 use std::io;
