@@ -273,9 +273,10 @@ impl Sink {
 /// Appends `field` to `out` as nginx's access log writes a field: `"`, `\` and bytes
 /// outside 0x20–0x7e as `\xHH`, everything else as is.
 ///
-/// Python: `BaseHTTPRequestHandler._control_char_table` (3.12, CVE fix gh-100001) turns
-/// C0 controls and U+007F–U+009F into `\xHH` in `log_message`, but leaves `"` and `\`
-/// (so a field can still be forged) and every other character, `U+202E` among them.
+/// Python: `BaseHTTPRequestHandler._control_char_table` (3.11.1 on, gh-100001) turns C0
+/// controls and U+007F–U+009F into `\xhh` and `\` into `\\` in `log_message`, but
+/// leaves `"` (so a field can still be forged) and every other character, `U+202E` among
+/// them.
 ///
 /// # Examples
 ///
