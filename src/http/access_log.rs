@@ -273,7 +273,7 @@ impl Sink {
 /// Appends `field` to `out` as nginx's access log writes a field: `"`, `\` and bytes
 /// outside 0x20–0x7e as `\xHH`, everything else as is.
 ///
-/// Python: `BaseHTTPRequestHandler._control_char_table` (3.11.1 on, gh-100001) turns C0
+/// Python: `BaseHTTPRequestHandler._control_char_table` (gh-100001, in 3.11) turns C0
 /// controls and U+007F–U+009F into `\xhh` and `\` into `\\` in `log_message`, but
 /// leaves `"` (so a field can still be forged) and every other character, `U+202E` among
 /// them.
