@@ -354,7 +354,8 @@ pub struct EventLoop<S = ()> {
     core: Core<S>,
     /// The one read buffer, shared by every connection (lent to `data_received`).
     buf: Box<[u8]>,
-    due: Vec<(TimerHandle, Action)>,
+    /// The due timers of the current iteration, run one by one (still cancellable).
+    due: Vec<TimerHandle>,
     jobs: VecDeque<Job<S>>,
 }
 
@@ -671,7 +672,12 @@ impl<S: 'static> EventLoop<S> {
             .state
             .timers
             .pop_due(self.core.state.now, &mut due);
-        for (handle, action) in due.drain(..) {
+        for handle in due.drain(..) {
+            // Taken only now: a callback earlier in this batch may have cancelled it.
+            // Python: `_run_once` skips `handle._cancelled` entries of `_ready`.
+            let Some(action) = self.core.state.timers.take_due(handle) else {
+                continue;
+            };
             self.core.fire(handle, action);
             self.core.settle();
         }
@@ -720,7 +726,7 @@ impl<S: 'static> Core<S> {
                     self.call_stream(id, |p, ctx| p.timer_fired(ctx, handle));
                 }
             }
-            Action::Idle(id) => self.check_idle(id),
+            Action::Idle(id) => self.check_idle(id, handle),
             Action::ConnectTimeout(id) => {
                 if let Some(conn) = self.stream_mut(id) {
                     conn.connect_timer = None;
@@ -739,11 +745,14 @@ impl<S: 'static> Core<S> {
 
     /// The idle timer fired. If the connection was active since it was set, set it again
     /// for the time that is left (no timer work per read); else time it out.
-    fn check_idle(&mut self, id: ConnId) {
+    fn check_idle(&mut self, id: ConnId, handle: TimerHandle) {
         let now = self.state.now;
         let Some(conn) = stream_in(&mut self.entries, id) else {
             return;
         };
+        if conn.idle_timer != Some(handle) {
+            return; // replaced (set_idle_timeout again) since it was set: not ours to act on
+        }
         conn.idle_timer = None;
         let Some(idle) = conn.idle else {
             return;
@@ -793,7 +802,9 @@ impl<S: 'static> Core<S> {
 
 impl<S> Drop for EventLoop<S> {
     fn drop(&mut self) {
-        self.core.shared.closed.store(true, Ordering::Release);
+        // Jobs sent from other threads and not yet run are dropped here, with the loop,
+        // not kept alive by the handles' share of the queue; later sends get `LoopClosed`.
+        self.core.shared.close();
     }
 }
 
