@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::Ordering;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 
 use super::protocol::Protocol;
 use super::stream::Stream;
@@ -170,7 +170,14 @@ impl<S: 'static> Core<S> {
         else {
             return;
         };
-        let protocol = factory();
+        // A factory is application code: its panic must cost one connection, not the loop
+        // (the promise of the module). The stream is dropped, which closes it.
+        // Python: `_accept_connection2` logs a failing `protocol_factory()` and closes the
+        // socket.
+        let Some(protocol) = super::guarded(factory) else {
+            error!("{id:?}: the protocol factory panicked; closing the new connection");
+            return;
+        };
         self.state.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let conn = self.add_stream(stream, protocol, false);
         debug!("{id:?}: accepted {conn:?}");
