@@ -1592,3 +1592,99 @@ fn jobs_queued_to_a_dropped_loop_are_dropped_and_later_ones_refused() {
         );
     }
 }
+
+/// Issue 13 item 3, at the layer: a lingering close half-closes once the queue is
+/// flushed (the peer reads end of file), reads and discards what the peer still sends,
+/// and ends after `lingering_timeout` of silence, reporting a clean close.
+#[test]
+fn a_lingering_close_half_closes_discards_input_and_ends_after_a_quiet_period() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Refuser(Log);
+    impl Protocol for Refuser {
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            self.0.push(format!("data {}", data.len()));
+            let _ = ctx.write(b"no thanks");
+            ctx.transport().set_lingering_close(LingeringClose::Always);
+            ctx.close();
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let quiet = Duration::from_secs(1);
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: quiet,
+            lingering_time: Duration::from_secs(5),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"upload part 1").unwrap();
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).unwrap(); // end of file: the server's half-close
+    assert_eq!(answer, b"no thanks");
+    // Still lingering: what the client sends now is read and discarded, no reset.
+    let lingering_since = Instant::now();
+    for _ in 0..3 {
+        client.write_all(&[b'x'; 64 * 1024]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        assert!(
+            !log.lines().iter().any(|l| l.starts_with("lost")),
+            "{:?}",
+            log.lines()
+        );
+    }
+    // Then silence: the linger ends after `quiet`, cleanly.
+    log.wait_for("the end of the linger", |l| l.starts_with("lost"));
+    assert!(lingering_since.elapsed() >= quiet);
+    assert_eq!(log.lines(), ["data 13", "lost Closed"]);
+    assert_eq!(running.stats.open(), 0);
+    running.stop().unwrap();
+}
+
+/// Issue 13 item 3: `LingeringClose::On` lingers only when input is waiting unread; a
+/// close with nothing unread ends at once, as before.
+#[test]
+fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Closer(Log);
+    impl Protocol for Closer {
+        fn data_received(&mut self, ctx: &mut Context<'_>, _data: &[u8]) {
+            let _ = ctx.write(b"bye");
+            ctx.transport().set_lingering_close(LingeringClose::On);
+            ctx.close();
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: Duration::from_secs(30),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Closer(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"hi").unwrap();
+    // No linger (which would wait 30 s for the client): closed as soon as flushed.
+    log.wait_for("the close", |l| l == "lost Closed");
+    assert_eq!(read_to_end(&mut client), b"bye");
+    running.stop().unwrap();
+}

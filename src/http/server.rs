@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use log::{debug, info, log_enabled, Level};
 
 use super::{error_page, Limits, Request, RequestReader, Site, Status, HTML, SERVER};
-use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
+use crate::event_loop::{
+    self, Addr, Context, EventLoop, LingeringClose, Lost, Protocol, TimerHandle, Written,
+};
 use crate::timeout::instant_after;
 use crate::Stop;
 
@@ -257,6 +259,12 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
+                if request.is_none() {
+                    // A refused head: its body (or the rest of a flood) is likely still
+                    // on its way, and closing on it unread would reset the connection
+                    // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    transport.set_lingering_close(LingeringClose::Always);
+                }
                 transport.close();
                 break;
             }
@@ -273,6 +281,10 @@ impl Connection {
             ctx.close();
             return;
         }
+        // Between requests, with nothing half-received: at the connection limit the loop
+        // may close this one (the longest idle first) to let a new client in, as nginx does.
+        let idle = !self.done && !self.reader.in_request();
+        ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
     }
 
@@ -401,6 +413,10 @@ impl Protocol<App> for Connection {
         if log_enabled!(Level::Info) {
             self.peer = ctx.transport().peer_addr().ok();
         }
+        // A close (Connection: close, a timeout) may find input unread, pipelined or
+        // stray; then the layer lingers instead of resetting the connection and losing the
+        // end of the response. An ordinary close costs one read more.
+        ctx.transport().set_lingering_close(LingeringClose::On);
         let now = ctx.now();
         self.head_started = Some(now);
         self.idle_since = now;
@@ -415,6 +431,8 @@ impl Protocol<App> for Connection {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now());
         }
+        // Busy again: no longer idle (answer() marks it again, with a fresh time).
+        ctx.transport().set_reusable(false);
         self.reader.feed(data);
         self.answer(ctx);
     }
