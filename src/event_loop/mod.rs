@@ -41,7 +41,12 @@
 //!   writes to *other* connections are queued and sent once, after the iteration's events
 //!   ([`Transport::write`]).
 //! * **A panicking protocol hurts only itself.** Its connection is aborted and the loop
-//!   goes on (asyncio logs a callback's exception and goes on).
+//!   goes on (asyncio logs a callback's exception and goes on); a panicking protocol
+//!   factory costs the connection it was making.
+//! * **No RST on a close with input unread,** for protocols that ask: a
+//!   [lingering close](Transport::set_lingering_close) half-closes and drains first.
+//! * **Idle connections make room.** At [`Config::max_connections`] the connection marked
+//!   [reusable](Transport::set_reusable) the longest ago is closed for a new one.
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 

@@ -43,7 +43,8 @@ pub struct ServerConfig {
     /// (silently: there is no request to answer), and how long a response may make no
     /// progress at all (a client that stopped reading) before it is aborted.
     pub idle_timeout: Duration,
-    /// Connections open at once, at most; the next is answered 503 and closed.
+    /// Connections open at once, at most. At the limit the keep-alive connection idle the
+    /// longest is closed to make room; with none idle, the next is answered 503 and closed.
     pub max_connections: usize,
 }
 
