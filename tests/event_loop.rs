@@ -1688,3 +1688,57 @@ fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
     assert_eq!(read_to_end(&mut client), b"bye");
     running.stop().unwrap();
 }
+
+/// Issue 13 item 3: a peer that never stops sending cannot hold a lingering close open
+/// past `lingering_time`.
+#[test]
+fn a_lingering_close_ends_after_lingering_time_whatever_the_peer_sends() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Refuser(Log);
+    impl Protocol for Refuser {
+        fn data_received(&mut self, ctx: &mut Context<'_>, _data: &[u8]) {
+            if !ctx.transport().is_closing() {
+                ctx.transport().set_lingering_close(LingeringClose::Always);
+                ctx.close();
+            }
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let total = Duration::from_millis(800);
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: Duration::from_secs(30),
+            lingering_time: total,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    let started = Instant::now();
+    // Keep sending, never closing, until the server gives up (bounded by the deadline).
+    let deadline = started + Duration::from_secs(10);
+    while !log.lines().iter().any(|l| l.starts_with("lost")) {
+        assert!(Instant::now() < deadline, "the linger never ended");
+        if client.write_all(b"more").is_err() {
+            break; // the server closed: a reset for bytes it no longer reads
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    log.wait_for("the end of the linger", |l| l.starts_with("lost"));
+    assert!(
+        started.elapsed() >= total,
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(log.lines(), ["lost Closed"]);
+    running.stop().unwrap();
+}
