@@ -94,6 +94,7 @@ fn main() -> ExitCode {
             head_timeout,
             idle_timeout,
             max_connections: cap.take(),
+            ..ServerConfig::default()
         };
         let bound = listeners[0]
             .local_addr()
