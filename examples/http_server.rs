@@ -141,17 +141,5 @@ fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
 /// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
 /// loops at once.
 fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stops.iter().for_each(mio_selectors::Stop::stop);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }
