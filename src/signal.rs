@@ -64,14 +64,16 @@ pub fn stop_all_on_ctrl_c(stops: Vec<Stop>) -> io::Result<()> {
         .spawn(move || {
             let mut stopped = false;
             for signal in signals.forever() {
+                // Act first, log after: writing a log line blocks while nobody reads
+                // stderr (a paused terminal), and a stop must not wait for that.
                 if !stopped {
-                    log::info!("signal {} received; stopping", name(signal));
                     stops.iter().for_each(Stop::stop);
                     stopped = true;
+                    log::info!("signal {} received; stopping", name(signal));
                 } else {
-                    log::warn!("signal {} received again; exiting at once", name(signal));
                     // Python: a second Ctrl-C raises KeyboardInterrupt again, wherever the
-                    // shutdown was. Here the default action: the process ends.
+                    // shutdown was. Here the default action: the process ends, with no log
+                    // line first, since the shutdown it cuts short may be stuck on one.
                     if let Err(err) = signal_hook::low_level::emulate_default_handler(signal) {
                         log::error!("cannot end the process on signal {signal}: {err}");
                     }
