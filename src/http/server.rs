@@ -13,24 +13,26 @@
 //! What the loop does for us: reading into its one shared buffer, writing what the kernel
 //! takes now and queueing the rest, `sendfile` for file regions, closing after the flush.
 //! What this file adds: HTTP's rules for when to close, the timeouts (one timer per
-//! connection, re-armed lazily), and the access log.
+//! connection, re-armed lazily), and the access log's lines (queued here, written by
+//! `access_log.rs`'s thread, so that a stalled log never stalls the loop).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{debug, error, info, log_enabled, Level};
+use log::{debug, error, log_enabled, Level};
 
+use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::router::{self, Routed, Routes, Then};
 use super::{
-    app, error_page, AccessControl, DateCache, Limits, Request, RequestReader, Response, Site,
-    Status, Verdict, HTML, SERVER,
+    app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
+    Site, Status, Verdict, HTML, SERVER,
 };
 use crate::event_loop::{
-    self, Addr, Context, Done, EventLoop, LoopStats, Lost, PoolError, PoolId, Protocol,
-    TimerHandle, Written,
+    self, Addr, Context, Done, EventLoop, LingeringClose, LoopStats, Lost, PoolError, PoolId,
+    Protocol, TimerHandle, Written,
 };
 use crate::timeout::instant_after;
 use crate::Stop;
@@ -48,7 +50,8 @@ pub struct ServerConfig {
     /// (silently: there is no request to answer), and how long a response may make no
     /// progress at all (a client that stopped reading) before it is aborted.
     pub idle_timeout: Duration,
-    /// Connections open at once, at most; the next is answered 503 and closed.
+    /// Connections open at once, at most. At the limit the keep-alive connection idle the
+    /// longest is closed to make room; with none idle, the next is answered 503 and closed.
     pub max_connections: usize,
     /// `--auth PREFIX=FILE` rules: static paths that need Basic credentials. Shared by
     /// every worker's loop (so they share one cache of verified passwords).
@@ -63,6 +66,11 @@ pub struct ServerConfig {
     /// Checks that may wait for those threads (`--auth-queue`), running ones not
     /// counted; one more is answered 503 with `Retry-After: 1` at once.
     pub auth_queue: usize,
+    /// Where each answered request's line goes. `None` (the default): to the `log` crate
+    /// at info (target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET)), through one
+    /// logger thread the process's servers share, and nowhere when `RUST_LOG` turns info
+    /// off. Lines never wait for the log: see [`AccessLog`].
+    pub access_log: Option<AccessLog>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +84,7 @@ impl Default for ServerConfig {
             app: None,
             auth_workers: 2,
             auth_queue: 256,
+            access_log: None,
         }
     }
 }
@@ -151,6 +160,10 @@ impl HttpServer {
         if config.access.is_some() || config.app.is_some() {
             let pool = lp.add_pool(config.auth_workers.max(1), config.auth_queue)?;
             lp.app_mut().pool = Some(pool);
+        }
+        let mut config = config;
+        if config.access_log.is_none() && log_enabled!(target: ACCESS_LOG_TARGET, Level::Info) {
+            config.access_log = Some(AccessLog::shared_to_log()?);
         }
         let config = Arc::new(config);
         lp.listen_tcp(listener, move || Connection::new(Arc::clone(&config)))?;
@@ -314,12 +327,13 @@ impl Connection {
                 Err(err) => {
                     // The stream cannot be trusted past a bad head: answer and close.
                     debug!("{}: bad request: {err}", self.peer_name());
+                    let head_only = err.method == Some(Method::Head);
                     (
                         None,
                         ctx.app()
                             .routes
                             .site
-                            .error(err.status, err.detail, false, false),
+                            .error(err.status, err.detail, false, head_only),
                     )
                 }
             };
@@ -356,6 +370,12 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
+                if request.is_none() {
+                    // A refused head: its body (or the rest of a flood) is likely still
+                    // on its way, and closing on it unread would reset the connection
+                    // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    transport.set_lingering_close(LingeringClose::Always);
+                }
                 transport.close();
                 return false;
             }
@@ -378,6 +398,11 @@ impl Connection {
             ctx.close();
             return;
         }
+        // Between requests, with nothing half-received: at the connection limit the loop
+        // may close this one (the longest idle first) to let a new client in, as nginx does.
+        // One waiting for its password check is not idle: its answer is on the way.
+        let idle = !self.done && !self.reader.in_request() && self.checking.is_none();
+        ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
     }
 
@@ -458,11 +483,12 @@ impl Connection {
             ctx.transport().abort();
         } else if self.reader.in_request() {
             debug!("{}: request head timed out", self.peer_name());
+            let head_only = self.reader.pending_method() == Some(Method::Head);
             let response = ctx.app().routes.site.error(
                 Status::RequestTimeout,
                 "the request head did not arrive in time",
                 false,
-                false,
+                head_only,
             );
             self.log_error(Status::RequestTimeout, response.body_len, now);
             let _ = ctx.write(&response.bytes);
@@ -474,31 +500,33 @@ impl Connection {
         self.done = true;
     }
 
+    /// Queues the access-log line of an answered request: `peer [(for X-Forwarded-For)]
+    /// "METHOD target" status bytes duration`, the client's parts escaped.
     fn log(&self, request: &Request, status: &Status, bytes: u64, started: Instant) {
-        if log_enabled!(Level::Info) {
-            let client = match &request.forwarded_for {
-                Some(forwarded) => format!("{} (for {forwarded})", self.peer_name()),
-                None => self.peer_name(),
-            };
-            info!(
-                "{client} \"{} {}\" {} {} {:?}",
-                request.method.as_str(),
-                request.target,
-                status.code(),
-                bytes,
-                started.elapsed()
-            );
+        if let Some(log) = &self.config.access_log {
+            let mut line = self.peer_name();
+            if let Some(forwarded) = &request.forwarded_for {
+                line.push_str(" (for ");
+                escape_log_field(&mut line, forwarded.as_bytes());
+                line.push(')');
+            }
+            line.push_str(" \"");
+            line.push_str(request.method.as_str());
+            line.push(' ');
+            escape_log_field(&mut line, request.target.as_bytes());
+            let _ = write!(line, "\" {} {bytes} {:?}", status.code(), started.elapsed());
+            log.log(line);
         }
     }
 
     fn log_error(&self, status: Status, bytes: u64, started: Instant) {
-        if log_enabled!(Level::Info) {
-            info!(
+        if let Some(log) = &self.config.access_log {
+            log.log(format!(
                 "{} \"-\" {} {bytes} {:?}",
                 self.peer_name(),
                 status.code(),
                 started.elapsed()
-            );
+            ));
         }
     }
 
@@ -512,9 +540,13 @@ impl Connection {
 impl Protocol<App> for Connection {
     fn connection_made(&mut self, ctx: &mut Context<'_, App>) {
         // getpeername costs a system call per connection: only when it will be logged.
-        if log_enabled!(Level::Info) {
+        if self.config.access_log.is_some() {
             self.peer = ctx.transport().peer_addr().ok();
         }
+        // A close (Connection: close, a timeout) may find input unread, pipelined or
+        // stray; then the layer lingers instead of resetting the connection and losing the
+        // end of the response. An ordinary close costs one read more.
+        ctx.transport().set_lingering_close(LingeringClose::On);
         let now = ctx.now();
         self.head_started = Some(now);
         self.idle_since = now;
@@ -529,6 +561,8 @@ impl Protocol<App> for Connection {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now());
         }
+        // Busy again: no longer idle (answer() marks it again, with a fresh time).
+        ctx.transport().set_reusable(false);
         self.reader.feed(data);
         self.answer(ctx);
     }
