@@ -7,6 +7,7 @@
 //! | module | Python | what it holds |
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
+//! | `beneath` | (none: Python opens by name) | [`Root`]: lookups that stay beneath the root's descriptor, whatever is renamed meanwhile |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
@@ -16,6 +17,7 @@
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod beneath;
 mod files;
 mod mime;
 mod request;
@@ -24,6 +26,7 @@ mod server;
 mod site;
 mod status;
 
+pub use beneath::{FileStat, Root};
 pub use files::{resolve, Refusal, Resolved};
 pub use mime::content_type;
 pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};

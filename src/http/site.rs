@@ -6,14 +6,16 @@
 //! would want to pin down (which status, which headers, which bytes) is decided here.
 
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::files::{resolve, Resolved};
-use super::{content_type, error_page, DateCache, Method, Request, ResponseHead, Status, HTML};
+use super::{
+    content_type, error_page, DateCache, FileStat, Method, Request, ResponseHead, Root, Status,
+    HTML,
+};
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
 /// `file` (a region to stream, for large files).
@@ -38,8 +40,13 @@ pub const SMALL_FILE: u64 = 32 * 1024;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
+/// A file modified or changed this recently when it was read is not cached: another change
+/// within the file system's timestamp granularity would leave every field `fstat` gives
+/// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
+/// few milliseconds, other file systems by the second or two).
+const RACY: Duration = Duration::from_secs(2);
 
-/// The served directory: its real path, a cache of its small files, and the `Date` header.
+/// The served directory: its descriptor, a cache of its small files, and the `Date` header.
 ///
 /// Python: `SimpleHTTPRequestHandler(directory=...)`.
 ///
@@ -62,63 +69,42 @@ const CACHE_ENTRIES: usize = 1024;
 /// ```
 #[derive(Debug)]
 pub struct Site {
-    root: PathBuf,
+    root: Root,
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
 }
 
 /// A small file held in memory, and what identifies the file it was read from.
+///
+/// A hit looks the name up again beneath the root (`openat2(O_PATH)`, the same confinement
+/// as a miss) and compares `fstat`'s answer with `stat` in full: device and inode (the same
+/// file), size, mtime and ctime with nanoseconds (the same version: ctime moves on every
+/// write, `chmod`, `chown`, link and rename, and cannot be set back, so `cp -p` and
+/// `rsync -t --inplace` are seen), and mode, owner and group (still a regular file, still
+/// readable as it was). Anything that would make a miss refuse the name (a directory on the
+/// way moved out and symlinked back, a `..` or absolute symlink, lost search permission)
+/// makes the lookup fail, and the request goes the miss's way. Three system calls
+/// (`openat2`, `fstat`, `close`), as many as nginx's own `open`, `fstat`, `close`, and no
+/// read or `sendfile`.
 #[derive(Debug)]
 struct Cached {
-    /// The path the request named (unresolved): `stat` on it must still find `identity`.
-    named: PathBuf,
-    identity: Identity,
+    /// The path beneath the root that was looked up when the file was read.
+    relative: PathBuf,
+    stat: FileStat,
     content_type: &'static str,
-    modified: SystemTime,
     body: Box<[u8]>,
 }
 
-/// Device, inode, size and modification time: if `stat` on the same name gives the same
-/// four, the name still means the same, unchanged file (the one checked to lie under the
-/// root when it was cached). Any edit changes the time or the size; a rename or a new
-/// symlink changes the inode.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Identity(u64, u64, u64, i64, i64);
-
-impl Identity {
-    fn of(meta: &Metadata) -> Identity {
-        Identity(
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-        )
-    }
-}
-
 impl Site {
-    /// Serves the directory `root`.
+    /// Serves the directory `root`: opens it once; every file is then looked up beneath
+    /// that descriptor ([`Root`]).
     ///
     /// # Errors
-    /// The OS error if `root` does not exist or cannot be resolved, or `InvalidInput` if it
-    /// is not a directory.
+    /// The OS error if `root` does not exist or cannot be opened as a directory.
     pub fn new(root: impl AsRef<Path>) -> io::Result<Site> {
-        let root = std::fs::canonicalize(root.as_ref()).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("document root {}: {err}", root.as_ref().display()),
-            )
-        })?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("document root {} is not a directory", root.display()),
-            ));
-        }
         Ok(Site {
-            root,
+            root: Root::open(root)?,
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
@@ -127,7 +113,7 @@ impl Site {
 
     /// The root's real path.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
     /// The response to a request: the file, a 304, a 301, or an error page.
@@ -136,15 +122,18 @@ impl Site {
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
         if let Some(cached) = self.cache.get(path) {
-            let fresh = std::fs::metadata(&cached.named)
-                .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
+            let fresh = self
+                .root
+                .lookup(&cached.relative)
+                .and_then(|fd| self.root.stat(&fd))
+                .is_ok_and(|stat| stat == cached.stat);
             if fresh {
                 let date = self.dates.now();
                 return file_response(
                     request,
                     date,
                     cached.content_type,
-                    cached.modified,
+                    cached.stat.modified(),
                     Body::Memory(&cached.body),
                 );
             }
@@ -153,26 +142,27 @@ impl Site {
         }
         match resolve(&self.root, &request.target) {
             Ok(Resolved::File {
-                path: real,
-                named,
+                relative,
                 file,
-                meta,
+                stat,
             }) => {
-                let content_type = content_type(&real);
-                let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-                if meta.len() > SMALL_FILE {
+                // The type follows the name asked for (`index.html` for a directory), as
+                // nginx's does, not a symlink's target.
+                let content_type = content_type(&relative);
+                let modified = stat.modified();
+                if stat.size > SMALL_FILE {
                     let date = self.dates.now();
                     return file_response(
                         request,
                         date,
                         content_type,
                         modified,
-                        Body::File(file, meta.len()),
+                        Body::File(file, stat.size),
                     );
                 }
-                let mut body = Vec::with_capacity(meta.len() as usize);
-                if let Err(err) = file.take(meta.len()).read_to_end(&mut body) {
-                    log::error!("reading {}: {err}", real.display());
+                let mut body = Vec::with_capacity(stat.size as usize);
+                if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
+                    log::error!("reading {}: {err}", relative.display());
                     return self.error(
                         Status::InternalServerError,
                         "I/O error reading the file",
@@ -180,22 +170,18 @@ impl Site {
                         head_only,
                     );
                 }
-                let entry = Cached {
-                    named,
-                    identity: Identity::of(&meta),
-                    content_type,
-                    modified,
-                    body: body.into_boxed_slice(),
-                };
                 let date = self.dates.now();
-                let response = file_response(
-                    request,
-                    date,
-                    content_type,
-                    modified,
-                    Body::Memory(&entry.body),
-                );
-                self.remember(path, entry);
+                let response =
+                    file_response(request, date, content_type, modified, Body::Memory(&body));
+                if trustworthy(&stat, SystemTime::now()) && body.len() as u64 == stat.size {
+                    let entry = Cached {
+                        relative,
+                        stat,
+                        content_type,
+                        body: body.into_boxed_slice(),
+                    };
+                    self.remember(path, entry);
+                }
                 response
             }
             Ok(Resolved::Redirect(location)) => {
@@ -242,6 +228,14 @@ impl Site {
         self.cached_bytes += entry.body.len();
         self.cache.insert(path.to_owned(), entry);
     }
+}
+
+/// Whether a file read at `read_at` may be cached: not if it was modified or changed within
+/// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
+/// timestamp tick would then leave no trace in `fstat`.
+fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
+    let settled = |time: SystemTime| time + RACY <= read_at;
+    settled(stat.modified()) && settled(stat.changed())
 }
 
 enum Body<'a> {
