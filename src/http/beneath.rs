@@ -519,6 +519,54 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(Errno::STALE.raw_os_error()));
     }
 
+    /// The walk and openat2 alike, with a writer swapping `d/` and `alt -> <outside>` as fast
+    /// as it can: every open of `d/g` is `d/g` or a refusal, never the outside file.
+    #[test]
+    fn both_resolvers_hold_under_a_concurrent_swap() {
+        use std::sync::Arc;
+        let t = tree("swap");
+        std::fs::create_dir(t.base.join("outside")).unwrap();
+        std::fs::write(t.base.join("outside/g"), b"SECRET").unwrap();
+        std::fs::write(t.base.join("root/d/g"), b"g").unwrap();
+        std::os::unix::fs::symlink(t.base.join("outside"), t.base.join("root/alt")).unwrap();
+        for resolver in [Resolver::Openat2, Resolver::Walk] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let swapper = {
+                let stop = Arc::clone(&stop);
+                let (d, alt) = (t.base.join("root/d"), t.base.join("root/alt"));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        rustix::fs::renameat_with(
+                            rustix::fs::CWD,
+                            &d,
+                            rustix::fs::CWD,
+                            &alt,
+                            rustix::fs::RenameFlags::EXCHANGE,
+                        )
+                        .unwrap();
+                    }
+                })
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(1);
+            let (mut opened, mut refused) = (0, 0);
+            while std::time::Instant::now() < deadline && opened + refused < 200_000 {
+                match outcome(&t.root, "d/g", resolver) {
+                    Ok(bytes) => {
+                        assert_eq!(bytes, b"g", "{resolver:?} opened the outside file");
+                        opened += 1;
+                    }
+                    Err(_) => refused += 1,
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            swapper.join().unwrap();
+            assert!(
+                opened > 0 && refused > 0,
+                "{resolver:?}: the race was not exercised ({opened} opened, {refused} refused)"
+            );
+        }
+    }
+
     #[test]
     fn times_before_1970_convert() {
         assert_eq!(to_system_time((0, 5)), UNIX_EPOCH + Duration::from_nanos(5));

@@ -316,3 +316,94 @@ fn truncate_to_second(time: SystemTime) -> SystemTime {
         Err(_) => time,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, RequestReader};
+
+    fn stat(mtime: i64, ctime: i64) -> FileStat {
+        FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mode: 0o100_644,
+            uid: 0,
+            gid: 0,
+            mtime: (mtime, 0),
+            ctime: (ctime, 0),
+        }
+    }
+
+    #[test]
+    fn a_file_changed_within_two_seconds_of_being_read_is_not_trusted() {
+        let read_at = UNIX_EPOCH + Duration::from_secs(1000);
+        assert!(trustworthy(&stat(990, 997), read_at));
+        assert!(trustworthy(&stat(998, 998), read_at));
+        assert!(!trustworthy(&stat(999, 990), read_at), "mtime 1 s before");
+        assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
+        assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
+        assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+    }
+
+    fn get(site: &mut Site, target: &str) -> Response {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        site.respond(&reader.next_request().unwrap().unwrap())
+    }
+
+    /// The rule as applied: a fresh file is served but not kept; once it has settled it
+    /// is kept, and a hit whose `fstat` differs in any field (here, only the mode) is not
+    /// served from memory.
+    #[test]
+    fn only_settled_files_are_cached_and_a_hit_compares_every_field() {
+        let dir = std::env::temp_dir().join(format!("mio-selectors-site-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), b"fresh").unwrap();
+        let mut site = Site::new(&dir).unwrap();
+        assert_eq!(get(&mut site, "/f.txt").status, Status::Ok);
+        assert!(site.cache.is_empty(), "a file written just now was cached");
+
+        // Pretend the cached copy was read long ago from a file with another mode: the hit
+        // must see the difference and read the file again.
+        let real = site
+            .root
+            .stat(&site.root.lookup(Path::new("f.txt")).unwrap())
+            .unwrap();
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: FileStat {
+                    mode: real.mode ^ 0o044,
+                    ..real
+                },
+                content_type: "text/plain",
+                body: Box::from(&b"stale"[..]),
+            },
+        );
+        site.cached_bytes = 5;
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nfresh"),
+            "served the stale copy"
+        );
+        // The same entry with the real stat is a hit (and is what a settled file gets).
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: real,
+                content_type: "text/plain",
+                body: Box::from(&b"memory"[..]),
+            },
+        );
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nmemory"),
+            "a true hit was missed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
