@@ -275,7 +275,7 @@ fn no_spelling_of_a_path_escapes_the_root() {
     std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("link-out")).unwrap();
     std::os::unix::fs::symlink(outer.path(), root.join("dir-out")).unwrap();
     // A relative symlink that stays inside is followed; an absolute one is refused even
-    // when it names a file inside (the symlink policy, docs/http.md §6).
+    // when it names a file inside (the symlink policy, docs/http.md §5).
     std::os::unix::fs::symlink("inside.txt", root.join("link-in")).unwrap();
     std::os::unix::fs::symlink(root.join("inside.txt"), root.join("link-abs-in")).unwrap();
     std::os::unix::fs::symlink("../../secret.txt", root.join("sub/link-up")).unwrap();
