@@ -10,7 +10,8 @@
 //!   5.6): the kernel refuses any step that would leave the starting directory (`..` above
 //!   it, an absolute symlink, a symlink whose target climbs out) and `/proc/*/fd`-style
 //!   links, whatever a concurrent writer renames meanwhile. Where `openat2` does not exist
-//!   (`ENOSYS`: an older kernel; `EPERM`: some seccomp profiles) the same walk is done here,
+//!   (`ENOSYS`: an older kernel; `EPERM`: some seccomp profiles; probed once, when the
+//!   first root is opened) the same walk is done here,
 //!   one component at a time with `openat(O_PATH | O_NOFOLLOW)` from the root descriptor,
 //!   never by path.
 //! * **Symlinks** (one policy, whichever resolver runs): a *relative* symlink whose target
@@ -105,6 +106,21 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|err| named(err.into()))?;
+        // Ask once whether openat2 works here. ENOSYS: a kernel before 5.6; EPERM: a
+        // seccomp filter that refuses system calls it does not know (an O_PATH open of
+        // "." has no other reason to be refused). Either way every lookup walks instead.
+        let probe = rustix::fs::openat2(
+            &dir,
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        );
+        if let Err(err @ (Errno::NOSYS | Errno::PERM)) = probe {
+            if !NO_OPENAT2.swap(true, Ordering::Relaxed) {
+                log::info!("openat2 is unavailable ({err}): files are looked up by a walk");
+            }
+        }
         Ok(Root { path, dir })
     }
 
@@ -280,13 +296,12 @@ fn open_beneath(
         for _ in 0..4 {
             match rustix::fs::openat2(start, relative, flags, Mode::empty(), how) {
                 Err(Errno::AGAIN) => continue,
+                // Root::open probes for ENOSYS and seccomp's EPERM; this is for a kernel
+                // swapped under a running process (checkpoint/restore).
                 Err(Errno::NOSYS) => {
                     NO_OPENAT2.store(true, Ordering::Relaxed);
                     break;
                 }
-                // Some seccomp filters answer unknown system calls with EPERM; an `O_PATH`
-                // or read-only open has no other reason to. Walk this time, ask again next.
-                Err(Errno::PERM) => break,
                 result => return result.map_err(io::Error::from),
             }
         }
