@@ -1,6 +1,7 @@
 //! Opening files *beneath* a directory, race-free: the HTTP server's document root.
 //!
-//! Python's `http.server` joins the request path to the root and opens the result by name,
+//! Python: no counterpart. `http.server` joins the request path to the root and opens the
+//! result by name,
 //! so anything that can write inside the root can swap a directory for a symlink between the
 //! check and the open. Here nothing is ever opened by a path from `/`: the root is opened
 //! once, as a descriptor, and every lookup starts from that descriptor (or from one found
@@ -54,6 +55,9 @@ static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 const MAX_SYMLINKS: usize = 40;
 
 /// A directory opened once, beneath which every lookup stays.
+///
+/// Python: none; `SimpleHTTPRequestHandler.translate_path` returns a path string and
+/// `send_head` opens it, following whatever is at that path by then.
 ///
 /// # Examples
 ///

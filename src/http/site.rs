@@ -87,6 +87,18 @@ pub struct Site {
 /// makes the lookup fail, and the request goes the miss's way. Three system calls
 /// (`openat2`, `fstat`, `close`), as many as nginx's own `open`, `fstat`, `close`, and no
 /// read or `sendfile`.
+//
+// Why not lighttpd's stat cache, invalidated by inotify, where a hit needs no system call?
+// Measured (scripts/bench-http.sh, docs/performance.md), the confined lookup added about
+// 0.4 µs per keep-alive request and left CPU per request at 0.6-0.9 x nginx's on every
+// load. What inotify would cost instead: a watch on every directory on the way to every
+// cached file (the per-user limits, `max_user_instances` = 128 and `max_user_watches`, are
+// shared with every other process of the user, and each `--workers` loop needs its own
+// instance); a fallback to this lookup whenever those run out; and blind spots it has by
+// design: writes through a shared `mmap`, changes made by another NFS client, a bind mount
+// over a directory. And a hit served without a system call can be stale for as long as the
+// inotify event waits behind the request in the loop; never stale means a `read` of the
+// inotify descriptor per hit, one call against our three. Not worth the machinery here.
 #[derive(Debug)]
 struct Cached {
     /// The path beneath the root that was looked up when the file was read.
