@@ -1,11 +1,10 @@
 //! Opening files *beneath* a directory, race-free: the HTTP server's document root.
 //!
 //! Python: no counterpart. `http.server` joins the request path to the root and opens the
-//! result by name,
-//! so anything that can write inside the root can swap a directory for a symlink between the
-//! check and the open. Here nothing is ever opened by a path from `/`: the root is opened
-//! once, as a descriptor, and every lookup starts from that descriptor (or from one found
-//! beneath it) with rules the kernel enforces at every step of the walk.
+//! result by name, so anything that can write inside the root can swap a directory for a
+//! symlink between the check and the open. Here nothing is ever opened by a path from `/`:
+//! the root is opened once, as a descriptor, and every lookup starts from that descriptor
+//! (or from one found beneath it) with rules the kernel enforces at every step of the walk.
 //!
 //! * **The resolver.** `openat2(2)` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS` (Linux
 //!   5.6): the kernel refuses any step that would leave the starting directory (`..` above
