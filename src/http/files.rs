@@ -43,6 +43,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::location::directory_target;
 use super::{FileStat, Root, Status};
 
 /// What a request target names under the root.
@@ -60,7 +61,8 @@ pub enum Resolved {
         /// is that same file).
         stat: FileStat,
     },
-    /// A directory asked for without its trailing slash: redirect to this target.
+    /// A directory asked for without its trailing slash: redirect to this target, its
+    /// slash form rebuilt from the confined path (`//docs?x` gives `/docs/?x`).
     Redirect(String),
 }
 
@@ -102,9 +104,9 @@ pub fn resolve(root: &Root, target: &str) -> Result<Resolved, Refusal> {
     let stat = root.stat(&found).map_err(|err| io_refusal(&err))?;
     if stat.is_dir() {
         if !directory_form {
-            // Keep the query: `/docs?x` → `/docs/?x`.
-            let query = &target[path_part.len()..];
-            return Ok(Resolved::Redirect(format!("{path_part}/{query}")));
+            // Built from the segments, not copied: `//host/dir` must not become a
+            // scheme-relative `Location: //host/dir/` (CVE-2021-28861). Keeps the query.
+            return Ok(Resolved::Redirect(directory_target(target)));
         }
         let index = Path::new("index.html");
         let found_index = match root.lookup_at(found.as_fd(), index, false) {

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::files::{resolve, Resolved};
+use super::location;
 use super::{
     content_type, error_page, DateCache, FileStat, Method, Request, ResponseHead, Root, Status,
     HTML,
@@ -140,10 +141,9 @@ impl Site {
                 .and_then(|fd| self.root.stat(&fd))
                 .is_ok_and(|stat| stat == cached.stat);
             if fresh {
-                let date = self.dates.now();
                 return file_response(
                     request,
-                    date,
+                    &mut self.dates,
                     cached.content_type,
                     cached.stat.modified(),
                     Body::Memory(&cached.body),
@@ -163,10 +163,9 @@ impl Site {
                 let content_type = content_type(&relative);
                 let modified = stat.modified();
                 if stat.size > SMALL_FILE {
-                    let date = self.dates.now();
                     return file_response(
                         request,
-                        date,
+                        &mut self.dates,
                         content_type,
                         modified,
                         Body::File(file, stat.size),
@@ -182,9 +181,13 @@ impl Site {
                         head_only,
                     );
                 }
-                let date = self.dates.now();
-                let response =
-                    file_response(request, date, content_type, modified, Body::Memory(&body));
+                let response = file_response(
+                    request,
+                    &mut self.dates,
+                    content_type,
+                    modified,
+                    Body::Memory(&body),
+                );
                 if trustworthy(&stat, SystemTime::now()) && body.len() as u64 == stat.size {
                     let entry = Cached {
                         relative,
@@ -196,7 +199,8 @@ impl Site {
                 }
                 response
             }
-            Ok(Resolved::Redirect(location)) => {
+            Ok(Resolved::Redirect(target)) => {
+                let location = location::absolute(&target, request.host.as_deref());
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
@@ -258,14 +262,16 @@ enum Body<'a> {
 /// 200 with the file, or 304 when the client's copy is current.
 fn file_response(
     request: &Request,
-    date: &str,
+    dates: &mut DateCache,
     content_type: &'static str,
     modified: SystemTime,
     body: Body<'_>,
 ) -> Response {
     // HTTP dates have whole seconds; compare at that precision, or a file modified at
-    // 12:00:00.5 would never be "not modified since 12:00:00".
-    let modified = truncate_to_second(modified);
+    // 12:00:00.5 would never be "not modified since 12:00:00". And only dates HTTP can
+    // say, no later than `Date`: a file dated 1960 or in year 10000 is served, not a panic.
+    let modified = dates.last_modified(modified);
+    let date = dates.now();
     let len = match &body {
         Body::Memory(bytes) => bytes.len() as u64,
         Body::File(_, len) => *len,
@@ -322,17 +328,11 @@ fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool
     }
 }
 
-fn truncate_to_second(time: SystemTime) -> SystemTime {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => UNIX_EPOCH + Duration::from_secs(since.as_secs()),
-        Err(_) => time,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::{Limits, RequestReader};
+    use std::time::UNIX_EPOCH;
 
     fn stat(mtime: i64, ctime: i64) -> FileStat {
         FileStat {
