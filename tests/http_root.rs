@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::http::*;
-use mio_selectors::http::ServerConfig;
+use mio_selectors::http::{Root, ServerConfig, Site};
 use rustix::fs::{RenameFlags, CWD};
 
 fn get(server: &Running, target: &str) -> Parsed {
@@ -32,12 +32,26 @@ fn chmod(path: &Path, mode: u32) {
 /// Each answer is `d/passwd` (200) or a refusal; the outside file never is.
 #[test]
 fn a_directory_swapped_for_a_symlink_out_of_the_root_never_serves_the_secret() {
+    race_the_swap(false);
+}
+
+/// The same race against the fallback resolver (the walk a kernel without `openat2` gets).
+#[test]
+fn the_fallback_walk_holds_against_the_same_swap() {
+    race_the_swap(true);
+}
+
+fn race_the_swap(walk_only: bool) {
     let outer = TempDir::new("http-swap");
     outer.write("etc/passwd", b"SECRET");
     outer.write("root/d/passwd", b"public");
     let root = outer.path().join("root");
     symlink(outer.path().join("etc"), root.join("alt")).unwrap();
-    let server = serve(&root, ServerConfig::default());
+    let mut opened = Root::open(&root).unwrap();
+    if walk_only {
+        opened = opened.walk_only();
+    }
+    let server = serve_site(Site::with_root(opened), ServerConfig::default());
 
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
@@ -149,6 +163,67 @@ fn a_fifo_a_socket_and_a_device_are_refused_without_being_opened() {
     let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
     let mut events = inotify::Reader::new(&watch, &mut buf);
     assert!(events.next().is_ok(), "inotify saw no open at all");
+}
+
+/// Every kind of name, asked of a server using `openat2` and of one using the fallback walk:
+/// the same status and body for each.
+#[test]
+fn the_fallback_walk_answers_as_openat2_does() {
+    let outer = TempDir::new("http-walk");
+    outer.write("secret.txt", b"SECRET");
+    outer.write("root/a.txt", b"a");
+    outer.write("root/sub/index.html", b"index");
+    outer.write("root/sub/deeper/b.txt", b"b");
+    let root = outer.path().join("root");
+    symlink("a.txt", root.join("rel")).unwrap();
+    symlink("sub/deeper", root.join("dirlink")).unwrap();
+    symlink("../a.txt", root.join("sub/up-in")).unwrap();
+    symlink("../../secret.txt", root.join("sub/up-out")).unwrap();
+    symlink(outer.path().join("secret.txt"), root.join("abs")).unwrap();
+    symlink("/etc", root.join("etc")).unwrap();
+    symlink("loop", root.join("loop")).unwrap();
+    let servers = [
+        serve_site(
+            Site::with_root(Root::open(&root).unwrap()),
+            ServerConfig::default(),
+        ),
+        serve_site(
+            Site::with_root(Root::open(&root).unwrap().walk_only()),
+            ServerConfig::default(),
+        ),
+    ];
+    let targets = [
+        "/a.txt",
+        "/rel",
+        "/dirlink/b.txt",
+        "/dirlink/",
+        "/dirlink",
+        "/sub/",
+        "/sub/.",
+        "/sub/up-in",
+        "/sub/up-out",
+        "/abs",
+        "/etc/passwd",
+        "/loop",
+        "/missing",
+        "/a.txt/",
+        "/a.txt/.",
+        "/rel/",
+        "/sub/deeper/",
+        "/",
+        "/sub/index.html/x",
+    ];
+    for target in targets {
+        let [with_openat2, walking] = [&servers[0], &servers[1]].map(|s| get(s, target));
+        assert_eq!(
+            (with_openat2.code, &with_openat2.body),
+            (walking.code, &walking.body),
+            "GET {target}: openat2 vs the walk"
+        );
+        assert!(find(&walking.body, b"SECRET").is_none(), "GET {target}");
+    }
+    assert_eq!(get(&servers[1], "/rel").body, b"a");
+    assert_eq!(get(&servers[1], "/sub/up-out").code, 403);
 }
 
 // ---- Item 2: a cached answer does not outlive the checks ----

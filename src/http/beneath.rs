@@ -79,6 +79,8 @@ pub struct Root {
     path: PathBuf,
     /// `O_PATH | O_DIRECTORY`: the start of every lookup.
     dir: OwnedFd,
+    /// Walk even where `openat2` works ([`Root::walk_only`]).
+    walk_only: bool,
 }
 
 /// Which resolver a lookup uses: the kernel's, or the walk (tests force the walk).
@@ -124,7 +126,20 @@ impl Root {
                 log::info!("openat2 is unavailable ({err}): files are looked up by a walk");
             }
         }
-        Ok(Root { path, dir })
+        Ok(Root {
+            path,
+            dir,
+            walk_only: false,
+        })
+    }
+
+    /// Looks every name up with the fallback walk (`openat(O_PATH | O_NOFOLLOW)` per
+    /// component), as on a kernel without `openat2`, even where `openat2` works. The answers
+    /// are the same, by design; this is how the tests check that on any kernel.
+    #[must_use]
+    pub fn walk_only(mut self) -> Root {
+        self.walk_only = true;
+        self
     }
 
     /// The root's real path.
@@ -162,7 +177,7 @@ impl Root {
         if directory {
             flags |= OFlags::DIRECTORY;
         }
-        open_beneath(start, relative, flags, resolver())
+        open_beneath(start, relative, flags, self.resolver())
     }
 
     /// `fstat` of a descriptor.
@@ -187,7 +202,7 @@ impl Root {
         checked: &FileStat,
     ) -> io::Result<File> {
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-        let fd = open_beneath(start, relative, flags, resolver())?;
+        let fd = open_beneath(start, relative, flags, self.resolver())?;
         let now = FileStat::from(&rustix::fs::fstat(&fd)?);
         if (now.dev, now.ino) != (checked.dev, checked.ino) {
             return Err(Errno::STALE.into());
@@ -196,11 +211,13 @@ impl Root {
     }
 }
 
-fn resolver() -> Resolver {
-    if NO_OPENAT2.load(Ordering::Relaxed) {
-        Resolver::Walk
-    } else {
-        Resolver::Openat2
+impl Root {
+    fn resolver(&self) -> Resolver {
+        if self.walk_only || NO_OPENAT2.load(Ordering::Relaxed) {
+            Resolver::Walk
+        } else {
+            Resolver::Openat2
+        }
     }
 }
 

@@ -116,12 +116,17 @@ impl Site {
     /// # Errors
     /// The OS error if `root` does not exist or cannot be opened as a directory.
     pub fn new(root: impl AsRef<Path>) -> io::Result<Site> {
-        Ok(Site {
-            root: Root::open(root)?,
+        Ok(Site::with_root(Root::open(root)?))
+    }
+
+    /// Serves a root already opened (for instance with [`Root::walk_only`]).
+    pub fn with_root(root: Root) -> Site {
+        Site {
+            root,
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
-        })
+        }
     }
 
     /// The root's real path.

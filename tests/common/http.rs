@@ -477,3 +477,19 @@ pub fn wait_until_settled(path: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// [`serve`] for a [`Site`] built by the caller (`Site::with_root(Root::open(..)?.walk_only())`).
+#[track_caller]
+pub fn serve_site(site: Site, config: ServerConfig) -> Running {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
+    Running {
+        addr,
+        stop: Some(Box::new(move || stop.stop())),
+        thread: Some(thread),
+    }
+}
