@@ -603,6 +603,21 @@ mod tests {
     }
 
     #[test]
+    fn a_root_that_is_not_a_directory_is_a_clear_error() {
+        let t = tree("not-dir");
+        let err = Root::open(t.base.join("secret")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("document root "), "{message}");
+        assert!(
+            message.contains("secret") && message.contains("Not a directory"),
+            "{message}"
+        );
+        let err = Root::open(t.base.join("missing")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
     fn times_before_1970_convert() {
         assert_eq!(to_system_time((0, 5)), UNIX_EPOCH + Duration::from_nanos(5));
         assert_eq!(
