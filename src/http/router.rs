@@ -241,10 +241,9 @@ pub(crate) fn add_private(bytes: &mut Vec<u8>) {
             bytes.splice(value..value, b"private, ".iter().copied());
         }
         None => {
-            bytes.splice(
-                end + 2..end + 2,
-                b"Cache-Control: private\r\n".iter().copied(),
-            );
+            // Before `Connection`, the head's last line, where a reader expects it.
+            let at = find(head, b"\r\nConnection:").map_or(end + 2, |i| i + 2);
+            bytes.splice(at..at, b"Cache-Control: private\r\n".iter().copied());
         }
     }
 }
@@ -263,8 +262,11 @@ mod tests {
         add_private(&mut plain);
         assert_eq!(
             plain,
-            b"HTTP/1.0 200 OK\r\nConnection: close\r\nCache-Control: private\r\n\r\nCache-Control: x"
+            b"HTTP/1.0 200 OK\r\nCache-Control: private\r\nConnection: close\r\n\r\nCache-Control: x"
         );
+        let mut bare = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+        add_private(&mut bare);
+        assert_eq!(bare, b"HTTP/1.0 200 OK\r\nCache-Control: private\r\n\r\n");
         let mut cached = b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\n\r\n".to_vec();
         add_private(&mut cached);
         assert_eq!(
