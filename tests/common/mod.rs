@@ -8,7 +8,7 @@ pub mod python;
 pub mod sys;
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Once;
@@ -23,6 +23,85 @@ pub fn init() {
     LOGGER.call_once(|| {
         let _ = env_logger::builder().is_test(true).try_init();
     });
+}
+
+/// How long a test waits for something that takes milliseconds on an idle machine: long
+/// enough for one whose two cores are both busy with other work (`cargo test` runs the
+/// test binaries' threads side by side, and CI machines are shared), short enough that a
+/// real hang still fails the test.
+pub const LOADED: Duration = Duration::from_secs(30);
+
+/// Calls `condition` every few milliseconds until it is true, and returns how long that
+/// took; fails the test, naming `what`, if it is still false after `limit`.
+///
+/// This is how a test waits for an event it cannot be told of directly (a server closing
+/// its side, a thread reaching a point, a counter moving): never a fixed sleep, which is
+/// either too short on a busy machine or needlessly long on an idle one.
+#[track_caller]
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still waiting after {limit:?} for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A TCP connection's state in the kernel, from `/proc/net/tcp` (or `tcp6`): the socket
+/// whose local address is `local` and whose peer is `remote`, or `None` if the kernel has
+/// no such socket (it was closed and is gone).
+///
+/// The server's side of a connection, seen from the test: it lets a test wait for the
+/// server to *close* a connection without reading from the client's socket, which would
+/// change what the server sees. A closed socket is in `FIN_WAIT1`, `LAST_ACK` and so on,
+/// or gone; an open one is `ESTABLISHED` or, after the client's FIN, `CLOSE_WAIT`.
+pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<TcpState> {
+    let table = match local.ip() {
+        IpAddr::V4(_) => "/proc/net/tcp",
+        IpAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text =
+        std::fs::read_to_string(table).unwrap_or_else(|err| panic!("cannot read {table}: {err}"));
+    let (local, remote) = (proc_net_addr(local), proc_net_addr(remote));
+    text.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace().skip(1); // "sl", the row number
+        let (l, r, st) = (fields.next()?, fields.next()?, fields.next()?);
+        (l == local && r == remote).then(|| TcpState(u8::from_str_radix(st, 16).unwrap_or(0)))
+    })
+}
+
+/// A TCP state as the kernel numbers it (include/net/tcp_states.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpState(pub u8);
+
+impl TcpState {
+    pub const ESTABLISHED: TcpState = TcpState(1);
+    pub const CLOSE_WAIT: TcpState = TcpState(8);
+
+    /// Still open at the application's end: it has not called `close` (or `shutdown`
+    /// for writing) on it.
+    pub fn open(self) -> bool {
+        self == TcpState::ESTABLISHED || self == TcpState::CLOSE_WAIT
+    }
+}
+
+/// An address as `/proc/net/tcp` prints it: each 32-bit word of the IP address in host
+/// byte order, then the port, in upper-case hex (`0100007F:1F90` for 127.0.0.1:8080).
+fn proc_net_addr(addr: SocketAddr) -> String {
+    let octets = match addr.ip() {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let words: String = octets
+        .chunks(4)
+        .map(|word| format!("{:08X}", u32::from_ne_bytes(word.try_into().unwrap())))
+        .collect();
+    format!("{words}:{:04X}", addr.port())
 }
 
 /// Python's `socket.socketpair()`: two connected Unix stream sockets, both non-blocking.
