@@ -310,9 +310,10 @@ pub struct ServerThread {
 }
 
 impl ServerThread {
-    /// Runs `body` on a new thread named `name`. The protocol layer's loop is not `Send`, so
-    /// `body` builds the server there, sends its stop handle (and anything else the test
-    /// wants, `T`) through the channel it is given, then runs it. Returns once the handle
+    /// Runs `body` on a new thread named `name`: `body` builds the server there (so that a
+    /// server that fails to start fails on its own thread, with its error), sends its stop
+    /// handle (and anything else the test wants, `T`) through the channel it is given, then
+    /// runs it. Returns once the handle
     /// has arrived (at most 10 s).
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
