@@ -933,7 +933,9 @@ fn the_documented_udp_client_commands_work() {
         }
     }
     assert!(
-        commands.iter().any(|args| args.contains(&"--window".to_string())),
+        commands
+            .iter()
+            .any(|args| args.contains(&"--window".to_string())),
         "the burst is no longer documented: {commands:?}"
     );
     for args in &commands {
