@@ -292,13 +292,6 @@ impl EchoServer {
         };
         match listener.accept() {
             Ok((conn, addr)) => {
-                if let Some(run) = self.out_of_descriptors.take() {
-                    info!(
-                        "descriptors free again after {:.1?} ({} accepts failed); accepting",
-                        run.since.elapsed(),
-                        run.failed
-                    );
-                }
                 // mio's accept already made `conn` non-blocking (Python: conn.setblocking(False)).
                 let state = Connection {
                     addr,
@@ -314,6 +307,14 @@ impl EchoServer {
                     .register(Socket::Connected(conn), EVENT_READ, Some(state))
                 {
                     Ok(_) => {
+                        if let Some(run) = self.out_of_descriptors.take() {
+                            info!(
+                                "descriptors free again after {:.1?} ({} accepts failed); \
+                                 accepting",
+                                run.since.elapsed(),
+                                run.failed
+                            );
+                        }
                         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                         self.stats.open.fetch_add(1, Ordering::Relaxed);
                         debug!("accepted connection from {addr}");
