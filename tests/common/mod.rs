@@ -234,7 +234,7 @@ pub struct ExampleServer {
 }
 
 impl ExampleServer {
-    /// Starts `example(name) args` and waits (at most 20 s) for its `listening on` line;
+    /// Starts `example(name) args` and waits (at most [`LOADED`]) for its `listening on` line;
     /// the rest of its stderr goes to the test's.
     #[track_caller]
     pub fn start(name: &str, args: &[&str]) -> ExampleServer {
@@ -264,30 +264,30 @@ impl ExampleServer {
                 }
             }
         });
-        match rx.recv_timeout(Duration::from_secs(20)) {
+        match rx.recv_timeout(LOADED) {
             Ok(listening_on) => ExampleServer {
                 child,
                 listening_on,
             },
             Err(_) => {
                 let _ = child.kill();
-                panic!("{name} did not say where it listens within 20 s")
+                panic!("{name} did not say where it listens within {LOADED:?}")
             }
         }
     }
 
-    /// Sends `signal`, and waits at most 10 s for the exit status.
+    /// Sends `signal`, and waits at most [`LOADED`] for the exit status.
     #[track_caller]
     pub fn signal_and_wait(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
         sys::kill(self.child.id(), signal).expect("kill(2)");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + LOADED;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "still running 10 s after signal {signal}"
+                "still running {LOADED:?} after signal {signal}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -302,7 +302,7 @@ impl Drop for ExampleServer {
 }
 
 /// A library server running its loop on a thread of this process; stopped, and joined
-/// (at most 10 s), when dropped, failing the test if `run` failed.
+/// (at most [`LOADED`]), when dropped, failing the test if `run` failed.
 #[derive(Debug)]
 pub struct ServerThread {
     stop: mio_selectors::Stop,
@@ -314,7 +314,7 @@ impl ServerThread {
     /// server that fails to start fails on its own thread, with its error), sends its stop
     /// handle (and anything else the test wants, `T`) through the channel it is given, then
     /// runs it. Returns once the handle
-    /// has arrived (at most 10 s).
+    /// has arrived (at most [`LOADED`]).
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         name: &str,
@@ -327,7 +327,7 @@ impl ServerThread {
             .name(name.to_string())
             .spawn(move || body(tx))
             .expect("spawn the server thread");
-        match rx.recv_timeout(Duration::from_secs(10)) {
+        match rx.recv_timeout(LOADED) {
             Ok((stop, extra)) => (
                 ServerThread {
                     stop,
@@ -337,12 +337,12 @@ impl ServerThread {
             ),
             Err(_) => match thread.join() {
                 Ok(Err(err)) => panic!("{name} did not start: {err}"),
-                _ => panic!("{name} did not start within 10 s"),
+                _ => panic!("{name} did not start within {LOADED:?}"),
             },
         }
     }
 
-    /// Stops the loop and returns what `run` returned (waiting at most 10 s).
+    /// Stops the loop and returns what `run` returned (waiting at most [`LOADED`]).
     #[track_caller]
     pub fn stop(mut self) -> io::Result<()> {
         self.stop_and_join().expect("the server thread")
@@ -351,11 +351,11 @@ impl ServerThread {
     fn stop_and_join(&mut self) -> Option<io::Result<()>> {
         self.stop.stop();
         let thread = self.thread.take()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + LOADED;
         while !thread.is_finished() {
             if Instant::now() > deadline {
                 return Some(Err(io::Error::other(
-                    "run() did not return 10 s after stop()",
+                    "run() did not return within LOADED (30 s) of stop()",
                 )));
             }
             std::thread::sleep(Duration::from_millis(5));
