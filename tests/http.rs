@@ -707,9 +707,8 @@ fn a_client_that_stops_reading_mid_download_is_cut_off_after_the_idle_timeout() 
     // Stall, reading nothing, until the server gives up on the connection: the socket
     // buffers fill, no progress, and after the idle timeout (600 ms) the server closes
     // its end. Waiting for that, not a fixed 2.5 s, holds on a busy machine too.
-    let client = sock.local_addr().unwrap();
     common::wait_until(common::LOADED, "the server to cut the download off", || {
-        !common::tcp_state(server.addr, client).is_some_and(common::TcpState::open)
+        common::server_closed(server.addr, &sock)
     });
     let mut rest = read_to_close(&mut sock);
     rest.splice(0..0, buf);

@@ -53,13 +53,12 @@ pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 }
 
 /// A TCP connection's state in the kernel, from `/proc/net/tcp` (or `tcp6`): the socket
-/// whose local address is `local` and whose peer is `remote`, or `None` if the kernel has
-/// no such socket (it was closed and is gone).
+/// whose local address is `local` and whose peer is `remote`, or `None` if the table has
+/// no such row: the socket is gone, or (see [`server_closed`]) the row was skipped.
 ///
-/// The server's side of a connection, seen from the test: it lets a test wait for the
-/// server to *close* a connection without reading from the client's socket, which would
-/// change what the server sees. A closed socket is in `FIN_WAIT1`, `LAST_ACK` and so on,
-/// or gone; an open one is `ESTABLISHED` or, after the client's FIN, `CLOSE_WAIT`.
+/// The server's side of a connection, seen from the test: an open one is `ESTABLISHED`
+/// or, after the client's FIN, `CLOSE_WAIT`; a closed one `FIN_WAIT1`, `LAST_ACK` and so
+/// on, or gone.
 pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<TcpState> {
     let table = match local.ip() {
         IpAddr::V4(_) => "/proc/net/tcp",
@@ -88,6 +87,22 @@ impl TcpState {
     pub fn open(self) -> bool {
         self == TcpState::ESTABLISHED || self == TcpState::CLOSE_WAIT
     }
+}
+
+/// Whether the server at `server` has closed its end of `client`'s connection, as the
+/// kernel shows it, without reading from `client` (which would let the server send what
+/// it still holds): its socket is closing (`FIN_WAIT1`, `LAST_ACK`...; it closed with
+/// output still queued), or it reset ours (`TCP_CLOSE`; it closed with input unread, or
+/// aborted).
+///
+/// Both are positive evidence. A server socket simply missing from `/proc/net/tcp` is
+/// not: the kernel prints that table a page at a time, and a row can be skipped while
+/// other sockets come and go (the chat tests' thousand clients made it happen).
+pub fn server_closed(server: SocketAddr, client: &TcpStream) -> bool {
+    const TCP_CLOSE: u8 = 7;
+    let client_addr = client.local_addr().expect("the client's address");
+    let closing = tcp_state(server, client_addr).is_some_and(|state| !state.open());
+    closing || sys::tcp_state(client).expect("TCP_INFO") == TCP_CLOSE
 }
 
 /// An address as `/proc/net/tcp` prints it: each 32-bit word of the IP address in host
