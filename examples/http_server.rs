@@ -55,10 +55,11 @@ struct Cli {
     /// (SO_REUSEPORT: the kernel spreads new connections over them)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
-    /// Connections open at once per worker; one more is answered 503
-    #[arg(long, default_value_t = ServerConfig::default().max_connections,
-          value_parser = common::at_least_one())]
-    max_conns: usize,
+    /// Connections open at once per worker; at the cap an idle keep-alive connection is
+    /// closed to make room, else the newcomer is answered 503 [default: 10000, lowered to
+    /// fit the descriptor limit]
+    #[arg(long, value_parser = common::at_least_one())]
+    max_conns: Option<usize>,
     /// Seconds a request head may take to arrive, then 408: stops slowloris (0: never)
     // The defaults are ServerConfig::default()'s, written out: clap shows a text default.
     #[arg(long, default_value = "10", value_parser = common::seconds_or_never)]
@@ -68,28 +69,17 @@ struct Cli {
     /// (0: never)
     #[arg(long, default_value = "15", value_parser = common::seconds_or_never)]
     idle_timeout: ::std::option::Option<Duration>,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    raise_fd_limit: bool,
 }
+
+/// Descriptors one connection may hold: its socket, and a file while one is being sent.
+const FDS_PER_CONNECTION: u64 = 2;
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| -> common::Result {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
         let root = cli
             .root
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
-        let config = ServerConfig {
-            limits: Limits::default(),
-            head_timeout: or_never(cli.head_timeout),
-            idle_timeout: or_never(cli.idle_timeout),
-            max_connections: cli.max_conns,
-        };
         // The root first: a server that announces where it listens and then serves only
         // errors is worse than one that says at once what is wrong.
         check_root(&root)?;
@@ -97,9 +87,25 @@ fn main() -> ExitCode {
             .map(|_| Site::new(&root))
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("cannot serve {}", root.display()))?;
+        let cap = common::connection_cap(
+            "--max-conns",
+            cli.max_conns,
+            common::DEFAULT_MAX_CONNS,
+            FDS_PER_CONNECTION,
+            u64::from(cli.workers),
+        )?;
+        let head_timeout = or_never(cli.head_timeout);
+        let idle_timeout = or_never(cli.idle_timeout);
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
+        let config = ServerConfig {
+            limits: Limits::default(),
+            head_timeout,
+            idle_timeout,
+            max_connections: cap.take(),
+            ..ServerConfig::default()
+        };
         let bound = listeners[0]
             .local_addr()
             .context("cannot read the listener's address")?;
@@ -158,17 +164,5 @@ fn check_root(root: &Path) -> common::Result {
 /// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
 /// loops at once.
 fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stops.iter().for_each(mio_selectors::Stop::stop);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }

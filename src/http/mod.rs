@@ -7,7 +7,10 @@
 //! | module | Python | what it holds |
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
+//! | `access_log` | `log_request`, `log_message` | [`AccessLog`]: lines queued, written by a thread of their own, escaped |
+//! | `beneath` | (none: Python opens by name) | [`Root`]: lookups that stay beneath the root's descriptor, whatever is renamed meanwhile |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
+//! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
@@ -16,7 +19,10 @@
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod access_log;
+mod beneath;
 mod files;
+mod location;
 mod mime;
 mod request;
 mod response;
@@ -24,6 +30,8 @@ mod server;
 mod site;
 mod status;
 
+pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
+pub use beneath::{FileStat, Root};
 pub use files::{resolve, Refusal, Resolved};
 pub use mime::content_type;
 pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};

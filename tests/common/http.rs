@@ -261,10 +261,15 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// A temporary directory under `base` (`/dev/shm` for tmpfs, whose file times range
+    /// far beyond ext4's 1901–2446).
+    pub fn new_in(base: &Path, tag: &str) -> TempDir {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
+        let dir = base.join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -352,6 +357,34 @@ impl ExampleServer {
     #[track_caller]
     pub fn start(bin: &Path, args: &[&str]) -> ExampleServer {
         use std::io::BufRead;
+        let (child, addr, line, stderr) = ExampleServer::spawn(bin, args);
+        let (tx, log) = std::sync::mpsc::channel();
+        let first = line.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(first);
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ExampleServer { child, addr, log }
+    }
+
+    /// Starts the example with `args`, reads its stderr up to the "serving ... on
+    /// http://ADDR/" line, and returns the child, the address, that line and the rest of
+    /// stderr, not yet read.
+    #[track_caller]
+    pub fn spawn(
+        bin: &Path,
+        args: &[&str],
+    ) -> (
+        std::process::Child,
+        SocketAddr,
+        String,
+        std::io::BufReader<std::process::ChildStderr>,
+    ) {
+        use std::io::BufRead;
         let mut child = Command::new(bin)
             .args(args)
             .env("RUST_LOG", "info") // the access log, whatever the tests run with
@@ -375,17 +408,7 @@ impl ExampleServer {
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let (tx, log) = std::sync::mpsc::channel();
-        let first = line.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(first);
-            for line in stderr.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ExampleServer { child, addr, log }
+        (child, addr, line, stderr)
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would, and reaps it.
@@ -398,5 +421,75 @@ impl ExampleServer {
 impl Drop for ExampleServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// [`serve`], but the server's thread cannot bypass file permissions: capabilities are per
+/// thread on Linux, so a test process running as root drops `CAP_DAC_OVERRIDE`,
+/// `CAP_DAC_READ_SEARCH` and `CAP_FOWNER` from that thread's effective set, and mode bits
+/// bind it as they bind any user (as the owner, for files the test created). Elsewhere the
+/// server already runs as an ordinary user.
+#[track_caller]
+pub fn serve_unprivileged(root: &Path, config: ServerConfig) -> Running {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let site = Site::new(root).expect("site");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let mut caps = capabilities(None)?;
+        caps.effective -=
+            CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH | CapabilitySet::FOWNER;
+        set_capabilities(None, caps)?;
+        server.run()
+    });
+    Running {
+        addr,
+        stop: Some(Box::new(move || stop.stop())),
+        thread: Some(thread),
+    }
+}
+
+/// Waits (at most 5 s) until `path` was last modified and changed more than 2 s ago, so
+/// that the server's small-file cache will keep it (a file changed more recently than that
+/// when read is never cached: the "racily clean" rule).
+#[track_caller]
+pub fn wait_until_settled(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("stat");
+    let newest = meta.mtime().max(meta.ctime());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        if now > newest as f64 + 3.0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not settle",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`serve`] for a [`Site`] built by the caller (`Site::with_root(Root::open(..)?.walk_only())`).
+#[track_caller]
+pub fn serve_site(site: Site, config: ServerConfig) -> Running {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
+    Running {
+        addr,
+        stop: Some(Box::new(move || stop.stop())),
+        thread: Some(thread),
     }
 }
