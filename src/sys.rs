@@ -127,3 +127,20 @@ pub(crate) fn sendfile(
 ) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
+
+/// The process's soft limit on open descriptors (`getrlimit(RLIMIT_NOFILE)`), for a
+/// message that says which limit was met. No descriptor is needed to ask, so it works
+/// when the process is out of them (reading `/proc/self/limits` would not).
+pub(crate) fn fd_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points at a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // `rlim_t` is `u64` on Linux but narrower or signed elsewhere; the cast is for them.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(limit.rlim_cur as u64)
+}
