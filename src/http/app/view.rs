@@ -1,4 +1,4 @@
-//! The app's views: the HTML (and plain text) of each page. Pure functions of what the
+//! Port of a Django app's templates, the app's views: the HTML (and plain text) of each page. Pure functions of what the
 //! controller passes in; everything that came from a client is HTML-escaped here, at the
 //! one place where text becomes markup.
 //!
