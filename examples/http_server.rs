@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo run --release --example http_server                 # http://127.0.0.1:8080/
 //! cargo run --release --example http_server -- --root ~/www --port 8000 --workers 2
+//! cargo run --release --example http_server -- --cache /=60 --cache /files/=0 --languages en,de
 //! RUST_LOG=warn cargo run --release --example http_server   # no access log
 //! ```
 //!
@@ -17,6 +18,9 @@
 //! ```sh
 //! curl -v http://127.0.0.1:8080/
 //! curl -I http://127.0.0.1:8080/logo.png
+//! curl -v -r 100-199 http://127.0.0.1:8080/files/large.txt        # 206 Partial Content
+//! curl -v -H 'Accept-Language: de' http://127.0.0.1:8080/negotiation/hello   # a variant
+//! curl -v http://127.0.0.1:8080/listing/                          # a directory listing
 //! printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -N 127.0.0.1 8080
 //! ab -n 10000 -c 50 http://127.0.0.1:8080/index.html
 //! python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/").status)'
@@ -34,7 +38,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::{Context, Failure};
-use mio_selectors::http::{HttpServer, Limits, ServerConfig, Site};
+use mio_selectors::http::{
+    parse_language_list, CachePolicy, HttpServer, Limits, ServerConfig, Site,
+};
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
 #[derive(Parser, Debug)]
@@ -64,6 +70,17 @@ struct Cli {
     /// Seconds a kept-alive connection may idle between requests, or a response stall
     #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs_f64())]
     idle_timeout: f64,
+    /// Freshness for paths under PREFIX: `Cache-Control: max-age=SECONDS` and `Expires`
+    /// (0: `Cache-Control: no-cache`). Repeatable; the longest matching prefix wins
+    #[arg(long = "cache", value_name = "PREFIX=SECONDS")]
+    cache: Vec<String>,
+    /// Languages that break ties between equally good variants of a negotiated resource,
+    /// most preferred first
+    #[arg(long, value_name = "LIST", default_value = "en")]
+    languages: String,
+    /// Refuse directories without index.html (403) instead of listing them
+    #[arg(long)]
+    no_listing: bool,
     /// Raise the limit on open descriptors first (for thousands of connections)
     #[arg(long)]
     raise_fd_limit: bool,
@@ -80,6 +97,17 @@ fn main() -> ExitCode {
             .root
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
+        let rules = cli
+            .cache
+            .iter()
+            .map(|rule| {
+                rule.parse()
+                    .map_err(|err| Failure::usage(format!("--cache {err}")))
+            })
+            .collect::<common::Result<Vec<_>>>()?;
+        let policy = CachePolicy::new(rules);
+        let languages = parse_language_list(&cli.languages)
+            .map_err(|err| Failure::usage(format!("--languages: {err}")))?;
         let config = ServerConfig {
             limits: Limits::default(),
             head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
@@ -94,7 +122,11 @@ fn main() -> ExitCode {
             .context("cannot read the listener's address")?;
         let mut servers = Vec::new();
         for listener in listeners {
-            let site = Site::new(&root).context("cannot serve the document root")?;
+            let site = Site::new(&root)
+                .context("cannot serve the document root")?
+                .with_cache_policy(policy.clone())
+                .with_languages(languages.clone())
+                .with_listing(!cli.no_listing);
             let server = HttpServer::new(listener, site, config.clone())
                 .context("cannot start the HTTP server")?;
             servers.push(server);

@@ -324,7 +324,11 @@ fn a_directory_without_index_and_a_fifo_are_forbidden() {
         .status()
         .unwrap();
     assert!(made.success());
-    let server = serve(root.path(), ServerConfig::default());
+    // With listings off (`--no-listing`); tests/http_listing.rs has them on.
+    let site = mio_selectors::http::Site::new(root.path())
+        .unwrap()
+        .with_listing(false);
+    let server = serve_site(site, ServerConfig::default());
     assert_eq!(
         get_one(server.addr, "GET /empty/ HTTP/1.0\r\n\r\n").code,
         403

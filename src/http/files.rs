@@ -54,6 +54,10 @@ pub enum Resolved {
     Redirect(String),
 }
 
+/// The refusal of a directory that has no `index.html`: the site lists it instead, unless
+/// listings are off.
+pub(crate) const NO_INDEX: &str = "directory has no index.html";
+
 /// A refusal: the status, and what to write in the log.
 pub type Refusal = (Status, &'static str);
 
@@ -102,7 +106,7 @@ pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
         let index = match std::fs::canonicalize(real.join("index.html")) {
             Ok(index) => index,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Err((Status::Forbidden, "directory has no index.html"))
+                return Err((Status::Forbidden, NO_INDEX))
             }
             Err(err) => return Err(io_refusal(&err)),
         };

@@ -25,6 +25,7 @@
 
 mod conditional;
 mod escape;
+mod file_response;
 mod files;
 mod freshness;
 mod hidden;
@@ -49,8 +50,10 @@ pub use negotiate::{
     negotiate, not_acceptable_page, parse_language_list, variants, Choice, Variant, MAX_ELEMENTS,
 };
 pub use range::{byte_range, ByteRange};
-pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};
-pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
+pub use request::{
+    Fields, Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
+};
+pub use response::{error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
 pub use site::{Response, Site, SMALL_FILE};
 pub use status::Status;

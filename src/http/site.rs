@@ -8,12 +8,18 @@
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::files::{resolve, Resolved};
-use super::{content_type, error_page, DateCache, Method, Request, ResponseHead, Status, HTML};
+use super::file_response::{file_response, Body, Meta, Negotiated, Now};
+use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
+use super::{
+    content_type, error_page, etag, is_hidden, listing_page, negotiate, not_acceptable_page,
+    percent_encode, variants, CachePolicy, DateCache, Method, Refusal, Request, ResponseHead,
+    Status, HTML, MAX_LISTED,
+};
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
 /// `file` (a region to stream, for large files).
@@ -25,8 +31,9 @@ pub struct Response {
     pub keep_alive: bool,
     /// The head, followed by the whole body when the body is held in memory: one write.
     pub bytes: Vec<u8>,
-    /// A file to send after `bytes`: the open file and how many bytes of it, from offset 0.
-    pub file: Option<(File, u64)>,
+    /// A file region to send after `bytes`: the open file, the offset of the first byte
+    /// and how many bytes (a 206 sends from the middle of the file).
+    pub file: Option<(File, u64, u64)>,
     /// Body bytes (in `bytes` or `file`), for the access log.
     pub body_len: u64,
 }
@@ -66,6 +73,12 @@ pub struct Site {
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
+    /// `--cache PREFIX=SECONDS`.
+    policy: CachePolicy,
+    /// `--languages`: the tie-break between equally good variants, most preferred first.
+    languages: Vec<String>,
+    /// Directories without `index.html` are listed (`--no-listing` turns this off: 403).
+    listing: bool,
 }
 
 /// A small file held in memory, and what identifies the file it was read from.
@@ -76,6 +89,7 @@ struct Cached {
     identity: Identity,
     content_type: &'static str,
     modified: SystemTime,
+    etag: String,
     body: Box<[u8]>,
 }
 
@@ -122,7 +136,30 @@ impl Site {
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
+            policy: CachePolicy::default(),
+            languages: vec!["en".to_owned()],
+            listing: true,
         })
+    }
+
+    /// Sends freshness headers by path prefix (`--cache`); by default none are sent.
+    pub fn with_cache_policy(mut self, policy: CachePolicy) -> Site {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the languages that break ties between equally good variants of a negotiated
+    /// resource, lower case, most preferred first (`--languages`; default `en`).
+    pub fn with_languages(mut self, languages: Vec<String>) -> Site {
+        self.languages = languages;
+        self
+    }
+
+    /// Lists directories that have no `index.html` (the default), or refuses them with 403
+    /// (`--no-listing`).
+    pub fn with_listing(mut self, listing: bool) -> Site {
+        self.listing = listing;
+        self
     }
 
     /// The root's real path.
@@ -130,86 +167,251 @@ impl Site {
         &self.root
     }
 
-    /// The response to a request: the file, a 304, a 301, or an error page.
+    /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
+    /// variant or 406, a listing, a 301, or an error page.
     pub fn respond(&mut self, request: &Request) -> Response {
         let head_only = request.method == Method::Head;
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
+        let decoded = match percent_decode(path.as_bytes()) {
+            Ok(decoded) => decoded,
+            Err((status, detail)) => return self.error(status, detail, keep_alive, head_only),
+        };
+        if is_hidden(&decoded) {
+            return self.error(
+                Status::Forbidden,
+                "hidden path: a segment starts with '.'",
+                keep_alive,
+                head_only,
+            );
+        }
+        let max_age = self.policy.max_age(&decoded);
+        match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
+            Ok(response) => response,
+            Err((Status::NotFound, detail)) => self
+                .negotiated(request, &decoded, max_age)
+                .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
+            Err((Status::Forbidden, NO_INDEX)) if self.listing => {
+                self.listing(request, &decoded, max_age)
+            }
+            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+        }
+    }
+
+    /// The file `target` names: from the cache, or resolved and opened (and cached if
+    /// small); or a 301 for a directory without its slash.
+    fn serve_file(
+        &mut self,
+        request: &Request,
+        target: &str,
+        max_age: Option<u64>,
+        negotiated: Negotiated<'_>,
+    ) -> Result<Response, Refusal> {
+        let path = target.split(['?', '#']).next().unwrap_or("");
         if let Some(cached) = self.cache.get(path) {
             let fresh = std::fs::metadata(&cached.named)
                 .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
             if fresh {
-                let date = self.dates.now();
-                return file_response(
+                let (text, time) = self.dates.now_and_time();
+                let now = Now { text, time };
+                let meta = Meta {
+                    content_type: cached.content_type,
+                    modified: cached.modified,
+                    etag: &cached.etag,
+                };
+                return Ok(file_response(
                     request,
-                    date,
-                    cached.content_type,
-                    cached.modified,
+                    now,
+                    meta,
                     Body::Memory(&cached.body),
-                );
+                    negotiated,
+                    max_age,
+                ));
             }
             let stale = self.cache.remove(path).expect("just found");
             self.cached_bytes -= stale.body.len();
         }
-        match resolve(&self.root, &request.target) {
-            Ok(Resolved::File {
+        match resolve(&self.root, target)? {
+            Resolved::File {
                 path: real,
                 named,
                 file,
                 meta,
-            }) => {
+            } => {
                 let content_type = content_type(&real);
                 let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+                let tag = etag(meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
+                let file_meta = Meta {
+                    content_type,
+                    modified,
+                    etag: &tag,
+                };
                 if meta.len() > SMALL_FILE {
-                    let date = self.dates.now();
-                    return file_response(
+                    let (text, time) = self.dates.now_and_time();
+                    let now = Now { text, time };
+                    return Ok(file_response(
                         request,
-                        date,
-                        content_type,
-                        modified,
+                        now,
+                        file_meta,
                         Body::File(file, meta.len()),
-                    );
+                        negotiated,
+                        max_age,
+                    ));
                 }
                 let mut body = Vec::with_capacity(meta.len() as usize);
                 if let Err(err) = file.take(meta.len()).read_to_end(&mut body) {
                     log::error!("reading {}: {err}", real.display());
-                    return self.error(
-                        Status::InternalServerError,
-                        "I/O error reading the file",
-                        keep_alive,
-                        head_only,
-                    );
+                    return Err((Status::InternalServerError, "I/O error reading the file"));
                 }
+                let (text, time) = self.dates.now_and_time();
+                let now = Now { text, time };
+                let response = file_response(
+                    request,
+                    now,
+                    file_meta,
+                    Body::Memory(&body),
+                    negotiated,
+                    max_age,
+                );
                 let entry = Cached {
                     named,
                     identity: Identity::of(&meta),
                     content_type,
                     modified,
+                    etag: tag,
                     body: body.into_boxed_slice(),
                 };
-                let date = self.dates.now();
-                let response = file_response(
-                    request,
-                    date,
-                    content_type,
-                    modified,
-                    Body::Memory(&entry.body),
-                );
                 self.remember(path, entry);
-                response
+                Ok(response)
             }
-            Ok(Resolved::Redirect(location)) => {
+            Resolved::Redirect(location) => {
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
                     content_length: page.len() as u64,
-                    keep_alive,
+                    keep_alive: request.keep_alive,
                     ..ResponseHead::new(Status::MovedPermanently, HTML)
                 };
-                page_response(head, self.dates.now(), &page, head_only)
+                Ok(page_response(
+                    head,
+                    self.dates.now(),
+                    &page,
+                    request.method == Method::Head,
+                ))
             }
-            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
         }
+    }
+
+    /// Content negotiation for a path that names nothing: the best variant `NAME.*` in its
+    /// directory, served as a direct request for it would be, or a 406. `None` when the
+    /// directory holds no variant (then the answer stays 404).
+    fn negotiated(
+        &mut self,
+        request: &Request,
+        decoded: &[u8],
+        max_age: Option<u64>,
+    ) -> Option<Response> {
+        let slash = decoded.iter().rposition(|&b| b == b'/')?;
+        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
+        if base.is_empty() {
+            return None;
+        }
+        let mut prefix = base.to_vec();
+        prefix.push(b'.');
+        // Only names that start with `NAME.` are kept: the directory may be large.
+        let names: Vec<Vec<u8>> = self
+            .read_dir(dir)
+            .ok()?
+            .filter(|(name, is_dir)| !is_dir && name.starts_with(&prefix))
+            .map(|(name, _)| name)
+            .collect();
+        let found = variants(base, names.iter().map(Vec::as_slice));
+        if found.is_empty() {
+            return None;
+        }
+        let fields = &request.fields;
+        let choice = negotiate(
+            &found,
+            fields.accept.as_deref(),
+            fields.accept_language.as_deref(),
+            &self.languages,
+        );
+        let head_only = request.method == Method::Head;
+        let Some(chosen) = choice.chosen else {
+            let page = not_acceptable_page(&found);
+            let head = ResponseHead {
+                content_length: page.len() as u64,
+                keep_alive: request.keep_alive,
+                vary: choice.vary,
+                ..ResponseHead::new(Status::NotAcceptable, HTML)
+            };
+            return Some(page_response(head, self.dates.now(), &page, head_only));
+        };
+        let variant = &found[chosen];
+        let name = percent_encode(&variant.name);
+        // The variant's own target, built from the decoded directory (a `%2F` in the
+        // request is a `/` there too), so it is resolved and confined like any request.
+        let mut target = String::with_capacity(dir.len() + name.len() + 8);
+        for segment in dir.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+            target.push('/');
+            target.push_str(&percent_encode(segment));
+        }
+        target.push('/');
+        target.push_str(&name);
+        let negotiated = Negotiated {
+            vary: choice.vary,
+            language: variant.language.as_deref(),
+            location: Some(&name),
+        };
+        Some(
+            match self.serve_file(request, &target, max_age, negotiated) {
+                Ok(response) => response,
+                Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
+            },
+        )
+    }
+
+    /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
+    fn listing(&mut self, request: &Request, decoded: &[u8], max_age: Option<u64>) -> Response {
+        let head_only = request.method == Method::Head;
+        let page = match self.read_dir(decoded) {
+            Ok(entries) => listing_page(decoded, entries, MAX_LISTED),
+            Err((status, detail)) => {
+                return self.error(status, detail, request.keep_alive, head_only)
+            }
+        };
+        let (date, time) = self.dates.now_and_time();
+        let head = ResponseHead {
+            content_length: page.len() as u64,
+            keep_alive: request.keep_alive,
+            freshness: max_age.map(|age| (age, time)),
+            ..ResponseHead::new(Status::Ok, HTML)
+        };
+        page_response(head, date, &page, head_only)
+    }
+
+    /// The entries of the directory at decoded URL path `dir`, under the root: names and
+    /// whether `d_type` says directory, from the directory read alone (no `stat` per
+    /// entry, except on file systems that leave `d_type` unknown).
+    fn read_dir(&self, dir: &[u8]) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
+        let relative = confine(dir)?;
+        let real = std::fs::canonicalize(self.root.join(relative))
+            .map_err(|_| (Status::NotFound, "no such directory"))?;
+        if !real.starts_with(&self.root) {
+            return Err((Status::Forbidden, "path resolves outside the root"));
+        }
+        let entries = std::fs::read_dir(&real).map_err(|err| match err.kind() {
+            io::ErrorKind::PermissionDenied => (Status::Forbidden, "permission denied"),
+            io::ErrorKind::NotFound => (Status::NotFound, "no such directory"),
+            _ => (
+                Status::InternalServerError,
+                "I/O error reading the directory",
+            ),
+        })?;
+        Ok(entries.filter_map(Result::ok).map(|entry| {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            (entry.file_name().into_vec(), is_dir)
+        }))
     }
 
     /// An error response with its HTML page (none for HEAD). Errors from the request
@@ -244,60 +446,6 @@ impl Site {
     }
 }
 
-enum Body<'a> {
-    Memory(&'a [u8]),
-    File(File, u64),
-}
-
-/// 200 with the file, or 304 when the client's copy is current.
-fn file_response(
-    request: &Request,
-    date: &str,
-    content_type: &'static str,
-    modified: SystemTime,
-    body: Body<'_>,
-) -> Response {
-    // HTTP dates have whole seconds; compare at that precision, or a file modified at
-    // 12:00:00.5 would never be "not modified since 12:00:00".
-    let modified = truncate_to_second(modified);
-    let len = match &body {
-        Body::Memory(bytes) => bytes.len() as u64,
-        Body::File(_, len) => *len,
-    };
-    let not_modified = request
-        .if_modified_since
-        .is_some_and(|since| modified <= since);
-    let status = if not_modified {
-        Status::NotModified
-    } else {
-        Status::Ok
-    };
-    let head = ResponseHead {
-        content_length: len,
-        last_modified: Some(modified),
-        keep_alive: request.keep_alive,
-        ..ResponseHead::new(status, content_type)
-    };
-    let mut bytes = Vec::with_capacity(256);
-    head.write_to(&mut bytes, date);
-    let with_body = !not_modified && request.method == Method::Get;
-    let mut response = Response {
-        status,
-        keep_alive: request.keep_alive,
-        bytes,
-        file: None,
-        body_len: 0,
-    };
-    if with_body {
-        response.body_len = len;
-        match body {
-            Body::Memory(data) => response.bytes.extend_from_slice(data),
-            Body::File(file, len) => response.file = Some((file, len)),
-        }
-    }
-    response
-}
-
 fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool) -> Response {
     let mut bytes = Vec::with_capacity(256 + page.len());
     head.write_to(&mut bytes, date);
@@ -313,12 +461,5 @@ fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool
         bytes,
         file: None,
         body_len,
-    }
-}
-
-fn truncate_to_second(time: SystemTime) -> SystemTime {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => UNIX_EPOCH + Duration::from_secs(since.as_secs()),
-        Err(_) => time,
     }
 }

@@ -28,9 +28,15 @@ pub struct Running {
 /// Starts a server for `root` on 127.0.0.1 port 0.
 #[track_caller]
 pub fn serve(root: &Path, config: ServerConfig) -> Running {
+    serve_site(Site::new(root).expect("site"), config)
+}
+
+/// Starts a server for `site` (made with options: `--cache`, `--languages`,
+/// `--no-listing`) on 127.0.0.1 port 0.
+#[track_caller]
+pub fn serve_site(site: Site, config: ServerConfig) -> Running {
     super::init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let site = Site::new(root).expect("site");
     let server = HttpServer::new(listener, site, config).expect("server");
     let addr = server.local_addr();
     let stop = server.stop_handle();
