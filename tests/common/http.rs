@@ -406,3 +406,49 @@ impl Drop for ExampleServer {
         self.kill();
     }
 }
+
+/// `METHOD path HTTP/1.0` with `headers`, on a fresh connection; the one response, parsed
+/// (no body for HEAD).
+#[track_caller]
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    let mut text = format!("{method} {path} HTTP/1.0\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    get_one(addr, &text)
+}
+
+/// `GET path` with `headers`.
+#[track_caller]
+pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    request(addr, "GET", path, headers)
+}
+
+/// `HEAD path` with `headers`.
+#[track_caller]
+pub fn head(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    request(addr, "HEAD", path, headers)
+}
+
+/// The header names of a response, lower case, in order.
+pub fn header_names(res: &Parsed) -> Vec<String> {
+    res.headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect()
+}
+
+/// Sets a file's modification time with `touch -d`, to the nanosecond (`date` in UTC).
+#[track_caller]
+pub fn touch(path: &Path, date: &str) {
+    let ok = Command::new("touch")
+        .env("TZ", "UTC")
+        .arg("-d")
+        .arg(date)
+        .arg(path)
+        .status()
+        .expect("touch")
+        .success();
+    assert!(ok, "touch -d {date} failed");
+}
