@@ -51,18 +51,26 @@ pub type Entry = (Vec<u8>, bool);
 /// assert!(page.find("%3Cscript").unwrap() < page.find("b.txt").unwrap());
 /// ```
 pub fn listing_page(path: &[u8], entries: impl IntoIterator<Item = Entry>, cap: usize) -> String {
-    // A max-heap of the `cap` smallest keys seen so far: each new entry costs O(log cap),
-    // and at most `cap` names are held, however large the directory.
+    // A max-heap of the `cap` smallest keys seen so far: at most `cap` names are held,
+    // however large the directory, and an entry costs O(log cap) at worst.
     let mut kept: BinaryHeap<(Reverse<bool>, Vec<u8>)> = BinaryHeap::new();
     let mut left_out: u64 = 0;
     for (name, is_dir) in entries {
         if name.starts_with(b".") {
             continue;
         }
-        kept.push((Reverse(is_dir), name));
-        if kept.len() > cap {
-            kept.pop();
-            left_out += 1;
+        let key = (Reverse(is_dir), name);
+        if kept.len() < cap {
+            kept.push(key);
+            continue;
+        }
+        left_out += 1;
+        // Full: the new entry replaces the largest kept one if it sorts before it. In a
+        // large directory most entries do not, and cost one comparison.
+        if let Some(mut largest) = kept.peek_mut() {
+            if key < *largest {
+                *largest = key;
+            }
         }
     }
     let entries = kept.into_sorted_vec();
