@@ -113,6 +113,7 @@ fn main() -> ExitCode {
             head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
             idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
             max_connections: cli.max_conns,
+            ..ServerConfig::default()
         };
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.

@@ -7,7 +7,9 @@
 //! | module | Python | what it holds |
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
+//! | `access_log` | `log_request`, `log_message` | [`AccessLog`]: lines queued, written by a thread of their own, escaped |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
+//! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
@@ -23,6 +25,7 @@
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod access_log;
 mod conditional;
 mod escape;
 mod file_response;
@@ -30,6 +33,7 @@ mod files;
 mod freshness;
 mod hidden;
 mod listing;
+mod location;
 mod mime;
 mod negotiate;
 mod range;
@@ -39,6 +43,7 @@ mod server;
 mod site;
 mod status;
 
+pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
 pub use conditional::{etag, if_range_allows, whole_seconds, Conditions, Precondition};
 pub use escape::{html_escape, percent_encode};
 pub use files::{resolve, Refusal, Resolved};

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::file_response::{file_response, Body, Meta, Negotiated, Now};
 use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
+use super::location;
 use super::{
     content_type, error_page, etag, is_hidden, listing_page, negotiate, not_acceptable_page,
     percent_encode, variants, CachePolicy, DateCache, Method, Refusal, Request, ResponseHead,
@@ -212,11 +213,14 @@ impl Site {
             let fresh = std::fs::metadata(&cached.named)
                 .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
             if fresh {
+                // Only dates HTTP can say, no later than `Date`: a file dated 1960 or in
+                // year 10000 is served, not a panic.
+                let modified = self.dates.last_modified(cached.modified);
                 let (text, time) = self.dates.now_and_time();
                 let now = Now { text, time };
                 let meta = Meta {
                     content_type: cached.content_type,
-                    modified: cached.modified,
+                    modified,
                     etag: &cached.etag,
                 };
                 return Ok(file_response(
@@ -243,7 +247,7 @@ impl Site {
                 let tag = etag(meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
                 let file_meta = Meta {
                     content_type,
-                    modified,
+                    modified: self.dates.last_modified(modified),
                     etag: &tag,
                 };
                 if meta.len() > SMALL_FILE {
@@ -284,7 +288,8 @@ impl Site {
                 self.remember(path, entry);
                 Ok(response)
             }
-            Resolved::Redirect(location) => {
+            Resolved::Redirect(target) => {
+                let location = location::absolute(&target, request.host.as_deref());
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
