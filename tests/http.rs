@@ -931,12 +931,12 @@ fn a_client_that_pipelines_requests_for_a_large_file_without_reading_holds_few_f
         "{} bytes after the last response",
         rest.len()
     );
-    // Every file sent is closed.
+    // Every file sent is closed, but for the one the cache of open files keeps.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while descriptors_open_on(&path) > 0 {
+    while descriptors_open_on(&path) > 1 {
         assert!(
             Instant::now() < deadline,
-            "the file is still open after the last response"
+            "the file is still open more than once after the last response"
         );
         std::thread::sleep(Duration::from_millis(5));
     }

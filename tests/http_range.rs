@@ -234,3 +234,52 @@ with urllib.request.urlopen(req, timeout=20) as res:
     assert_eq!(line, format!("206 bytes 1000-1999/{} 1000", large.len()));
     assert_eq!(&out.stdout[newline + 1..], &large[1000..2000]);
 }
+
+/// How many of this process's descriptors are open on files under `dir`.
+fn descriptors_under(dir: &std::path::Path) -> usize {
+    let real = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&real))
+        .count()
+}
+
+#[test]
+fn large_files_stay_open_in_a_bounded_cache_that_never_serves_a_replaced_file() {
+    // The cache of open files is what makes a range cost one stat and one sendfile; it must
+    // neither grow without bound nor outlive the file it opened.
+    let root = TempDir::new("http-open-files");
+    let dir = root.path().join("many");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.join(format!("f{i}.bin")), pattern(40 * 1024 + i)).unwrap();
+    }
+    let server = serve(root.path(), ServerConfig::default());
+    for round in 0..2 {
+        for i in 0..40 {
+            let res = get(
+                server.addr,
+                &format!("/many/f{i}.bin"),
+                &[("Range", "bytes=-3")],
+            );
+            assert_eq!(res.code, 206, "round {round} file {i}");
+            assert_eq!(res.body, pattern(40 * 1024 + i)[40 * 1024 + i - 3..]);
+        }
+    }
+    let open = descriptors_under(&dir);
+    assert!((1..=16).contains(&open), "{open} large files held open");
+
+    // Replaced by rename (a new inode): the next request sees the new file.
+    let path = dir.join("f0.bin");
+    let before = get(server.addr, "/many/f0.bin", &[]);
+    let tmp = dir.join("f0.tmp");
+    std::fs::write(&tmp, pattern(50 * 1024)).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let after = get(server.addr, "/many/f0.bin", &[]);
+    assert_eq!(after.body, pattern(50 * 1024));
+    assert_ne!(after.header("etag"), before.header("etag"));
+    // Deleted: 404, and the descriptor is let go.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get(server.addr, "/many/f0.bin", &[]).code, 404);
+}

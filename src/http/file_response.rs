@@ -8,6 +8,7 @@
 //! static handler's `sendfile`.
 
 use std::fs::File;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{
@@ -21,8 +22,8 @@ use super::{
 pub(crate) enum Body<'a> {
     /// The whole file, in memory.
     Memory(&'a [u8]),
-    /// An open file of this many bytes.
-    File(File, u64),
+    /// An open file of this many bytes (shared with the cache of open files).
+    File(Arc<File>, u64),
 }
 
 impl Body<'_> {

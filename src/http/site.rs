@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::file_response::{file_response, Body, Meta, Negotiated, Now};
@@ -34,7 +35,7 @@ pub struct Response {
     pub bytes: Vec<u8>,
     /// A file region to send after `bytes`: the open file, the offset of the first byte
     /// and how many bytes (a 206 sends from the middle of the file).
-    pub file: Option<(File, u64, u64)>,
+    pub file: Option<(Arc<File>, u64, u64)>,
     /// Body bytes (in `bytes` or `file`), for the access log.
     pub body_len: u64,
 }
@@ -46,6 +47,11 @@ pub const SMALL_FILE: u64 = 32 * 1024;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
+/// Large files are cached as open descriptors, at most this many at once (the descriptors
+/// a server sets aside beyond its connections must cover them): a hit, a Range request
+/// for the middle of one included, then costs one `stat` and the `sendfile`, as nginx's
+/// `open_file_cache` saves its open and fstat.
+const CACHE_FILES: usize = 16;
 
 /// The served directory: its real path, a cache of its small files, and the `Date` header.
 ///
@@ -74,6 +80,7 @@ pub struct Site {
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
+    cached_files: usize,
     /// `--cache PREFIX=SECONDS`.
     policy: CachePolicy,
     /// `--languages`: the tie-break between equally good variants, most preferred first.
@@ -82,7 +89,7 @@ pub struct Site {
     listing: bool,
 }
 
-/// A small file held in memory, and what identifies the file it was read from.
+/// A file held in memory (small) or open (large), and what identifies the file.
 #[derive(Debug)]
 struct Cached {
     /// The path the request named (unresolved): `stat` on it must still find `identity`.
@@ -91,7 +98,32 @@ struct Cached {
     content_type: &'static str,
     modified: SystemTime,
     etag: String,
-    body: Box<[u8]>,
+    body: Stored,
+}
+
+/// A cached file's bytes, or, for a large file, the open file they are sent from. An open
+/// file reads what the inode holds now, so it is never staler than the identity check.
+#[derive(Debug)]
+enum Stored {
+    Bytes(Box<[u8]>),
+    File(Arc<File>, u64),
+}
+
+impl Stored {
+    /// What it counts against [`CACHE_BYTES`].
+    fn bytes(&self) -> usize {
+        match self {
+            Stored::Bytes(bytes) => bytes.len(),
+            Stored::File(..) => 0,
+        }
+    }
+
+    fn body(&self) -> Body<'_> {
+        match self {
+            Stored::Bytes(bytes) => Body::Memory(bytes),
+            Stored::File(file, len) => Body::File(Arc::clone(file), *len),
+        }
+    }
 }
 
 /// Device, inode, size and modification time: if `stat` on the same name gives the same
@@ -137,6 +169,7 @@ impl Site {
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
+            cached_files: 0,
             policy: CachePolicy::default(),
             languages: vec!["en".to_owned()],
             listing: true,
@@ -227,13 +260,13 @@ impl Site {
                     request,
                     now,
                     meta,
-                    Body::Memory(&cached.body),
+                    cached.body.body(),
                     negotiated,
                     max_age,
                 ));
             }
             let stale = self.cache.remove(path).expect("just found");
-            self.cached_bytes -= stale.body.len();
+            self.forget(&stale);
         }
         match resolve(&self.root, target)? {
             Resolved::File {
@@ -251,16 +284,27 @@ impl Site {
                     etag: &tag,
                 };
                 if meta.len() > SMALL_FILE {
+                    let file = Arc::new(file);
                     let (text, time) = self.dates.now_and_time();
                     let now = Now { text, time };
-                    return Ok(file_response(
+                    let response = file_response(
                         request,
                         now,
                         file_meta,
-                        Body::File(file, meta.len()),
+                        Body::File(Arc::clone(&file), meta.len()),
                         negotiated,
                         max_age,
-                    ));
+                    );
+                    let entry = Cached {
+                        named,
+                        identity: Identity::of(&meta),
+                        content_type,
+                        modified,
+                        etag: tag,
+                        body: Stored::File(file, meta.len()),
+                    };
+                    self.remember(path, entry);
+                    return Ok(response);
                 }
                 let mut body = Vec::with_capacity(meta.len() as usize);
                 if let Err(err) = file.take(meta.len()).read_to_end(&mut body) {
@@ -283,7 +327,7 @@ impl Site {
                     content_type,
                     modified,
                     etag: tag,
-                    body: body.into_boxed_slice(),
+                    body: Stored::Bytes(body.into_boxed_slice()),
                 };
                 self.remember(path, entry);
                 Ok(response)
@@ -439,15 +483,33 @@ impl Site {
     }
 
     fn remember(&mut self, path: &str, entry: Cached) {
-        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.len() > CACHE_BYTES {
+        let is_file = matches!(entry.body, Stored::File(..));
+        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.bytes() > CACHE_BYTES
+        {
             // Start again rather than track recency: a full cache means many distinct
             // names (or spellings of names) are being asked for, and the ones that matter
             // come back within a few requests.
             self.cache.clear();
             self.cached_bytes = 0;
+            self.cached_files = 0;
+        } else if is_file && self.cached_files >= CACHE_FILES {
+            // The same for the open files alone: close them all (those being sent stay
+            // open until sent), keep the bytes.
+            self.cache
+                .retain(|_, cached| matches!(cached.body, Stored::Bytes(_)));
+            self.cached_files = 0;
         }
-        self.cached_bytes += entry.body.len();
-        self.cache.insert(path.to_owned(), entry);
+        if let Some(replaced) = self.cache.insert(path.to_owned(), entry) {
+            self.forget(&replaced);
+        }
+        self.cached_bytes += self.cache[path].body.bytes();
+        self.cached_files += usize::from(is_file);
+    }
+
+    /// Takes an entry that left the cache out of the counts.
+    fn forget(&mut self, entry: &Cached) {
+        self.cached_bytes -= entry.body.bytes();
+        self.cached_files -= usize::from(matches!(entry.body, Stored::File(..)));
     }
 }
 
