@@ -39,7 +39,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::{Context, Failure};
 use mio_selectors::http::{
-    parse_language_list, CachePolicy, HttpServer, Limits, ServerConfig, Site,
+    parse_language_list, CachePolicy, HttpServer, Limits, ServerConfig, Site, OPEN_FILES,
 };
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
@@ -61,9 +61,11 @@ struct Cli {
     /// (SO_REUSEPORT: the kernel spreads new connections over them)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
-    /// Connections open at once per worker; one more is answered 503
-    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
-    max_conns: usize,
+    /// Connections open at once per worker; at the cap an idle keep-alive connection is
+    /// closed to make room, else the newcomer is answered 503 [default: 10000, lowered to
+    /// fit the descriptor limit]
+    #[arg(long, value_parser = common::at_least_one())]
+    max_conns: Option<usize>,
     /// Seconds a request head may take to arrive (then 408: stops slowloris)
     #[arg(long, default_value_t = ServerConfig::default().head_timeout.as_secs_f64())]
     head_timeout: f64,
@@ -81,18 +83,13 @@ struct Cli {
     /// Refuse directories without index.html (403) instead of listing them
     #[arg(long)]
     no_listing: bool,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    raise_fd_limit: bool,
 }
+
+/// Descriptors one connection may hold: its socket, and a file while one is being sent.
+const FDS_PER_CONNECTION: u64 = 2;
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| -> common::Result {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
         let root = cli
             .root
             .clone()
@@ -108,16 +105,26 @@ fn main() -> ExitCode {
         let policy = CachePolicy::new(rules);
         let languages = parse_language_list(&cli.languages)
             .map_err(|err| Failure::usage(format!("--languages: {err}")))?;
-        let config = ServerConfig {
-            limits: Limits::default(),
-            head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
-            idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
-            max_connections: cli.max_conns,
-            ..ServerConfig::default()
-        };
+        let cap = common::connection_cap_keeping(
+            "--max-conns",
+            cli.max_conns,
+            common::DEFAULT_MAX_CONNS,
+            FDS_PER_CONNECTION,
+            u64::from(cli.workers),
+            OPEN_FILES as u64,
+        )?;
+        let head_timeout = seconds(cli.head_timeout, "--head-timeout")?;
+        let idle_timeout = seconds(cli.idle_timeout, "--idle-timeout")?;
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
+        let config = ServerConfig {
+            limits: Limits::default(),
+            head_timeout,
+            idle_timeout,
+            max_connections: cap.take(),
+            ..ServerConfig::default()
+        };
         let bound = listeners[0]
             .local_addr()
             .context("cannot read the listener's address")?;
@@ -167,17 +174,5 @@ fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
 /// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
 /// loops at once.
 fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stops.iter().for_each(mio_selectors::Stop::stop);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }

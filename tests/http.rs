@@ -737,8 +737,11 @@ fn an_idle_keep_alive_connection_is_closed_silently() {
 
 #[test]
 fn connections_over_the_limit_get_503_and_the_rest_are_served() {
+    let root = TempDir::new("http-limit");
+    root.write("small.txt", b"small");
+    root.write("big.bin", &pattern(BIG_DOWNLOAD));
     let server = serve(
-        &bundled_site(),
+        root.path(),
         ServerConfig {
             max_connections: 2,
             ..ServerConfig::default()
@@ -746,11 +749,13 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     );
     let mut a = connect(server.addr);
     let mut b = connect(server.addr);
-    // Make sure both are accepted before the third arrives.
+    // Make sure both are accepted before the third arrives, and busy (an idle keep-alive
+    // connection would be closed to make room): each in the middle of a download.
     for sock in [&mut a, &mut b] {
-        sock.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.write_all(b"GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
         assert_eq!(read_response(sock, false).code, 200);
+        start_download(sock, "/big.bin");
     }
     let mut c = connect(server.addr);
     let res = &parse_responses(&read_to_close(&mut c), &[false])[0];
@@ -760,7 +765,7 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let res = &parse_responses(
-            &exchange(server.addr, b"GET /style.css HTTP/1.0\r\n\r\n"),
+            &exchange(server.addr, b"GET /small.txt HTTP/1.0\r\n\r\n"),
             &[false],
         )[0];
         if res.code == 200 {
@@ -769,8 +774,29 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
         assert!(Instant::now() < deadline, "no slot freed after a close");
         std::thread::sleep(Duration::from_millis(20));
     }
-    b.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    assert_eq!(read_response(&mut b, false).code, 200);
+    // And the busy one goes on.
+    let mut more = [0; 1024];
+    assert!(b.read(&mut more).unwrap() > 0);
+}
+
+/// A file larger than what the socket buffers of a client that does not read can hold:
+/// its download keeps the server busy.
+const BIG_DOWNLOAD: usize = 16 * 1024 * 1024;
+
+/// Asks for `path` and reads the response's head only: the server has read the request
+/// and has most of the body still to send.
+#[track_caller]
+fn start_download(sock: &mut std::net::TcpStream, path: &str) {
+    sock.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while find(&got, b"\r\n\r\n").is_none() {
+        let n = sock.read(&mut buf).expect("read the head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 ") || got.starts_with(b"HTTP/1.0 200 "));
 }
 
 #[test]
@@ -1420,4 +1446,124 @@ fn a_closed_connection_leaves_no_timer_behind() {
     );
     stop.stop();
     thread.join().unwrap().unwrap();
+}
+
+// ---- Issue 13 item 3: lingering close (RFC 9112 §9.6) ----
+
+/// Reads until end of file; a reset is a failure here (it is what lingering prevents).
+fn read_all_or_reset(sock: &mut std::net::TcpStream) -> Result<Vec<u8>, (usize, std::io::Error)> {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(err) => return Err((out.len(), err)),
+        }
+    }
+}
+
+/// A `Connection: close` download followed by a stray CRLF: the server stopped reading when
+/// it decided to close, so the CRLF sits unread, and a plain close() would make the kernel
+/// answer with RST and throw away the megabytes still in the send buffer.
+#[test]
+fn a_close_with_unread_input_still_delivers_the_whole_response() {
+    let root = TempDir::new("http-linger");
+    let data = pattern(16 * 1024 * 1024);
+    root.write("big.bin", &data);
+    let server = serve(root.path(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The answer has begun: the request was read (alone) and the close decided.
+    let mut first = [0; 1];
+    sock.read_exact(&mut first).unwrap();
+    sock.write_all(b"\r\n").unwrap();
+    let mut all = first.to_vec();
+    match read_all_or_reset(&mut sock) {
+        Ok(rest) => all.extend_from_slice(&rest),
+        Err((got, err)) => panic!("{err} after {} of the response's bytes", got + 1),
+    }
+    let res = &parse_responses(&all, &[false])[0];
+    assert_eq!(res.code, 200);
+    assert!(res.body == data, "the body differs from the file");
+}
+
+/// A client uploading 3 MB that the server refuses: without lingering the server closes
+/// with the body unread, and the client's send fails (EPIPE, ECONNRESET) before it ever
+/// reads the refusal written for it.
+#[test]
+fn a_refused_upload_reads_its_whole_answer_not_a_reset() {
+    let server = serve(&bundled_site(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    sock.set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let body = vec![b'x'; 3_000_000];
+    let head = format!(
+        "POST /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    if let Err(err) = sock.write_all(&body) {
+        panic!("sending the body failed: {err}");
+    }
+    let all = match read_all_or_reset(&mut sock) {
+        Ok(all) => all,
+        Err((got, err)) => panic!("{err} after {got} bytes of the answer"),
+    };
+    // The whole answer: its head, and as many body bytes as it announced.
+    let res = &parse_responses(&all, &[false])[0];
+    assert_eq!(res.code, 405);
+    let announced = res.header("content-length").expect("a Content-Length");
+    assert_eq!(announced.parse::<usize>().unwrap(), res.body.len());
+    assert!(!res.body.is_empty());
+}
+
+// ---- Issue 13 item 6: idle keep-alive connections make room at the limit ----
+
+/// 40 keep-alive clients that each send a request now and then hold all 40 slots of a
+/// `max_connections: 40` server; a new client must still be served (nginx closes the
+/// longest-idle keep-alive connection), not answered 503.
+#[test]
+fn at_the_connection_limit_the_longest_idle_keep_alive_connection_makes_room() {
+    let root = TempDir::new("http-reuse");
+    root.write("style.css", b"p {}");
+    root.write("big.bin", &pattern(BIG_DOWNLOAD));
+    let server = serve(
+        root.path(),
+        ServerConfig {
+            max_connections: 40,
+            ..ServerConfig::default()
+        },
+    );
+    let request = b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut clients: Vec<_> = (0..40).map(|_| connect(server.addr)).collect();
+    // Rounds of one request each, in order: client 0 is then the longest idle.
+    for _ in 0..2 {
+        for client in &mut clients {
+            client.write_all(request).unwrap();
+            assert_eq!(read_response(client, false).code, 200);
+        }
+    }
+    let mut newcomer = connect(server.addr);
+    newcomer.write_all(request).unwrap();
+    assert_eq!(
+        read_response(&mut newcomer, false).code,
+        200,
+        "a new client at the limit is served"
+    );
+    // The connection closed to make room was the longest idle, and closed cleanly.
+    let mut byte = [0; 1];
+    assert_eq!(clients[0].read(&mut byte).expect("a clean close"), 0);
+    for client in &mut clients[1..] {
+        client.write_all(request).unwrap();
+        assert_eq!(read_response(client, false).code, 200);
+    }
+    // A connection with a response still going out is never taken: with every slot busy
+    // so, the next client gets 503.
+    for client in clients[1..].iter_mut().chain([&mut newcomer]) {
+        start_download(client, "/big.bin");
+    }
+    let refused = &parse_responses(&read_to_close(&mut connect(server.addr)), &[false])[0];
+    assert_eq!(refused.code, 503);
 }

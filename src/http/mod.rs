@@ -60,5 +60,5 @@ pub use request::{
 };
 pub use response::{error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
-pub use site::{Response, Site, SMALL_FILE};
+pub use site::{Response, Site, OPEN_FILES, SMALL_FILE};
 pub use status::Status;

@@ -26,7 +26,9 @@ use log::{debug, log_enabled, Level};
 
 use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::{error_page, Limits, Method, Request, RequestReader, Site, Status, HTML, SERVER};
-use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
+use crate::event_loop::{
+    self, Addr, Context, EventLoop, LingeringClose, Lost, Protocol, TimerHandle, Written,
+};
 use crate::timeout::instant_after;
 use crate::Stop;
 
@@ -43,7 +45,8 @@ pub struct ServerConfig {
     /// (silently: there is no request to answer), and how long a response may make no
     /// progress at all (a client that stopped reading) before it is aborted.
     pub idle_timeout: Duration,
-    /// Connections open at once, at most; the next is answered 503 and closed.
+    /// Connections open at once, at most. At the limit the keep-alive connection idle the
+    /// longest is closed to make room; with none idle, the next is answered 503 and closed.
     pub max_connections: usize,
     /// Where each answered request's line goes. `None` (the default): to the `log` crate
     /// at info (target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET)), through one
@@ -272,6 +275,12 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
+                if request.is_none() {
+                    // A refused head: its body (or the rest of a flood) is likely still
+                    // on its way, and closing on it unread would reset the connection
+                    // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    transport.set_lingering_close(LingeringClose::Always);
+                }
                 transport.close();
                 break;
             }
@@ -288,6 +297,10 @@ impl Connection {
             ctx.close();
             return;
         }
+        // Between requests, with nothing half-received: at the connection limit the loop
+        // may close this one (the longest idle first) to let a new client in, as nginx does.
+        let idle = !self.done && !self.reader.in_request();
+        ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
     }
 
@@ -419,6 +432,10 @@ impl Protocol<App> for Connection {
         if self.config.access_log.is_some() {
             self.peer = ctx.transport().peer_addr().ok();
         }
+        // A close (Connection: close, a timeout) may find input unread, pipelined or
+        // stray; then the layer lingers instead of resetting the connection and losing the
+        // end of the response. An ordinary close costs one read more.
+        ctx.transport().set_lingering_close(LingeringClose::On);
         let now = ctx.now();
         self.head_started = Some(now);
         self.idle_since = now;
@@ -433,6 +450,8 @@ impl Protocol<App> for Connection {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now());
         }
+        // Busy again: no longer idle (answer() marks it again, with a fresh time).
+        ctx.transport().set_reusable(false);
         self.reader.feed(data);
         self.answer(ctx);
     }

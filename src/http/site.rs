@@ -47,11 +47,11 @@ pub const SMALL_FILE: u64 = 32 * 1024;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
-/// Large files are cached as open descriptors, at most this many at once (the descriptors
-/// a server sets aside beyond its connections must cover them): a hit, a Range request
+/// Large files are cached as open descriptors, at most this many per [`Site`] at once
+/// (a server must set them aside beside its connections' descriptors): a hit, a Range request
 /// for the middle of one included, then costs one `stat` and the `sendfile`, as nginx's
 /// `open_file_cache` saves its open and fstat.
-const CACHE_FILES: usize = 16;
+pub const OPEN_FILES: usize = 16;
 
 /// The served directory: its real path, a cache of its small files, and the `Date` header.
 ///
@@ -492,7 +492,7 @@ impl Site {
             self.cache.clear();
             self.cached_bytes = 0;
             self.cached_files = 0;
-        } else if is_file && self.cached_files >= CACHE_FILES {
+        } else if is_file && self.cached_files >= OPEN_FILES {
             // The same for the open files alone: close them all (those being sent stay
             // open until sent), keep the bytes.
             self.cache
