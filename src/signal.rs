@@ -58,14 +58,14 @@ pub fn stop_on_ctrl_c(stop: Stop) -> io::Result<()> {
 /// # Errors
 /// As [`stop_on_ctrl_c`].
 pub fn stop_all_on_ctrl_c(stops: Vec<Stop>) -> io::Result<()> {
+    // Act first, log after: writing a log line blocks while nobody reads stderr (a paused
+    // terminal), and a stop must not wait for that.
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             let mut stopped = false;
             for signal in signals.forever() {
-                // Act first, log after: writing a log line blocks while nobody reads
-                // stderr (a paused terminal), and a stop must not wait for that.
                 if !stopped {
                     stops.iter().for_each(Stop::stop);
                     stopped = true;

@@ -411,7 +411,11 @@ fn no_spelling_of_a_path_escapes_the_root() {
     let root = outer.path().join("root");
     std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("link-out")).unwrap();
     std::os::unix::fs::symlink(outer.path(), root.join("dir-out")).unwrap();
-    std::os::unix::fs::symlink(root.join("inside.txt"), root.join("link-in")).unwrap();
+    // A relative symlink that stays inside is followed; an absolute one is refused even
+    // when it names a file inside (the symlink policy, docs/http.md §6).
+    std::os::unix::fs::symlink("inside.txt", root.join("link-in")).unwrap();
+    std::os::unix::fs::symlink(root.join("inside.txt"), root.join("link-abs-in")).unwrap();
+    std::os::unix::fs::symlink("../../secret.txt", root.join("sub/link-up")).unwrap();
     let server = serve(&root, ServerConfig::default());
 
     let cases: &[(&str, u16)] = &[
@@ -424,6 +428,8 @@ fn no_spelling_of_a_path_escapes_the_root() {
         ("/..", 403),
         ("/link-out", 403),
         ("/dir-out/secret.txt", 403),
+        ("/link-abs-in", 403),
+        ("/sub/link-up", 403),
         ("//etc/passwd", 404),
         ("/etc/passwd", 404),
         ("/%2fetc%2fpasswd", 404),

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
 //! | `access_log` | `log_request`, `log_message` | [`AccessLog`]: lines queued, written by a thread of their own, escaped |
+//! | `beneath` | (none: Python opens by name) | [`Root`]: lookups that stay beneath the root's descriptor, whatever is renamed meanwhile |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
 //! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
@@ -26,6 +27,7 @@
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
 mod access_log;
+mod beneath;
 mod conditional;
 mod escape;
 mod file_response;
@@ -44,6 +46,7 @@ mod site;
 mod status;
 
 pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
+pub use beneath::{FileStat, Root};
 pub use conditional::{etag, if_range_allows, whole_seconds, Conditions, Precondition};
 pub use escape::{html_escape, percent_encode};
 pub use files::{resolve, Refusal, Resolved};

@@ -6,21 +6,19 @@
 //! would want to pin down (which status, which headers, which bytes) is decided here.
 
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::file_response::{file_response, Body, Meta, Negotiated, Now};
 use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
 use super::location;
 use super::{
     content_type, error_page, etag, is_hidden, listing_page, negotiate, not_acceptable_page,
-    percent_encode, variants, CachePolicy, DateCache, Method, Refusal, Request, ResponseHead,
-    Status, HTML, MAX_LISTED,
+    percent_encode, variants, CachePolicy, DateCache, FileStat, Method, Refusal, Request,
+    ResponseHead, Root, Status, HTML, MAX_LISTED,
 };
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
@@ -48,12 +46,17 @@ const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
 /// Large files are cached as open descriptors, at most this many per [`Site`] at once
-/// (a server must set them aside beside its connections' descriptors): a hit, a Range request
-/// for the middle of one included, then costs one `stat` and the `sendfile`, as nginx's
-/// `open_file_cache` saves its open and fstat.
+/// (a server must set them aside beside its connections' descriptors): a hit, a Range
+/// request for the middle of one included, then costs the hit's lookup and the
+/// `sendfile`, as nginx's `open_file_cache` saves its open and fstat.
 pub const OPEN_FILES: usize = 16;
+/// A file modified or changed this recently when it was read is not cached: another change
+/// within the file system's timestamp granularity would leave every field `fstat` gives
+/// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
+/// few milliseconds, other file systems by the second or two).
+const RACY: Duration = Duration::from_secs(2);
 
-/// The served directory: its real path, a cache of its small files, and the `Date` header.
+/// The served directory: its descriptor, a cache of its small files, and the `Date` header.
 ///
 /// Python: `SimpleHTTPRequestHandler(directory=...)`.
 ///
@@ -76,7 +79,7 @@ pub const OPEN_FILES: usize = 16;
 /// ```
 #[derive(Debug)]
 pub struct Site {
-    root: PathBuf,
+    root: Root,
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
@@ -89,20 +92,43 @@ pub struct Site {
     listing: bool,
 }
 
-/// A file held in memory (small) or open (large), and what identifies the file.
+/// A file held in memory (small) or open (large), and what identifies the file it was
+/// read from.
+///
+/// A hit looks the name up again beneath the root (`openat2(O_PATH)`, the same confinement
+/// as a miss) and compares `fstat`'s answer with `stat` in full: device and inode (the same
+/// file), size, mtime and ctime with nanoseconds (the same version: ctime moves on every
+/// write, `chmod`, `chown`, link and rename, and cannot be set back, so `cp -p` and
+/// `rsync -t --inplace` are seen), and mode, owner and group (still a regular file, still
+/// readable as it was). Anything that would make a miss refuse the name (a directory on the
+/// way moved out and symlinked back, a `..` or absolute symlink, lost search permission)
+/// makes the lookup fail, and the request goes the miss's way. Three system calls
+/// (`openat2`, `fstat`, `close`), as many as nginx's own `open`, `fstat`, `close`, and no
+/// read (a small file) or only the `sendfile` (a large one).
+//
+// Why not lighttpd's stat cache, invalidated by inotify, where a hit needs no system call?
+// Measured (scripts/bench-http.sh, docs/performance.md), the confined lookup added about
+// 0.4 µs per keep-alive request and left CPU per request at 0.6-0.9 x nginx's on every
+// load. What inotify would cost instead: a watch on every directory on the way to every
+// cached file (the per-user limits, `max_user_instances` = 128 and `max_user_watches`, are
+// shared with every other process of the user, and each `--workers` loop needs its own
+// instance); a fallback to this lookup whenever those run out; and blind spots it has by
+// design: writes through a shared `mmap`, changes made by another NFS client, a bind mount
+// over a directory. And a hit served without a system call can be stale for as long as the
+// inotify event waits behind the request in the loop; never stale means a `read` of the
+// inotify descriptor per hit, one call against our three. Not worth the machinery here.
 #[derive(Debug)]
 struct Cached {
-    /// The path the request named (unresolved): `stat` on it must still find `identity`.
-    named: PathBuf,
-    identity: Identity,
+    /// The path beneath the root that was looked up when the file was read.
+    relative: PathBuf,
+    stat: FileStat,
     content_type: &'static str,
-    modified: SystemTime,
     etag: String,
     body: Stored,
 }
 
 /// A cached file's bytes, or, for a large file, the open file they are sent from. An open
-/// file reads what the inode holds now, so it is never staler than the identity check.
+/// file reads what its inode holds now, so it is never staler than the hit's check.
 #[derive(Debug)]
 enum Stored {
     Bytes(Box<[u8]>),
@@ -118,6 +144,10 @@ impl Stored {
         }
     }
 
+    fn is_file(&self) -> bool {
+        matches!(self, Stored::File(..))
+    }
+
     fn body(&self) -> Body<'_> {
         match self {
             Stored::Bytes(bytes) => Body::Memory(bytes),
@@ -126,45 +156,19 @@ impl Stored {
     }
 }
 
-/// Device, inode, size and modification time: if `stat` on the same name gives the same
-/// four, the name still means the same, unchanged file (the one checked to lie under the
-/// root when it was cached). Any edit changes the time or the size; a rename or a new
-/// symlink changes the inode.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Identity(u64, u64, u64, i64, i64);
-
-impl Identity {
-    fn of(meta: &Metadata) -> Identity {
-        Identity(
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-        )
-    }
-}
-
 impl Site {
-    /// Serves the directory `root`.
+    /// Serves the directory `root`: opens it once; every file is then looked up beneath
+    /// that descriptor ([`Root`]).
     ///
     /// # Errors
-    /// The OS error if `root` does not exist or cannot be resolved, or `InvalidInput` if it
-    /// is not a directory.
+    /// The OS error if `root` does not exist or cannot be opened as a directory.
     pub fn new(root: impl AsRef<Path>) -> io::Result<Site> {
-        let root = std::fs::canonicalize(root.as_ref()).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("document root {}: {err}", root.as_ref().display()),
-            )
-        })?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("document root {} is not a directory", root.display()),
-            ));
-        }
-        Ok(Site {
+        Ok(Site::with_root(Root::open(root)?))
+    }
+
+    /// Serves a root already opened (for instance with [`Root::walk_only`]).
+    pub fn with_root(root: Root) -> Site {
+        Site {
             root,
             dates: DateCache::default(),
             cache: HashMap::new(),
@@ -173,9 +177,8 @@ impl Site {
             policy: CachePolicy::default(),
             languages: vec!["en".to_owned()],
             listing: true,
-        })
+        }
     }
-
     /// Sends freshness headers by path prefix (`--cache`); by default none are sent.
     pub fn with_cache_policy(mut self, policy: CachePolicy) -> Site {
         self.policy = policy;
@@ -198,7 +201,7 @@ impl Site {
 
     /// The root's real path.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
     /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
@@ -232,8 +235,8 @@ impl Site {
         }
     }
 
-    /// The file `target` names: from the cache, or resolved and opened (and cached if
-    /// small); or a 301 for a directory without its slash.
+    /// The file `target` names: from the cache, or looked up beneath the root and opened
+    /// (and cached); or a 301 for a directory without its slash.
     fn serve_file(
         &mut self,
         request: &Request,
@@ -243,14 +246,16 @@ impl Site {
     ) -> Result<Response, Refusal> {
         let path = target.split(['?', '#']).next().unwrap_or("");
         if let Some(cached) = self.cache.get(path) {
-            let fresh = std::fs::metadata(&cached.named)
-                .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
+            let fresh = self
+                .root
+                .lookup(&cached.relative)
+                .and_then(|fd| self.root.stat(&fd))
+                .is_ok_and(|stat| stat == cached.stat);
             if fresh {
                 // Only dates HTTP can say, no later than `Date`: a file dated 1960 or in
                 // year 10000 is served, not a panic.
-                let modified = self.dates.last_modified(cached.modified);
+                let modified = self.dates.last_modified(cached.stat.modified());
                 let (text, time) = self.dates.now_and_time();
-                let now = Now { text, time };
                 let meta = Meta {
                     content_type: cached.content_type,
                     modified,
@@ -258,7 +263,7 @@ impl Site {
                 };
                 return Ok(file_response(
                     request,
-                    now,
+                    Now { text, time },
                     meta,
                     cached.body.body(),
                     negotiated,
@@ -270,66 +275,68 @@ impl Site {
         }
         match resolve(&self.root, target)? {
             Resolved::File {
-                path: real,
-                named,
+                relative,
                 file,
-                meta,
+                stat,
             } => {
-                let content_type = content_type(&real);
-                let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-                let tag = etag(meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
-                let file_meta = Meta {
+                // The type follows the name asked for (`index.html` for a directory), as
+                // nginx's does, not a symlink's target.
+                let content_type = content_type(&relative);
+                let tag = etag(stat.ino, stat.size, stat.mtime.0, i64::from(stat.mtime.1));
+                let modified = self.dates.last_modified(stat.modified());
+                let settled = trustworthy(&stat, SystemTime::now());
+                let stored = if stat.size > SMALL_FILE {
+                    Stored::File(Arc::new(file), stat.size)
+                } else {
+                    let mut body = Vec::with_capacity(stat.size as usize);
+                    if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
+                        log::error!("reading {}: {err}", relative.display());
+                        return Err((Status::InternalServerError, "I/O error reading the file"));
+                    }
+                    if body.len() as u64 != stat.size {
+                        // Shorter than fstat said: changing as we read. Serve what was read,
+                        // keep nothing.
+                        let (text, time) = self.dates.now_and_time();
+                        let meta = Meta {
+                            content_type,
+                            modified,
+                            etag: &tag,
+                        };
+                        return Ok(file_response(
+                            request,
+                            Now { text, time },
+                            meta,
+                            Body::Memory(&body),
+                            negotiated,
+                            max_age,
+                        ));
+                    }
+                    Stored::Bytes(body.into_boxed_slice())
+                };
+                let (text, time) = self.dates.now_and_time();
+                let meta = Meta {
                     content_type,
-                    modified: self.dates.last_modified(modified),
+                    modified,
                     etag: &tag,
                 };
-                if meta.len() > SMALL_FILE {
-                    let file = Arc::new(file);
-                    let (text, time) = self.dates.now_and_time();
-                    let now = Now { text, time };
-                    let response = file_response(
-                        request,
-                        now,
-                        file_meta,
-                        Body::File(Arc::clone(&file), meta.len()),
-                        negotiated,
-                        max_age,
-                    );
-                    let entry = Cached {
-                        named,
-                        identity: Identity::of(&meta),
-                        content_type,
-                        modified,
-                        etag: tag,
-                        body: Stored::File(file, meta.len()),
-                    };
-                    self.remember(path, entry);
-                    return Ok(response);
-                }
-                let mut body = Vec::with_capacity(meta.len() as usize);
-                if let Err(err) = file.take(meta.len()).read_to_end(&mut body) {
-                    log::error!("reading {}: {err}", real.display());
-                    return Err((Status::InternalServerError, "I/O error reading the file"));
-                }
-                let (text, time) = self.dates.now_and_time();
-                let now = Now { text, time };
                 let response = file_response(
                     request,
-                    now,
-                    file_meta,
-                    Body::Memory(&body),
+                    Now { text, time },
+                    meta,
+                    stored.body(),
                     negotiated,
                     max_age,
                 );
-                let entry = Cached {
-                    named,
-                    identity: Identity::of(&meta),
-                    content_type,
-                    modified,
-                    etag: tag,
-                    body: Stored::Bytes(body.into_boxed_slice()),
-                };
-                self.remember(path, entry);
+                if settled {
+                    let entry = Cached {
+                        relative,
+                        stat,
+                        content_type,
+                        etag: tag,
+                        body: stored,
+                    };
+                    self.remember(path, entry);
+                }
                 Ok(response)
             }
             Resolved::Redirect(target) => {
@@ -439,27 +446,38 @@ impl Site {
         page_response(head, date, &page, head_only)
     }
 
-    /// The entries of the directory at decoded URL path `dir`, under the root: names and
-    /// whether `d_type` says directory, from the directory read alone (no `stat` per
-    /// entry, except on file systems that leave `d_type` unknown).
+    /// The entries of the directory at decoded URL path `dir`, looked up and opened beneath
+    /// the root like any file: names, and whether `d_type` says directory, from the
+    /// directory read alone (no `stat` per entry; where a file system leaves `d_type`
+    /// unknown, the entry counts as a file).
     fn read_dir(&self, dir: &[u8]) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
         let relative = confine(dir)?;
-        let real = std::fs::canonicalize(self.root.join(relative))
-            .map_err(|_| (Status::NotFound, "no such directory"))?;
-        if !real.starts_with(&self.root) {
-            return Err((Status::Forbidden, "path resolves outside the root"));
-        }
-        let entries = std::fs::read_dir(&real).map_err(|err| match err.kind() {
-            io::ErrorKind::PermissionDenied => (Status::Forbidden, "permission denied"),
-            io::ErrorKind::NotFound => (Status::NotFound, "no such directory"),
-            _ => (
+        let fd = self
+            .root
+            .open_dir(&relative)
+            .map_err(|err| match err.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => (Status::NotFound, "no such directory"),
+                Some(libc::EACCES | libc::EPERM | libc::EXDEV | libc::ELOOP) => {
+                    (Status::Forbidden, "directory may not be read")
+                }
+                _ => (
+                    Status::InternalServerError,
+                    "I/O error reading the directory",
+                ),
+            })?;
+        let entries = rustix::fs::Dir::read_from(&fd).map_err(|_| {
+            (
                 Status::InternalServerError,
                 "I/O error reading the directory",
-            ),
+            )
         })?;
-        Ok(entries.filter_map(Result::ok).map(|entry| {
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            (entry.file_name().into_vec(), is_dir)
+        Ok(entries.filter_map(Result::ok).filter_map(|entry| {
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                return None;
+            }
+            let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
+            Some((name.to_vec(), is_dir))
         }))
     }
 
@@ -483,7 +501,7 @@ impl Site {
     }
 
     fn remember(&mut self, path: &str, entry: Cached) {
-        let is_file = matches!(entry.body, Stored::File(..));
+        let is_file = entry.body.is_file();
         if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.bytes() > CACHE_BYTES
         {
             // Start again rather than track recency: a full cache means many distinct
@@ -509,8 +527,16 @@ impl Site {
     /// Takes an entry that left the cache out of the counts.
     fn forget(&mut self, entry: &Cached) {
         self.cached_bytes -= entry.body.bytes();
-        self.cached_files -= usize::from(matches!(entry.body, Stored::File(..)));
+        self.cached_files -= usize::from(entry.body.is_file());
     }
+}
+
+/// Whether a file read at `read_at` may be cached: not if it was modified or changed within
+/// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
+/// timestamp tick would then leave no trace in `fstat`.
+fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
+    let settled = |time: SystemTime| time + RACY <= read_at;
+    settled(stat.modified()) && settled(stat.changed())
 }
 
 fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool) -> Response {
@@ -528,5 +554,99 @@ fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool
         bytes,
         file: None,
         body_len,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, RequestReader};
+    use std::time::UNIX_EPOCH;
+
+    fn stat(mtime: i64, ctime: i64) -> FileStat {
+        FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mode: 0o100_644,
+            uid: 0,
+            gid: 0,
+            mtime: (mtime, 0),
+            ctime: (ctime, 0),
+        }
+    }
+
+    #[test]
+    fn a_file_changed_within_two_seconds_of_being_read_is_not_trusted() {
+        let read_at = UNIX_EPOCH + Duration::from_secs(1000);
+        assert!(trustworthy(&stat(990, 997), read_at));
+        assert!(trustworthy(&stat(998, 998), read_at));
+        assert!(!trustworthy(&stat(999, 990), read_at), "mtime 1 s before");
+        assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
+        assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
+        assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+    }
+
+    fn get(site: &mut Site, target: &str) -> Response {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        site.respond(&reader.next_request().unwrap().unwrap())
+    }
+
+    /// The rule as applied: a fresh file is served but not kept; once it has settled it
+    /// is kept, and a hit whose `fstat` differs in any field (here, only the mode) is not
+    /// served from memory.
+    #[test]
+    fn only_settled_files_are_cached_and_a_hit_compares_every_field() {
+        let dir = std::env::temp_dir().join(format!("mio-selectors-site-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), b"fresh").unwrap();
+        let mut site = Site::new(&dir).unwrap();
+        assert_eq!(get(&mut site, "/f.txt").status, Status::Ok);
+        assert!(site.cache.is_empty(), "a file written just now was cached");
+
+        // Pretend the cached copy was read long ago from a file with another mode: the hit
+        // must see the difference and read the file again.
+        let real = site
+            .root
+            .stat(&site.root.lookup(Path::new("f.txt")).unwrap())
+            .unwrap();
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: FileStat {
+                    mode: real.mode ^ 0o044,
+                    ..real
+                },
+                content_type: "text/plain",
+                etag: "\"x\"".to_owned(),
+                body: Stored::Bytes(Box::from(&b"stale"[..])),
+            },
+        );
+        site.cached_bytes = 5;
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nfresh"),
+            "served the stale copy"
+        );
+        // The same entry with the real stat is a hit (and is what a settled file gets).
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: real,
+                content_type: "text/plain",
+                etag: "\"x\"".to_owned(),
+                body: Stored::Bytes(Box::from(&b"memory"[..])),
+            },
+        );
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nmemory"),
+            "a true hit was missed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

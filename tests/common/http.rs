@@ -31,8 +31,9 @@ pub fn serve(root: &Path, config: ServerConfig) -> Running {
     serve_site(Site::new(root).expect("site"), config)
 }
 
-/// Starts a server for `site` (made with options: `--cache`, `--languages`,
-/// `--no-listing`) on 127.0.0.1 port 0.
+/// Starts a server for `site` on 127.0.0.1 port 0: a site made with options (`--cache`,
+/// `--languages`, `--no-listing`), or on a root opened by the caller
+/// (`Site::with_root(Root::open(..)?.walk_only())`).
 #[track_caller]
 pub fn serve_site(site: Site, config: ServerConfig) -> Running {
     super::init();
@@ -474,4 +475,58 @@ pub fn touch(path: &Path, date: &str) {
         .expect("touch")
         .success();
     assert!(ok, "touch -d {date} failed");
+}
+
+/// [`serve`], but the server's thread cannot bypass file permissions: capabilities are per
+/// thread on Linux, so a test process running as root drops `CAP_DAC_OVERRIDE`,
+/// `CAP_DAC_READ_SEARCH` and `CAP_FOWNER` from that thread's effective set, and mode bits
+/// bind it as they bind any user (as the owner, for files the test created). Elsewhere the
+/// server already runs as an ordinary user.
+#[track_caller]
+pub fn serve_unprivileged(root: &Path, config: ServerConfig) -> Running {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let site = Site::new(root).expect("site");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let mut caps = capabilities(None)?;
+        caps.effective -=
+            CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH | CapabilitySet::FOWNER;
+        set_capabilities(None, caps)?;
+        server.run()
+    });
+    Running {
+        addr,
+        stop: Some(Box::new(move || stop.stop())),
+        thread: Some(thread),
+    }
+}
+
+/// Waits (at most 5 s) until `path` was last modified and changed more than 2 s ago, so
+/// that the server's small-file cache will keep it (a file changed more recently than that
+/// when read is never cached: the "racily clean" rule).
+#[track_caller]
+pub fn wait_until_settled(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("stat");
+    let newest = meta.mtime().max(meta.ctime());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        if now > newest as f64 + 3.0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not settle",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
