@@ -141,3 +141,29 @@ fn dot_segments_are_403_except_well_known() {
     let top = get(server.addr, "/", &[]);
     assert_eq!(hrefs(top.text()), ["app/"]);
 }
+
+#[test]
+fn a_directory_out_of_the_root_is_neither_listed_nor_searched_for_variants() {
+    let root = TempDir::new("http-listing-escape");
+    root.write("inside/a.txt", b"a\n");
+    std::os::unix::fs::symlink("/etc", root.path().join("out")).unwrap();
+    std::os::unix::fs::symlink("../../etc", root.path().join("inside/up")).unwrap();
+    let server = serve(root.path(), ServerConfig::default());
+    for path in [
+        "/out/",
+        "/inside/up/",
+        "/out/hostname",
+        "/inside/up/passwd",
+        "/out/host",
+    ] {
+        let res = get(server.addr, path, &[]);
+        assert_eq!(res.code, 403, "{path}");
+        assert!(
+            !res.text().contains("passwd") && !res.text().contains("Index of"),
+            "{path}"
+        );
+    }
+    // The directory inside is listed, and its symlink out is listed as a name only.
+    let res = get(server.addr, "/inside/", &[]);
+    assert_eq!(hrefs(res.text()), ["../", "a.txt", "up"]);
+}
