@@ -8,8 +8,8 @@
 
 /// Whether the decoded request path names something hidden.
 ///
-/// Empty and `.` segments do not count (they are dropped when the path is resolved);
-/// `..` never gets this far resolved, and is refused here too.
+/// Empty, `.` and `..` segments do not count: the first two are dropped when the path is
+/// resolved, and `..` is refused there with its own message.
 ///
 /// # Examples
 ///
@@ -27,7 +27,7 @@
 pub fn is_hidden(decoded_path: &[u8]) -> bool {
     decoded_path
         .split(|&b| b == b'/')
-        .filter(|segment| !segment.is_empty() && *segment != b".")
+        .filter(|segment| !matches!(*segment, b"" | b"." | b".."))
         .enumerate()
         .any(|(i, segment)| segment.starts_with(b".") && !(i == 0 && segment == b".well-known"))
 }
@@ -42,7 +42,7 @@ mod tests {
             &b"/.a"[..],
             b"/a/.b/c",
             b"//.git//config",
-            b"/..",
+            b"/../.env",
             b"/.well-known/../.env",
             b"/.WELL-KNOWN/x", // file names are case-sensitive
             b"/.well-known.x",
@@ -56,6 +56,8 @@ mod tests {
             b"/a./b",
             b"/.well-known",
             b"/.well-known/",
+            b"/..",
+            b"/a/../b",
             b"//.well-known/acme-challenge/x",
         ] {
             assert!(
