@@ -167,3 +167,22 @@ fn a_directory_out_of_the_root_is_neither_listed_nor_searched_for_variants() {
     let res = get(server.addr, "/inside/", &[]);
     assert_eq!(hrefs(res.text()), ["../", "a.txt", "up"]);
 }
+
+#[test]
+fn a_kept_listing_follows_the_directory_as_it_changes() {
+    // Listing pages are kept while the directory's fstat is unchanged: a settled
+    // directory's page is reused, and adding, renaming or removing an entry shows at once.
+    let root = TempDir::new("http-listing-kept");
+    root.write("d/a.txt", b"a\n");
+    wait_until_settled(&root.path().join("d"));
+    let server = serve(root.path(), ServerConfig::default());
+    let names = |server: &Running| hrefs(get(server.addr, "/d/", &[]).text());
+    assert_eq!(names(&server), ["../", "a.txt"]);
+    assert_eq!(names(&server), ["../", "a.txt"]); // the kept page
+    root.write("d/b.txt", b"b\n");
+    assert_eq!(names(&server), ["../", "a.txt", "b.txt"]);
+    std::fs::rename(root.path().join("d/a.txt"), root.path().join("d/c.txt")).unwrap();
+    assert_eq!(names(&server), ["../", "b.txt", "c.txt"]);
+    std::fs::remove_file(root.path().join("d/b.txt")).unwrap();
+    assert_eq!(names(&server), ["../", "c.txt"]);
+}

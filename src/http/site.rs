@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -50,6 +51,8 @@ const CACHE_ENTRIES: usize = 1024;
 /// request for the middle of one included, then costs the hit's lookup and the
 /// `sendfile`, as nginx's `open_file_cache` saves its open and fstat.
 pub const OPEN_FILES: usize = 16;
+/// Listing pages kept at most (and [`CACHE_BYTES`] of them in all).
+const LISTINGS: usize = 64;
 /// A file modified or changed this recently when it was read is not cached: another change
 /// within the file system's timestamp granularity would leave every field `fstat` gives
 /// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
@@ -84,6 +87,9 @@ pub struct Site {
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
     cached_files: usize,
+    /// Listing pages, by the directory's path beneath the root, with its `fstat` then.
+    listings: HashMap<PathBuf, (FileStat, Arc<str>)>,
+    listing_bytes: usize,
     /// `--cache PREFIX=SECONDS`.
     policy: CachePolicy,
     /// `--languages`: the tie-break between equally good variants, most preferred first.
@@ -174,6 +180,8 @@ impl Site {
             cache: HashMap::new(),
             cached_bytes: 0,
             cached_files: 0,
+            listings: HashMap::new(),
+            listing_bytes: 0,
             policy: CachePolicy::default(),
             languages: vec!["en".to_owned()],
             listing: true,
@@ -428,10 +436,15 @@ impl Site {
     }
 
     /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
+    ///
+    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
+    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
+    /// is read and sorted once, not once per request, so asking for its listing again and
+    /// again does not hold the loop up each time.
     fn listing(&mut self, request: &Request, decoded: &[u8], max_age: Option<u64>) -> Response {
         let head_only = request.method == Method::Head;
-        let page = match self.read_dir(decoded) {
-            Ok(entries) => listing_page(decoded, entries, MAX_LISTED),
+        let page = match self.listing_page(decoded) {
+            Ok(page) => page,
             Err((status, detail)) => {
                 return self.error(status, detail, request.keep_alive, head_only)
             }
@@ -446,15 +459,45 @@ impl Site {
         page_response(head, date, &page, head_only)
     }
 
-    /// The entries of the directory at decoded URL path `dir`, looked up and opened beneath
-    /// the root like any file: names, and whether `d_type` says directory, from the
-    /// directory read alone (no `stat` per entry; where a file system leaves `d_type`
-    /// unknown, the entry counts as a file).
+    /// The listing page of the directory at `decoded`, from the cache of listings or read.
+    fn listing_page(&mut self, decoded: &[u8]) -> Result<Arc<str>, Refusal> {
+        let relative = confine(decoded)?;
+        let fd = self.open_dir(&relative)?;
+        let stat = self.root.stat(&fd).map_err(|_| {
+            (
+                Status::InternalServerError,
+                "I/O error reading the directory",
+            )
+        })?;
+        if let Some((seen, page)) = self.listings.get(&relative) {
+            if *seen == stat {
+                return Ok(Arc::clone(page));
+            }
+        }
+        let page: Arc<str> = listing_page(decoded, entries(&fd)?, MAX_LISTED).into();
+        if trustworthy(&stat, SystemTime::now()) {
+            if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
+                self.listings.clear();
+                self.listing_bytes = 0;
+            }
+            if let Some((_, old)) = self.listings.insert(relative, (stat, Arc::clone(&page))) {
+                self.listing_bytes -= old.len();
+            }
+            self.listing_bytes += page.len();
+        }
+        Ok(page)
+    }
+
+    /// The entries of the directory at decoded URL path `dir` (see [`entries`]).
     fn read_dir(&self, dir: &[u8]) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
         let relative = confine(dir)?;
-        let fd = self
-            .root
-            .open_dir(&relative)
+        entries(&self.open_dir(&relative)?)
+    }
+
+    /// Opens the directory `relative` beneath the root, like any file.
+    fn open_dir(&self, relative: &Path) -> Result<OwnedFd, Refusal> {
+        self.root
+            .open_dir(relative)
             .map_err(|err| match err.raw_os_error() {
                 Some(libc::ENOENT | libc::ENOTDIR) => (Status::NotFound, "no such directory"),
                 Some(libc::EACCES | libc::EPERM | libc::EXDEV | libc::ELOOP) => {
@@ -464,21 +507,7 @@ impl Site {
                     Status::InternalServerError,
                     "I/O error reading the directory",
                 ),
-            })?;
-        let entries = rustix::fs::Dir::read_from(&fd).map_err(|_| {
-            (
-                Status::InternalServerError,
-                "I/O error reading the directory",
-            )
-        })?;
-        Ok(entries.filter_map(Result::ok).filter_map(|entry| {
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                return None;
-            }
-            let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
-            Some((name.to_vec(), is_dir))
-        }))
+            })
     }
 
     /// An error response with its HTML page (none for HEAD). Errors from the request
@@ -529,6 +558,26 @@ impl Site {
         self.cached_bytes -= entry.body.bytes();
         self.cached_files -= usize::from(entry.body.is_file());
     }
+}
+
+/// The entries of an open directory: names, and whether `d_type` says directory, from the
+/// directory read alone (no `stat` per entry; where a file system leaves `d_type` unknown,
+/// the entry counts as a file).
+fn entries(fd: &OwnedFd) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
+    let entries = rustix::fs::Dir::read_from(fd).map_err(|_| {
+        (
+            Status::InternalServerError,
+            "I/O error reading the directory",
+        )
+    })?;
+    Ok(entries.filter_map(Result::ok).filter_map(|entry| {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            return None;
+        }
+        let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
+        Some((name.to_vec(), is_dir))
+    }))
 }
 
 /// Whether a file read at `read_at` may be cached: not if it was modified or changed within
