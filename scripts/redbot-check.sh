@@ -46,6 +46,10 @@ fi
 cargo build --quiet --example http_server || die "build failed"
 ROOT=$WORK/root
 cp -r site "$ROOT"
+# A copy made a moment ago has Last-Modified equal to Date, and REDbot's wording of that
+# ("in 0 seconds" or "0 seconds ago") depends on which side of a second each server's
+# clock read fell: date the copy as a deployed site would be.
+find "$ROOT" -exec touch -d '2026-01-01 00:00:00 UTC' {} +
 
 mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx/nginx.conf" <<EOF
