@@ -225,3 +225,25 @@ fn malformed_accept_headers_never_give_5xx() {
         }
     }
 }
+
+#[test]
+fn a_kept_variant_index_follows_the_directory_as_it_changes() {
+    // Each directory's variants are indexed once and kept while its fstat is unchanged
+    // (every 404 looks there); a variant added or removed shows at once.
+    let root = TempDir::new("http-negotiation-kept");
+    root.write("d/page.en.html", b"en\n");
+    wait_until_settled(&root.path().join("d"));
+    let server = serve(root.path(), ServerConfig::default());
+    let pick = |server: &Running| {
+        let res = get(server.addr, "/d/page", &[("Accept-Language", "de")]);
+        (res.code, res.header("content-location").map(str::to_owned))
+    };
+    assert_eq!(pick(&server), (200, Some("page.en.html".into())));
+    assert_eq!(pick(&server), (200, Some("page.en.html".into()))); // the kept index
+    assert_eq!(get(server.addr, "/d/other", &[]).code, 404);
+    root.write("d/page.de.html", b"de\n");
+    assert_eq!(pick(&server), (200, Some("page.de.html".into())));
+    std::fs::remove_file(root.path().join("d/page.de.html")).unwrap();
+    std::fs::remove_file(root.path().join("d/page.en.html")).unwrap();
+    assert_eq!(pick(&server).0, 404);
+}

@@ -55,7 +55,8 @@ pub use hidden::is_hidden;
 pub use listing::{listing_page, Entry, MAX_LISTED};
 pub use mime::content_type;
 pub use negotiate::{
-    negotiate, not_acceptable_page, parse_language_list, variants, Choice, Variant, MAX_ELEMENTS,
+    negotiate, not_acceptable_page, parse_language_list, variant_index, variants, Choice, Variant,
+    MAX_ELEMENTS,
 };
 pub use range::{byte_range, ByteRange};
 pub use request::{

@@ -26,6 +26,8 @@
 //! with no valid element counts as absent. At most [`MAX_ELEMENTS`] elements are read, so
 //! thousands of them cost one linear scan.
 
+use std::collections::HashMap;
+
 use super::escape::{html_escape, percent_encode};
 use super::mime::known_extension;
 
@@ -60,38 +62,88 @@ pub struct Variant {
 /// assert_eq!(found[0].content_type, "text/html; charset=utf-8");
 /// ```
 pub fn variants<'a>(base: &[u8], names: impl IntoIterator<Item = &'a [u8]>) -> Vec<Variant> {
-    let mut found = Vec::new();
-    if base.is_empty() || base.starts_with(b".") {
-        return found;
-    }
-    for name in names {
-        let Some(rest) = name
-            .strip_prefix(base)
-            .and_then(|rest| rest.strip_prefix(b"."))
-        else {
-            continue;
-        };
-        let mut parts = rest.split(|&b| b == b'.');
-        let (first, second, third) = (parts.next(), parts.next(), parts.next());
-        let (language, ext) = match (first, second, third) {
-            (Some(ext), None, None) => (None, ext),
-            (Some(lang), Some(ext), None) if is_variant_language(lang) => {
-                let tag = String::from_utf8_lossy(lang).to_ascii_lowercase();
-                (Some(tag), ext)
-            }
-            _ => continue,
-        };
-        let Some(content_type) = known_extension(ext) else {
-            continue;
-        };
-        found.push(Variant {
-            name: name.to_vec(),
-            content_type,
-            language,
-        });
-    }
+    let mut found: Vec<Variant> = names
+        .into_iter()
+        .flat_map(variant_of)
+        .filter(|(of, _)| *of == base)
+        .map(|(_, variant)| variant)
+        .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
+}
+
+/// Every negotiated name that a directory's file names have variants for, each with its
+/// variants sorted by name: what [`variants`] finds for one name, for all names in one pass,
+/// so that a directory is read once for any number of lookups.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::variant_index;
+///
+/// let names: [&[u8]; 3] = [b"hello.en.html", b"hello.de.html", b"notes.txt"];
+/// let index = variant_index(names);
+/// assert_eq!(index[&b"hello"[..]].len(), 2);
+/// assert_eq!(index[&b"hello.en"[..]].len(), 1); // `/hello.en` is a name too
+/// assert_eq!(index[&b"notes"[..]].len(), 1);
+/// assert!(!index.contains_key(&b"hello.de.html"[..]));
+/// ```
+pub fn variant_index<N: AsRef<[u8]>>(
+    names: impl IntoIterator<Item = N>,
+) -> HashMap<Vec<u8>, Vec<Variant>> {
+    let mut index: HashMap<Vec<u8>, Vec<Variant>> = HashMap::new();
+    for name in names {
+        for (base, variant) in variant_of(name.as_ref()) {
+            index.entry(base.to_vec()).or_default().push(variant);
+        }
+    }
+    for found in index.values_mut() {
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    index
+}
+
+/// The names a file is a variant of, with what it is as one: `hello.en.html` is the
+/// variant of `hello` in `en` and the language-less variant of `hello.en`; `hello.html` only
+/// of `hello`; a name whose last extension is no known type (`hello.en.html.bak`), or that
+/// starts with `.`, of nothing.
+fn variant_of(name: &[u8]) -> impl Iterator<Item = (&[u8], Variant)> {
+    let mut out = Vec::with_capacity(2);
+    if name.starts_with(b".") {
+        return out.into_iter();
+    }
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return out.into_iter();
+    };
+    let (stem, ext) = (&name[..dot], &name[dot + 1..]);
+    let Some(content_type) = known_extension(ext) else {
+        return out.into_iter();
+    };
+    if stem.is_empty() {
+        return out.into_iter();
+    }
+    out.push((
+        stem,
+        Variant {
+            name: name.to_vec(),
+            content_type,
+            language: None,
+        },
+    ));
+    if let Some(dot) = stem.iter().rposition(|&b| b == b'.') {
+        let (base, lang) = (&stem[..dot], &stem[dot + 1..]);
+        if !base.is_empty() && is_variant_language(lang) {
+            out.push((
+                base,
+                Variant {
+                    name: name.to_vec(),
+                    content_type,
+                    language: Some(String::from_utf8_lossy(lang).to_ascii_lowercase()),
+                },
+            ));
+        }
+    }
+    out.into_iter()
 }
 
 /// `en`, `deu`, `pt-BR`: 2–3 letters, optionally `-` and 1–8 letters or digits.
@@ -543,6 +595,35 @@ mod tests {
         assert_eq!(found[2].language, None);
         assert!(variants(b"", [&b".html"[..]]).is_empty());
         assert!(variants(b".env", [&b".env.txt"[..]]).is_empty());
+    }
+
+    #[test]
+    fn the_index_agrees_with_variants_for_every_name() {
+        let names: Vec<&[u8]> = vec![
+            b"hello.en.html",
+            b"hello.de.html",
+            b"hello.html",
+            b"hello.en.html.bak",
+            b"hello..html",
+            b"a.b.c.txt",
+            b"pt.pt-BR.txt",
+            b".env.txt",
+            b"x.en",
+            b"data.json",
+        ];
+        let index = variant_index(names.iter().copied());
+        let mut bases: Vec<&[u8]> = vec![b"hello", b"hello.en", b"hello.", b"a.b.c", b"a.b", b"pt"];
+        bases.extend(index.keys().map(Vec::as_slice));
+        for base in bases {
+            let direct = variants(base, names.iter().copied());
+            assert_eq!(
+                index.get(base).cloned().unwrap_or_default(),
+                direct,
+                "{:?}",
+                String::from_utf8_lossy(base)
+            );
+        }
+        assert!(!index.contains_key(&b".env"[..]) && !index.contains_key(&b"x"[..]));
     }
 
     #[test]

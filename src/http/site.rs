@@ -18,8 +18,8 @@ use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
 use super::location;
 use super::{
     content_type, error_page, etag, is_hidden, listing_page, negotiate, not_acceptable_page,
-    percent_encode, variants, CachePolicy, DateCache, FileStat, Method, Refusal, Request,
-    ResponseHead, Root, Status, HTML, MAX_LISTED,
+    percent_encode, variant_index, CachePolicy, DateCache, FileStat, Method, Refusal, Request,
+    ResponseHead, Root, Status, Variant, HTML, MAX_LISTED,
 };
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
@@ -51,8 +51,12 @@ const CACHE_ENTRIES: usize = 1024;
 /// request for the middle of one included, then costs the hit's lookup and the
 /// `sendfile`, as nginx's `open_file_cache` saves its open and fstat.
 pub const OPEN_FILES: usize = 16;
-/// Listing pages kept at most (and [`CACHE_BYTES`] of them in all).
+/// Listing pages kept at most (and [`CACHE_BYTES`] of them in all); and as many
+/// directories' variant indexes ...
 const LISTINGS: usize = 64;
+/// ... of at most this many variants in all (a directory with more is read for each
+/// negotiation).
+const MAX_INDEXED: usize = 100_000;
 /// A file modified or changed this recently when it was read is not cached: another change
 /// within the file system's timestamp granularity would leave every field `fstat` gives
 /// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
@@ -90,6 +94,10 @@ pub struct Site {
     /// Listing pages, by the directory's path beneath the root, with its `fstat` then.
     listings: HashMap<PathBuf, (FileStat, Arc<str>)>,
     listing_bytes: usize,
+    /// Each directory's variants by negotiated name ([`variant_index`]), with its `fstat`.
+    variant_indexes: HashMap<PathBuf, (FileStat, VariantIndex)>,
+    /// Variants held in `variant_indexes`, in all.
+    indexed: usize,
     /// `--cache PREFIX=SECONDS`.
     policy: CachePolicy,
     /// `--languages`: the tie-break between equally good variants, most preferred first.
@@ -97,6 +105,9 @@ pub struct Site {
     /// Directories without `index.html` are listed (`--no-listing` turns this off: 403).
     listing: bool,
 }
+
+/// A directory's variants by negotiated name ([`variant_index`]).
+type VariantIndex = HashMap<Vec<u8>, Vec<Variant>>;
 
 /// A file held in memory (small) or open (large), and what identifies the file it was
 /// read from.
@@ -182,6 +193,8 @@ impl Site {
             cached_files: 0,
             listings: HashMap::new(),
             listing_bytes: 0,
+            variant_indexes: HashMap::new(),
+            indexed: 0,
             policy: CachePolicy::default(),
             languages: vec!["en".to_owned()],
             listing: true,
@@ -380,19 +393,7 @@ impl Site {
         if base.is_empty() {
             return None;
         }
-        let mut prefix = base.to_vec();
-        prefix.push(b'.');
-        // Only names that start with `NAME.` are kept: the directory may be large.
-        let names: Vec<Vec<u8>> = self
-            .read_dir(dir)
-            .ok()?
-            .filter(|(name, is_dir)| !is_dir && name.starts_with(&prefix))
-            .map(|(name, _)| name)
-            .collect();
-        let found = variants(base, names.iter().map(Vec::as_slice));
-        if found.is_empty() {
-            return None;
-        }
+        let found = self.variants_in(dir, base)?;
         let fields = &request.fields;
         let choice = negotiate(
             &found,
@@ -433,6 +434,39 @@ impl Site {
                 Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
             },
         )
+    }
+
+    /// The variants of `base` in the directory at decoded path `dir`, or `None` if it has
+    /// none (or cannot be read). The directory's [`variant_index`] is kept while its `fstat`
+    /// is unchanged, like a listing: every 404 looks here, and a large directory must not
+    /// be read again for each.
+    fn variants_in(&mut self, dir: &[u8], base: &[u8]) -> Option<Vec<Variant>> {
+        let relative = confine(dir).ok()?;
+        let fd = self.open_dir(&relative).ok()?;
+        let stat = self.root.stat(&fd).ok()?;
+        if let Some((seen, index)) = self.variant_indexes.get(&relative) {
+            if *seen == stat {
+                return index.get(base).cloned();
+            }
+        }
+        let names = entries(&fd)
+            .ok()?
+            .filter(|(_, is_dir)| !is_dir)
+            .map(|(name, _)| name);
+        let index = variant_index(names);
+        let found = index.get(base).cloned();
+        let size: usize = index.values().map(Vec::len).sum();
+        if trustworthy(&stat, SystemTime::now()) && size <= MAX_INDEXED {
+            if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
+                self.variant_indexes.clear();
+                self.indexed = 0;
+            }
+            if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
+                self.indexed -= old.values().map(Vec::len).sum::<usize>();
+            }
+            self.indexed += size;
+        }
+        found
     }
 
     /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
@@ -486,12 +520,6 @@ impl Site {
             self.listing_bytes += page.len();
         }
         Ok(page)
-    }
-
-    /// The entries of the directory at decoded URL path `dir` (see [`entries`]).
-    fn read_dir(&self, dir: &[u8]) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
-        let relative = confine(dir)?;
-        entries(&self.open_dir(&relative)?)
     }
 
     /// Opens the directory `relative` beneath the root, like any file.
