@@ -1419,6 +1419,61 @@ fn the_example_keeps_serving_while_nobody_reads_its_log() {
     drop(stderr);
 }
 
+/// Issue 13 item 10, the loop's own log lines: with the pipe full, a server whose loop
+/// logs anything to stderr (here the layer's "closing idle ones to make room", at the
+/// connection limit) stops there until someone reads, even though its access-log lines
+/// go through a thread. The examples' logger must never block the thread that logs.
+#[test]
+fn the_example_makes_room_at_its_limit_while_nobody_reads_its_log() {
+    let Some(bin) = example_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+        return;
+    };
+    let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0", "--max-conns", "2"]);
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    // Fill the pipe with access-log lines (about 70 bytes each, three times the 64 KiB).
+    let target = format!("/index.html?{}", "q".repeat(40));
+    let head = format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut first = connect(addr);
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for i in 0..3000 {
+        first.write_all(head.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut first, true).code, 200, "request {i}");
+    }
+    // A second kept-alive client: the server is at its limit of 2, both idle.
+    let mut second = connect(addr);
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    second.write_all(head.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut second, true).code, 200);
+    // A third: the loop closes the longest idle to make room, and says so in its log.
+    let mut third = connect(addr);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third.write_all(head.as_bytes()).unwrap();
+    let mut reply = [0; 12];
+    third
+        .read_exact(&mut reply)
+        .expect("the loop stalled on its own log line");
+    assert_eq!(&reply, b"HTTP/1.0 200");
+    drop(stderr);
+}
+
 #[test]
 fn serves_over_ipv6_loopback() {
     let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
