@@ -157,6 +157,10 @@ impl Site {
             let stale = self.cache.remove(path).expect("just found");
             self.cached_bytes -= stale.body.len();
         }
+        // The racy-clean rule's reference is a moment before the file is looked up and
+        // read, not after: a change in the file's last timestamp tick must have come before
+        // the read began, however long the read took.
+        let looked_up_at = SystemTime::now();
         match resolve(&self.root, &request.target) {
             Ok(Resolved::File {
                 relative,
@@ -193,7 +197,7 @@ impl Site {
                     modified,
                     Body::Memory(&body),
                 );
-                if trustworthy(&stat, SystemTime::now()) && body.len() as u64 == stat.size {
+                if trustworthy(&stat, looked_up_at) && body.len() as u64 == stat.size {
                     let entry = Cached {
                         relative,
                         stat,
