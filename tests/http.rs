@@ -1664,3 +1664,45 @@ fn at_the_connection_limit_the_longest_idle_keep_alive_connection_makes_room() {
     let refused = &parse_responses(&read_to_close(&mut connect(server.addr)), &[false])[0];
     assert_eq!(refused.code, 503);
 }
+
+/// Item 6's other condition: a connection in the middle of a request head is not idle. At
+/// the limit the idle one goes; the one whose head is half-sent stays, and the next
+/// client, with nothing left to reclaim, gets 503.
+#[test]
+fn at_the_connection_limit_a_half_received_request_is_never_reclaimed() {
+    let server = serve(
+        &bundled_site(),
+        ServerConfig {
+            max_connections: 2,
+            ..ServerConfig::default()
+        },
+    );
+    let request = b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut idle = connect(server.addr);
+    idle.write_all(request).unwrap();
+    assert_eq!(read_response(&mut idle, false).code, 200);
+    // Half a head, arriving before the idle one's next request: were a partial head
+    // counted as idle, it would be the longest idle, and the one reclaimed.
+    let mut halfway = connect(server.addr);
+    halfway.write_all(b"GET /style.css HTTP/1.1\r\nHo").unwrap();
+    // Let the server read the half head before the newcomer arrives: a full exchange on
+    // the idle connection is answered only after the loop has looked at both.
+    idle.write_all(request).unwrap();
+    assert_eq!(read_response(&mut idle, false).code, 200);
+    let mut newcomer = connect(server.addr);
+    newcomer.write_all(request).unwrap();
+    assert_eq!(read_response(&mut newcomer, false).code, 200);
+    let mut byte = [0; 1];
+    assert_eq!(
+        idle.read(&mut byte).expect("a clean close"),
+        0,
+        "the idle one went"
+    );
+    // The newcomer, idle in its turn, makes room for a fourth; the half head still stays.
+    let mut fourth = connect(server.addr);
+    fourth.write_all(request).unwrap();
+    assert_eq!(read_response(&mut fourth, false).code, 200);
+    // And the half-received request, still there, completes.
+    halfway.write_all(b"st: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut halfway, false).code, 200);
+}
