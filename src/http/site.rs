@@ -259,7 +259,9 @@ impl Site {
 /// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
 /// timestamp tick would then leave no trace in `fstat`.
 fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
-    let settled = |time: SystemTime| time + RACY <= read_at;
+    // Checked: a file may be dated at the very end of time_t (tmpfs keeps it), and
+    // `SystemTime + Duration` panics there. Such a file is never settled.
+    let settled = |time: SystemTime| time.checked_add(RACY).is_some_and(|t| t <= read_at);
     settled(stat.modified()) && settled(stat.changed())
 }
 
@@ -365,6 +367,14 @@ mod tests {
         assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
         assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
         assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+        assert!(
+            !trustworthy(&stat(i64::MAX, 990), read_at),
+            "the end of time_t"
+        );
+        assert!(
+            trustworthy(&stat(i64::MIN, 990), read_at),
+            "the start of time_t"
+        );
     }
 
     fn get(site: &mut Site, target: &str) -> Response {
