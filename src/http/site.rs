@@ -8,9 +8,11 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::access_log::escape_log_field;
 use super::files::{resolve, Resolved};
 use super::location;
 use super::{
@@ -182,7 +184,10 @@ impl Site {
                 }
                 let mut body = Vec::with_capacity(stat.size as usize);
                 if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
-                    log::error!("reading {}: {err}", relative.display());
+                    // The name is spelled as the client asked: escaped, as in the access log.
+                    let mut name = String::new();
+                    escape_log_field(&mut name, relative.as_os_str().as_bytes());
+                    log::error!("reading {name}: {err}");
                     return self.error(
                         Status::InternalServerError,
                         "I/O error reading the file",
