@@ -1711,3 +1711,43 @@ fn at_the_connection_limit_a_half_received_request_is_never_reclaimed() {
     halfway.write_all(b"st: t\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut halfway, false).code, 200);
 }
+
+/// Item 3, nginx's other sign of input to come: bytes of a next request already buffered
+/// when a `Connection: close` answer ends. The rest of that request arrives after the
+/// server's queue has emptied into the kernel, while the end of the answer still waits in
+/// the server's send buffer for a client that reads nothing yet. Closed outright, the
+/// socket answers those late bytes with RST and throws that end away.
+#[test]
+fn a_close_with_a_pipelined_request_half_received_lingers() {
+    let root = TempDir::new("http-linger-pipelined");
+    let data = pattern(1024 * 1024);
+    root.write("f.bin", &data);
+    let server = serve(root.path(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"GET /f.bin HTTP/1.0\r\n\r\nGET /f.bin HTTP/1.0\r\nHost")
+        .unwrap();
+    // Wait, without reading, until the answer fills our receive buffer.
+    let mut peek = vec![0; data.len()];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = 0;
+    loop {
+        let n = sock.peek(&mut peek).unwrap();
+        if n > 64 * 1024 && n == last {
+            break;
+        }
+        last = n;
+        assert!(Instant::now() < deadline, "only {n} bytes arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A short pause that can only make the test pass when it should fail, never the
+    // reverse: the server's queue is to be empty, and its close decided, before our bytes.
+    std::thread::sleep(Duration::from_millis(50));
+    sock.write_all(b": t\r\n\r\n").unwrap();
+    let all = match read_all_or_reset(&mut sock) {
+        Ok(all) => all,
+        Err((got, err)) => panic!("{err} after {got} bytes of the answer"),
+    };
+    let res = &parse_responses(&all, &[false])[0];
+    assert_eq!(res.code, 200);
+    assert!(res.body == data, "the body differs from the file");
+}

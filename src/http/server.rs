@@ -283,10 +283,13 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
-                if request.is_none() {
+                if request.is_none() || self.reader.buffered() > 0 {
                     // A refused head: its body (or the rest of a flood) is likely still
                     // on its way, and closing on it unread would reset the connection
                     // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    // Likewise bytes of a next request already here (pipelined behind a
+                    // `Connection: close`): the rest of it is on its way, and may arrive
+                    // after the queue has emptied, when the socket is found empty.
                     transport.set_lingering_close(LingeringClose::Always);
                 }
                 transport.close();
