@@ -13,7 +13,7 @@
 //! | a server listens with a backlog fit for bursts (`--backlog`, default [`DEFAULT_BACKLOG`]) | [`Listen::tcp`], [`Listen::udp`], [`listen_unix`] |
 //! | a server says where it listens, whatever `RUST_LOG` filters out | [`Listen::tcp`] (and the others) through [`announce`] |
 //! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
-//! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise | [`run`] (calls [`init_logging`]) |
+//! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise, and never make the thread that logs wait | [`run`] (calls [`init_logging`]) |
 //! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
 //! | a server raises its descriptor limit and sizes its connection cap to fit (`--max-conns`) | [`connection_cap`] |
 //!
