@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::access_log::escape_log_field;
 use super::file_response::{file_response, Body, Meta, Negotiated, Now};
 use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
 use super::location;
@@ -294,6 +296,10 @@ impl Site {
             let stale = self.cache.remove(path).expect("just found");
             self.forget(&stale);
         }
+        // The racy-clean rule's reference is a moment before the file is looked up and
+        // read, not after: a change in the file's last timestamp tick must have come before
+        // the read began, however long the read took.
+        let looked_up_at = SystemTime::now();
         match resolve(&self.root, target)? {
             Resolved::File {
                 relative,
@@ -305,13 +311,17 @@ impl Site {
                 let content_type = content_type(&relative);
                 let tag = etag(stat.ino, stat.size, stat.mtime.0, i64::from(stat.mtime.1));
                 let modified = self.dates.last_modified(stat.modified());
-                let settled = trustworthy(&stat, SystemTime::now());
+                let settled = trustworthy(&stat, looked_up_at);
                 let stored = if stat.size > SMALL_FILE {
                     Stored::File(Arc::new(file), stat.size)
                 } else {
                     let mut body = Vec::with_capacity(stat.size as usize);
                     if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
-                        log::error!("reading {}: {err}", relative.display());
+                        // The name is spelled as the client asked: escaped, as in the
+                        // access log.
+                        let mut name = String::new();
+                        escape_log_field(&mut name, relative.as_os_str().as_bytes());
+                        log::error!("reading {name}: {err}");
                         return Err((Status::InternalServerError, "I/O error reading the file"));
                     }
                     if body.len() as u64 != stat.size {
@@ -442,6 +452,8 @@ impl Site {
     /// be read again for each.
     fn variants_in(&mut self, dir: &[u8], base: &[u8]) -> Option<Vec<Variant>> {
         let relative = confine(dir).ok()?;
+        // As for files: the racy-clean rule counts from before the directory is read.
+        let looked_up_at = SystemTime::now();
         let fd = self.open_dir(&relative).ok()?;
         let stat = self.root.stat(&fd).ok()?;
         if let Some((seen, index)) = self.variant_indexes.get(&relative) {
@@ -456,7 +468,7 @@ impl Site {
         let index = variant_index(names);
         let found = index.get(base).cloned();
         let size: usize = index.values().map(Vec::len).sum();
-        if trustworthy(&stat, SystemTime::now()) && size <= MAX_INDEXED {
+        if trustworthy(&stat, looked_up_at) && size <= MAX_INDEXED {
             if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
                 self.variant_indexes.clear();
                 self.indexed = 0;
@@ -496,6 +508,8 @@ impl Site {
     /// The listing page of the directory at `decoded`, from the cache of listings or read.
     fn listing_page(&mut self, decoded: &[u8]) -> Result<Arc<str>, Refusal> {
         let relative = confine(decoded)?;
+        // As for files: the racy-clean rule counts from before the directory is read.
+        let looked_up_at = SystemTime::now();
         let fd = self.open_dir(&relative)?;
         let stat = self.root.stat(&fd).map_err(|_| {
             (
@@ -509,7 +523,7 @@ impl Site {
             }
         }
         let page: Arc<str> = listing_page(decoded, entries(&fd)?, MAX_LISTED).into();
-        if trustworthy(&stat, SystemTime::now()) {
+        if trustworthy(&stat, looked_up_at) {
             if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
                 self.listings.clear();
                 self.listing_bytes = 0;
@@ -612,7 +626,9 @@ fn entries(fd: &OwnedFd) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusa
 /// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
 /// timestamp tick would then leave no trace in `fstat`.
 fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
-    let settled = |time: SystemTime| time + RACY <= read_at;
+    // Checked: a file may be dated at the very end of time_t (tmpfs keeps it), and
+    // `SystemTime + Duration` panics there. Such a file is never settled.
+    let settled = |time: SystemTime| time.checked_add(RACY).is_some_and(|t| t <= read_at);
     settled(stat.modified()) && settled(stat.changed())
 }
 
@@ -662,6 +678,14 @@ mod tests {
         assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
         assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
         assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+        assert!(
+            !trustworthy(&stat(i64::MAX, 990), read_at),
+            "the end of time_t"
+        );
+        assert!(
+            trustworthy(&stat(i64::MIN, 990), read_at),
+            "the start of time_t"
+        );
     }
 
     fn get(site: &mut Site, target: &str) -> Response {
