@@ -422,4 +422,18 @@ mod tests {
             .bytes()
             .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)));
     }
+
+    #[test]
+    fn random_lists_never_panic_and_only_the_tag_itself_matches_strongly() {
+        let values = crate::http::escape::hostile_values(b"\"W/*, 1-2.34\t", 20_000, 40);
+        for value in &values {
+            let strong = list_matches(value, TAG, Comparison::Strong);
+            let weak = list_matches(value, TAG, Comparison::Weak);
+            assert!(!strong || weak, "{value:?}: strong without weak");
+            if strong && value.trim() != "*" {
+                assert!(value.contains(TAG), "{value:?} matched without the tag");
+            }
+            let _ = if_range_allows(Some(value), TAG, UNIX_EPOCH);
+        }
+    }
 }

@@ -820,4 +820,21 @@ mod tests {
         assert!(parse_language_list("*").is_err());
         assert!(parse_language_list("en;q=1").is_err());
     }
+
+    #[test]
+    fn random_headers_never_panic_and_qualities_stay_in_range() {
+        let v = found(&["data.json", "data.html", "data.en.txt", "data.de.txt"]);
+        let values = crate::http::escape::hostile_values(b"*/texhml;q=0.15,- \"\\aen", 20_000, 48);
+        for pair in values.chunks(2) {
+            let choice = negotiate(&v, Some(&pair[0]), pair.get(1).map(String::as_str), &[]);
+            assert!(choice.quality <= 1_000_000, "{pair:?}");
+            assert_eq!(choice.chosen.is_some(), choice.quality > 0, "{pair:?}");
+            for range in parse_accept(&pair[0]) {
+                assert!(range.q <= 1000);
+            }
+            for range in parse_accept_language(&pair[0]) {
+                assert!(range.q <= 1000);
+            }
+        }
+    }
 }

@@ -223,4 +223,22 @@ mod tests {
         let junk = "bytes=".to_owned() + &"9".repeat(10_000) + "-";
         assert_eq!(byte_range(Some(&junk), 100), ByteRange::Whole);
     }
+
+    #[test]
+    fn random_headers_never_panic_and_parts_stay_inside_the_file() {
+        let values = crate::http::escape::hostile_values(b"bytes=0123456789-, \t;9e", 20_000, 40);
+        for value in &values {
+            for size in [0, 1, 7, 100, u64::MAX] {
+                match byte_range(Some(value), size) {
+                    ByteRange::Part { start, len } => {
+                        assert!(
+                            len >= 1 && start.checked_add(len).is_some_and(|end| end <= size),
+                            "{value:?} {size}"
+                        );
+                    }
+                    ByteRange::Whole | ByteRange::Unsatisfiable => {}
+                }
+            }
+        }
+    }
 }
