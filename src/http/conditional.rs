@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn random_lists_never_panic_and_only_the_tag_itself_matches_strongly() {
-        let values = crate::http::escape::hostile_values(b"\"W/*, 1-2.34\t", 20_000, 40);
+        let values = crate::http::escape::tests::hostile_values(b"\"W/*, 1-2.34\t", 20_000, 40);
         for value in &values {
             let strong = list_matches(value, TAG, Comparison::Strong);
             let weak = list_matches(value, TAG, Comparison::Weak);

@@ -65,8 +65,31 @@ pub fn html_escape(text: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Pseudo-random header values for the parsers' "never panics, never slow" tests: bytes
+    /// drawn from `alphabet` (weighted towards the characters the grammar cares about), of
+    /// every length up to `max_len`, from a fixed seed so a failure repeats.
+    pub(crate) fn hostile_values(alphabet: &[u8], count: usize, max_len: usize) -> Vec<String> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            // xorshift64*: deterministic, no dependency.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % (max_len as u64 + 1)) as usize;
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .collect()
+    }
 
     #[test]
     fn every_byte_round_trips_through_percent_encoding() {
@@ -91,28 +114,4 @@ mod tests {
         assert!(!escaped.contains(['<', '>', '"', '\'']), "{escaped}");
         assert!(escaped.ends_with('\u{fffd}'));
     }
-}
-
-/// Pseudo-random header values for the parsers' "never panics, never slow" tests: bytes
-/// drawn from `alphabet` (weighted towards the characters the grammar cares about), of
-/// every length up to `max_len`, from a fixed seed so a failure repeats.
-#[cfg(test)]
-pub(crate) fn hostile_values(alphabet: &[u8], count: usize, max_len: usize) -> Vec<String> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        // xorshift64*: deterministic, no dependency.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    };
-    (0..count)
-        .map(|_| {
-            let len = (next() % (max_len as u64 + 1)) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-        .collect()
 }
