@@ -68,9 +68,10 @@ pub fn html_escape(text: &[u8]) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    /// Pseudo-random header values for the parsers' "never panics, never slow" tests: bytes
-    /// drawn from `alphabet` (weighted towards the characters the grammar cares about), of
-    /// every length up to `max_len`, from a fixed seed so a failure repeats.
+    /// Pseudo-random header values for the parsers' "never panics" tests: bytes drawn
+    /// uniformly from `alphabet` (the characters the grammar cares about, so that most
+    /// values come close to valid), of lengths up to `max_len`, from a fixed seed so a
+    /// failure repeats.
     pub(crate) fn hostile_values(alphabet: &[u8], count: usize, max_len: usize) -> Vec<String> {
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
