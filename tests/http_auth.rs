@@ -39,7 +39,7 @@ fn get(addr: SocketAddr, target: &str, authorization: Option<&str>) -> Parsed {
     let headers: Vec<(&str, &str)> = authorization
         .map(|value| vec![("Authorization", value)])
         .unwrap_or_default();
-    request(addr, "GET", target, &headers, b"")
+    request_with_body(addr, "GET", target, &headers, b"")
 }
 
 const CHALLENGE: &str = r#"Basic realm="/docs/", charset="UTF-8""#;
@@ -60,7 +60,7 @@ fn the_right_password_gets_the_file_marked_private() {
         std::fs::read(bundled_site().join("docs/index.html")).unwrap()
     );
     assert_eq!(res.header("cache-control"), Some("private"));
-    let head = request(
+    let head = request_with_body(
         server.addr,
         "HEAD",
         "/docs/index.html",
