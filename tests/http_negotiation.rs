@@ -247,3 +247,32 @@ fn a_kept_variant_index_follows_the_directory_as_it_changes() {
     std::fs::remove_file(root.path().join("d/page.en.html")).unwrap();
     assert_eq!(pick(&server).0, 404);
 }
+
+#[test]
+fn a_variant_gets_the_freshness_a_direct_request_for_it_gets() {
+    // `--cache /=30 --cache /hello.de.html=0`: the longer rule names the variant's file, so
+    // a direct request for it says no-cache, and so must the negotiated answer that serves
+    // it (the issue: "served exactly as a direct request for it would be ... freshness").
+    let root = root();
+    let rules = vec!["/=30".parse().unwrap(), "/hello.de.html=0".parse().unwrap()];
+    let site = Site::new(root.path())
+        .unwrap()
+        .with_cache_policy(CachePolicy::new(rules));
+    let server = serve_site(site, ServerConfig::default());
+    let direct = get(server.addr, "/hello.de.html", &[]);
+    assert_eq!(direct.header("cache-control"), Some("no-cache"));
+    let german = get(server.addr, "/hello", &[("Accept-Language", "de")]);
+    assert_eq!(german.header("content-location"), Some("hello.de.html"));
+    assert_eq!(german.header("cache-control"), Some("no-cache"));
+    assert_eq!(german.header("expires"), None);
+    let tag = german.header("etag").unwrap().to_owned();
+    let not_modified = get(
+        server.addr,
+        "/hello",
+        &[("Accept-Language", "de"), ("If-None-Match", &tag)],
+    );
+    assert_eq!(not_modified.code, 304);
+    assert_eq!(not_modified.header("cache-control"), Some("no-cache"));
+    let english = get(server.addr, "/hello", &[("Accept-Language", "en")]);
+    assert_eq!(english.header("cache-control"), Some("max-age=30"));
+}

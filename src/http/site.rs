@@ -249,7 +249,7 @@ impl Site {
         match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
             Ok(response) => response,
             Err((Status::NotFound, detail)) => self
-                .negotiated(request, &decoded, max_age)
+                .negotiated(request, &decoded)
                 .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
             Err((Status::Forbidden, NO_INDEX)) if self.listing => {
                 self.listing(request, &decoded, max_age)
@@ -392,12 +392,7 @@ impl Site {
     /// Content negotiation for a path that names nothing: the best variant `NAME.*` in its
     /// directory, served as a direct request for it would be, or a 406. `None` when the
     /// directory holds no variant (then the answer stays 404).
-    fn negotiated(
-        &mut self,
-        request: &Request,
-        decoded: &[u8],
-        max_age: Option<u64>,
-    ) -> Option<Response> {
+    fn negotiated(&mut self, request: &Request, decoded: &[u8]) -> Option<Response> {
         let slash = decoded.iter().rposition(|&b| b == b'/')?;
         let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
         if base.is_empty() {
@@ -438,6 +433,13 @@ impl Site {
             language: variant.language.as_deref(),
             location: Some(&name),
         };
+        // Freshness too is the variant's own, as a direct request for it would get: a
+        // `--cache` prefix that names the variant's file (`/hello.de.html=0`) is longer
+        // than the negotiated path and must still win. Every prefix of `/hello` is a
+        // prefix of `/hello.de.html`, so this only ever picks a longer rule.
+        let mut variant_path = dir.to_vec();
+        variant_path.extend_from_slice(&variant.name);
+        let max_age = self.policy.max_age(&variant_path);
         Some(
             match self.serve_file(request, &target, max_age, negotiated) {
                 Ok(response) => response,
