@@ -123,6 +123,11 @@ fn nothing_acceptable_is_406_with_links_and_vary() {
             "{page}"
         );
     }
+    // hello.en.html.bak is no variant: even a client that takes any bytes gets nothing.
+    let res = get(server.addr, "/hello", &[("Accept", "application/*")]);
+    assert_eq!(res.code, 406);
+    assert!(!res.text().contains(".bak"), "{}", res.text());
+    assert!(res.text().contains("hello.en.html"), "{}", res.text());
     let res = get(server.addr, "/hello", &[("Accept-Language", "*;q=0")]);
     assert_eq!(res.code, 406);
     assert_eq!(res.header("vary"), Some("Accept-Language"));
@@ -179,10 +184,17 @@ fn a_variant_is_served_as_a_direct_request_would_be() {
 #[test]
 fn an_existing_file_wins_and_other_extensions_are_not_variants() {
     let root = root();
+    root.write("guide/index.html", b"<p>the directory</p>\n");
+    root.write("guide.html", b"<p>a variant</p>\n");
     let server = server_with(&root, &["en"]);
     let res = get(server.addr, "/exists", &[("Accept", "text/html")]);
     assert_eq!(res.text(), "I am a file\n");
     assert_eq!(res.header("vary"), None);
+    // A directory wins too: its 301 to the slash form, not the variant guide.html.
+    let res = get(server.addr, "/guide", &[]);
+    assert_eq!(res.code, 301);
+    assert!(res.header("location").unwrap().ends_with("/guide/"));
+    assert_eq!(res.header("content-location"), None);
     // One variant: served, with no Vary (nothing in the request changed the outcome).
     let res = get(server.addr, "/page", &[]);
     assert_eq!((res.code, res.header("vary")), (200, None));
