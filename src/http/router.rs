@@ -16,6 +16,7 @@ use std::time::Instant;
 use log::debug;
 
 use super::app::{self, AppRequest, Reply, Step};
+use super::site::{ListingJob, Served};
 use super::{
     challenge, parse_basic, AccessControl, Check, DateCache, Lookup, Method, Request, Response,
     Site, Status, Verdict,
@@ -40,6 +41,9 @@ pub(crate) enum Routed {
     Now(Response),
     /// Run this check off the loop, then [`resume`].
     Check(Check, Then),
+    /// Build this directory listing off the loop, then hand it to
+    /// [`Site::listing_built`].
+    Listing(ListingJob),
 }
 
 /// What a password check was for.
@@ -124,7 +128,10 @@ pub(crate) fn route(routes: &mut Routes, request: &Request, now: Instant) -> Rou
             }
         }
     }
-    Routed::Now(routes.site.respond(request))
+    match routes.site.respond_deferring(request) {
+        Served::Now(response) => Routed::Now(response),
+        Served::Listing(job) => Routed::Listing(job),
+    }
 }
 
 /// Builds the response to `request` once its check's `verdict` is back.
@@ -175,6 +182,16 @@ pub(crate) fn busy(routes: &mut Routes, request: &Request) -> Response {
     let reply = Reply::error(
         Status::ServiceUnavailable,
         "too many password checks are waiting; try again in a second",
+    )
+    .header("Retry-After", "1".to_owned());
+    reply_response(routes, request, &reply, request.keep_alive)
+}
+
+/// The answer when the listing pool is full: 503, try again in a second.
+pub(crate) fn listings_busy(routes: &mut Routes, request: &Request) -> Response {
+    let reply = Reply::error(
+        Status::ServiceUnavailable,
+        "too many directory listings are being built; try again in a second",
     )
     .header("Retry-After", "1".to_owned());
     reply_response(routes, request, &reply, request.keep_alive)

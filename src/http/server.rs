@@ -26,6 +26,7 @@ use log::{debug, error, log_enabled, Level};
 
 use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::router::{self, Routed, Routes, Then};
+use super::site::BuiltListing;
 use super::{
     app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
     Site, Status, Verdict, HTML, SERVER,
@@ -123,12 +124,21 @@ pub struct HttpServer {
     local_addr: SocketAddr,
 }
 
-/// What every connection shares: the site (its cache and `Date` header), the routes, and
-/// the pool for password checks.
+/// What every connection shares: the site (its cache and `Date` header), the routes, the
+/// pool for password checks, and the one for directory listings.
 struct App {
     routes: Routes,
     pool: Option<PoolId>,
+    /// One thread that builds listing pages: reading and sorting a 50,000-entry directory
+    /// takes tens of milliseconds, which on the loop would stall every other connection.
+    listings: Option<PoolId>,
 }
+
+/// Listings built at once (one thread: a listing is mostly one directory read, and the
+/// machine's other cores serve the loops) ...
+const LISTING_WORKERS: usize = 1;
+/// ... and waiting for it; one more is answered 503 with `Retry-After: 1`.
+const LISTING_QUEUE: usize = 32;
 
 impl HttpServer {
     /// A server for `site` on a bound `listener` (bind port 0 to let the OS choose).
@@ -166,7 +176,16 @@ impl HttpServer {
             app: config.app.clone(),
             dates: DateCache::default(),
         };
-        let mut lp = EventLoop::with_config(App { routes, pool: None }, loop_config)?;
+        let mut lp = EventLoop::with_config(
+            App {
+                routes,
+                pool: None,
+                listings: None,
+            },
+            loop_config,
+        )?;
+        let listings = lp.add_pool(LISTING_WORKERS, LISTING_QUEUE)?;
+        lp.app_mut().listings = Some(listings);
         if config.access.is_some() || config.app.is_some() {
             let pool = lp.add_pool(config.auth_workers.max(1), config.auth_queue)?;
             lp.app_mut().pool = Some(pool);
@@ -239,11 +258,19 @@ fn full_message() -> Vec<u8> {
     out
 }
 
-/// A request waiting for its password check.
+/// A request waiting for work off the loop: its password check, or its listing page.
 struct Checking {
     request: Request,
-    then: Then,
+    awaited: Awaited,
     started: Instant,
+}
+
+/// What a waiting request waits for.
+enum Awaited {
+    /// A password check's [`Verdict`], then this.
+    Verdict(Then),
+    /// A listing page ([`BuiltListing`]).
+    Listing,
 }
 
 /// One client connection.
@@ -316,7 +343,7 @@ impl Connection {
                                     // answering resumes in work_done.
                                     self.checking = Some(Checking {
                                         request,
-                                        then,
+                                        awaited: Awaited::Verdict(then),
                                         started,
                                     });
                                     break;
@@ -326,6 +353,31 @@ impl Connection {
                                         debug!("password checks: pool full ({limit})");
                                     }
                                     let response = router::busy(&mut ctx.app().routes, &request);
+                                    (Some(request), response)
+                                }
+                            }
+                        }
+                        Routed::Listing(job) => {
+                            let Some(pool) = ctx.app().listings else {
+                                unreachable!("every server makes its listing pool");
+                            };
+                            match ctx.run_in_pool(pool, move || job.build()) {
+                                Ok(_) => {
+                                    // As for a password check: nothing more is read or
+                                    // answered until the page is back, in work_done.
+                                    self.checking = Some(Checking {
+                                        request,
+                                        awaited: Awaited::Listing,
+                                        started,
+                                    });
+                                    break;
+                                }
+                                Err(err) => {
+                                    if let PoolError::Full { limit } = err {
+                                        debug!("listings: pool full ({limit})");
+                                    }
+                                    let response =
+                                        router::listings_busy(&mut ctx.app().routes, &request);
                                     (Some(request), response)
                                 }
                             }
@@ -603,23 +655,38 @@ impl Protocol<App> for Connection {
         }
     }
 
-    /// A password check is back: answer its request, then whatever was pipelined behind it.
+    /// A password check or a listing is back: answer its request, then whatever was
+    /// pipelined behind it.
     fn work_done(&mut self, ctx: &mut Context<'_, App>, done: Done) {
         let Some(Checking {
             request,
-            then,
+            awaited,
             started,
         }) = self.checking.take()
         else {
             return;
         };
         let now = ctx.now();
-        let response = match done.take::<Verdict>() {
-            Ok(verdict) => router::resume(&mut ctx.app().routes, &request, then, &verdict, now),
-            Err(err) => {
-                error!("{}: password check: {err}", self.peer_name());
-                router::failed(&mut ctx.app().routes, &request)
-            }
+        let response = match awaited {
+            Awaited::Verdict(then) => match done.take::<Verdict>() {
+                Ok(verdict) => router::resume(&mut ctx.app().routes, &request, then, &verdict, now),
+                Err(err) => {
+                    error!("{}: password check: {err}", self.peer_name());
+                    router::failed(&mut ctx.app().routes, &request)
+                }
+            },
+            Awaited::Listing => match done.take::<BuiltListing>() {
+                Ok(built) => ctx.app().routes.site.listing_built(&request, built),
+                Err(err) => {
+                    error!("{}: directory listing: {err}", self.peer_name());
+                    ctx.app().routes.site.error(
+                        Status::InternalServerError,
+                        "the directory listing failed",
+                        request.keep_alive,
+                        request.method == Method::Head,
+                    )
+                }
+            },
         };
         if self.done {
             return;

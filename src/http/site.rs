@@ -108,6 +108,56 @@ pub struct Site {
     listing: bool,
 }
 
+/// What [`Site::respond_deferring`] gives.
+#[derive(Debug)]
+pub(crate) enum Served {
+    /// The response, ready.
+    Now(Response),
+    /// A directory listing to build off the loop first.
+    Listing(ListingJob),
+}
+
+/// A listing page kept from before, or the job that builds it.
+enum Listed {
+    Kept(Arc<str>),
+    Build(ListingJob),
+}
+
+/// A directory listing to build: the open directory, and what the page is kept by.
+/// [`build`](Self::build) does the slow part (the directory read, the sort, the page) and
+/// touches nothing of the [`Site`], so it may run on any thread.
+#[derive(Debug)]
+pub(crate) struct ListingJob {
+    decoded: Vec<u8>,
+    relative: PathBuf,
+    fd: OwnedFd,
+    stat: FileStat,
+    looked_up_at: SystemTime,
+}
+
+/// A built listing page, for [`Site::listing_built`].
+#[derive(Debug)]
+pub(crate) struct BuiltListing {
+    relative: PathBuf,
+    stat: FileStat,
+    looked_up_at: SystemTime,
+    page: Result<Arc<str>, Refusal>,
+}
+
+impl ListingJob {
+    /// Reads the directory and makes its page.
+    pub(crate) fn build(self) -> BuiltListing {
+        let page = entries(&self.fd)
+            .map(|entries| Arc::from(listing_page(&self.decoded, entries, MAX_LISTED)));
+        BuiltListing {
+            relative: self.relative,
+            stat: self.stat,
+            looked_up_at: self.looked_up_at,
+            page,
+        }
+    }
+}
+
 /// A directory's variants by negotiated name ([`variant_index`]).
 type VariantIndex = HashMap<Vec<u8>, Vec<Variant>>;
 
@@ -229,33 +279,59 @@ impl Site {
 
     /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
     /// variant or 406, a listing, a 301, or an error page.
+    ///
+    /// A listing that is not kept is built here, in this call; the server instead builds
+    /// it on a worker thread ([`respond_deferring`](Self::respond_deferring)).
     pub fn respond(&mut self, request: &Request) -> Response {
+        match self.respond_deferring(request) {
+            Served::Now(response) => response,
+            Served::Listing(job) => {
+                let built = job.build();
+                self.listing_built(request, built)
+            }
+        }
+    }
+
+    /// [`respond`](Self::respond), except that a directory listing not kept from before
+    /// comes back as a [`ListingJob`] to build off the loop: reading and sorting a
+    /// 50,000-entry directory takes tens of milliseconds, which on the loop would hold up
+    /// every other connection. Hand what [`ListingJob::build`] returns to
+    /// [`listing_built`](Self::listing_built).
+    pub(crate) fn respond_deferring(&mut self, request: &Request) -> Served {
         let head_only = request.method == Method::Head;
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
         let decoded = match percent_decode(path.as_bytes()) {
             Ok(decoded) => decoded,
-            Err((status, detail)) => return self.error(status, detail, keep_alive, head_only),
+            Err((status, detail)) => {
+                return Served::Now(self.error(status, detail, keep_alive, head_only))
+            }
         };
         if is_hidden(&decoded) {
-            return self.error(
+            return Served::Now(self.error(
                 Status::Forbidden,
                 "hidden path: a segment starts with '.'",
                 keep_alive,
                 head_only,
-            );
+            ));
         }
         let max_age = self.policy.max_age(&decoded);
-        match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
-            Ok(response) => response,
-            Err((Status::NotFound, detail)) => self
-                .negotiated(request, &decoded)
-                .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
-            Err((Status::Forbidden, NO_INDEX)) if self.listing => {
-                self.listing(request, &decoded, max_age)
-            }
-            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
-        }
+        Served::Now(
+            match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
+                Ok(response) => response,
+                Err((Status::NotFound, detail)) => self
+                    .negotiated(request, &decoded)
+                    .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
+                Err((Status::Forbidden, NO_INDEX)) if self.listing => {
+                    match self.listing_page(decoded) {
+                        Ok(Listed::Kept(page)) => self.listing_response(request, &page),
+                        Ok(Listed::Build(job)) => return Served::Listing(job),
+                        Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+                    }
+                }
+                Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+            },
+        )
     }
 
     /// The file `target` names: from the cache, or looked up beneath the root and opened
@@ -483,20 +559,14 @@ impl Site {
         found
     }
 
-    /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
-    ///
-    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
-    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
-    /// is read and sorted once, not once per request, so asking for its listing again and
-    /// again does not hold the loop up each time.
-    fn listing(&mut self, request: &Request, decoded: &[u8], max_age: Option<u64>) -> Response {
+    /// The 200 with a listing page (the decoded path ends in `/`), with the freshness of
+    /// the path asked for.
+    fn listing_response(&mut self, request: &Request, page: &str) -> Response {
         let head_only = request.method == Method::Head;
-        let page = match self.listing_page(decoded) {
-            Ok(page) => page,
-            Err((status, detail)) => {
-                return self.error(status, detail, request.keep_alive, head_only)
-            }
-        };
+        let path = request.target.split(['?', '#']).next().unwrap_or("");
+        let max_age = percent_decode(path.as_bytes())
+            .ok()
+            .and_then(|decoded| self.policy.max_age(&decoded));
         let (date, time) = self.dates.now_and_time();
         let head = ResponseHead {
             content_length: page.len() as u64,
@@ -504,12 +574,17 @@ impl Site {
             freshness: max_age.map(|age| (age, time)),
             ..ResponseHead::new(Status::Ok, HTML)
         };
-        page_response(head, date, &page, head_only)
+        page_response(head, date, page, head_only)
     }
 
-    /// The listing page of the directory at `decoded`, from the cache of listings or read.
-    fn listing_page(&mut self, decoded: &[u8]) -> Result<Arc<str>, Refusal> {
-        let relative = confine(decoded)?;
+    /// The listing of the directory at `decoded`: the kept page if the directory's `fstat`
+    /// is what it was when the page was built, else the job that builds it.
+    ///
+    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
+    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
+    /// is read and sorted once, not once per request.
+    fn listing_page(&mut self, decoded: Vec<u8>) -> Result<Listed, Refusal> {
+        let relative = confine(&decoded)?;
         // As for files: the racy-clean rule counts from before the directory is read.
         let looked_up_at = SystemTime::now();
         let fd = self.open_dir(&relative)?;
@@ -521,21 +596,42 @@ impl Site {
         })?;
         if let Some((seen, page)) = self.listings.get(&relative) {
             if *seen == stat {
-                return Ok(Arc::clone(page));
+                return Ok(Listed::Kept(Arc::clone(page)));
             }
         }
-        let page: Arc<str> = listing_page(decoded, entries(&fd)?, MAX_LISTED).into();
-        if trustworthy(&stat, looked_up_at) {
+        Ok(Listed::Build(ListingJob {
+            decoded,
+            relative,
+            fd,
+            stat,
+            looked_up_at,
+        }))
+    }
+
+    /// The response for a listing [`ListingJob::build`] made (on any thread), which is
+    /// kept for the next request if the directory had settled when it was read.
+    pub(crate) fn listing_built(&mut self, request: &Request, built: BuiltListing) -> Response {
+        let page = match built.page {
+            Ok(page) => page,
+            Err((status, detail)) => {
+                let head_only = request.method == Method::Head;
+                return self.error(status, detail, request.keep_alive, head_only);
+            }
+        };
+        if trustworthy(&built.stat, built.looked_up_at) {
             if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
                 self.listings.clear();
                 self.listing_bytes = 0;
             }
-            if let Some((_, old)) = self.listings.insert(relative, (stat, Arc::clone(&page))) {
+            let kept = self
+                .listings
+                .insert(built.relative, (built.stat, Arc::clone(&page)));
+            if let Some((_, old)) = kept {
                 self.listing_bytes -= old.len();
             }
             self.listing_bytes += page.len();
         }
-        Ok(page)
+        self.listing_response(request, &page)
     }
 
     /// Opens the directory `relative` beneath the root, like any file.
