@@ -288,3 +288,46 @@ fn a_variant_gets_the_freshness_a_direct_request_for_it_gets() {
     let english = get(server.addr, "/hello", &[("Accept-Language", "en")]);
     assert_eq!(english.header("cache-control"), Some("max-age=30"));
 }
+
+#[test]
+fn a_directory_is_indexed_off_the_loop_once_and_pipelined_requests_wait_their_turn() {
+    // Every name that names nothing looks for variants in its directory, which means
+    // reading it in full: tens of milliseconds for 50,000 entries, so the server does it
+    // on its directory thread (a pool job) and keeps the index while the directory is
+    // unchanged. A kept index, a file and a direct variant request cost no job.
+    let root = TempDir::new("http-negotiation-pool");
+    root.write("d/page.en.html", b"en\n");
+    root.write("d/page.de.html", b"de\n");
+    root.write("e/note.txt", b"note\n");
+    wait_until_settled(&root.path().join("d"));
+    wait_until_settled(&root.path().join("e"));
+    let (server, stats) = serve_with_stats(root.path(), ServerConfig::default());
+    let german = get(server.addr, "/d/page", &[("Accept-Language", "de")]);
+    assert_eq!((german.code, german.text()), (200, "de\n"));
+    assert_eq!(
+        stats.pool_jobs(),
+        1,
+        "the directory is read by the directory thread"
+    );
+    let english = get(server.addr, "/d/page", &[("Accept-Language", "en")]);
+    assert_eq!(english.text(), "en\n");
+    assert_eq!(get(server.addr, "/d/missing", &[]).code, 404);
+    assert_eq!(get(server.addr, "/d/page.de.html", &[]).text(), "de\n");
+    assert_eq!(stats.pool_jobs(), 1, "a kept index and a file need no job");
+
+    // Pipelined on one connection: a name whose directory must be read, a 404 there
+    // (then kept), and a kept one; answered in the order asked.
+    let bytes = exchange(
+        server.addr,
+        b"GET /e/note HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /e/nothing HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /d/page HTTP/1.0\r\nAccept-Language: de\r\n\r\n",
+    );
+    let responses = parse_responses(&bytes, &[false, false, false]);
+    assert_eq!(responses.len(), 3);
+    assert_eq!((responses[0].code, responses[0].text()), (200, "note\n"));
+    assert_eq!(responses[0].header("content-location"), Some("note.txt"));
+    assert_eq!(responses[1].code, 404);
+    assert_eq!(responses[2].text(), "de\n");
+    assert_eq!(stats.pool_jobs(), 2);
+}

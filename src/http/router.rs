@@ -16,7 +16,7 @@ use std::time::Instant;
 use log::debug;
 
 use super::app::{self, AppRequest, Reply, Step};
-use super::site::{ListingJob, Served};
+use super::site::{DirectoryJob, Served};
 use super::{
     challenge, parse_basic, AccessControl, Check, DateCache, Lookup, Method, Request, Response,
     Site, Status, Verdict,
@@ -41,9 +41,9 @@ pub(crate) enum Routed {
     Now(Response),
     /// Run this check off the loop, then [`resume`].
     Check(Check, Then),
-    /// Build this directory listing off the loop, then hand it to
-    /// [`Site::listing_built`].
-    Listing(ListingJob),
+    /// Read this directory off the loop (for a listing, or a name's variants), then hand
+    /// what it made to [`Site::directory_read`].
+    Directory(DirectoryJob),
 }
 
 /// What a password check was for.
@@ -130,7 +130,7 @@ pub(crate) fn route(routes: &mut Routes, request: &Request, now: Instant) -> Rou
     }
     match routes.site.respond_deferring(request) {
         Served::Now(response) => Routed::Now(response),
-        Served::Listing(job) => Routed::Listing(job),
+        Served::Directory(job) => Routed::Directory(job),
     }
 }
 
@@ -187,11 +187,11 @@ pub(crate) fn busy(routes: &mut Routes, request: &Request) -> Response {
     reply_response(routes, request, &reply, request.keep_alive)
 }
 
-/// The answer when the listing pool is full: 503, try again in a second.
-pub(crate) fn listings_busy(routes: &mut Routes, request: &Request) -> Response {
+/// The answer when the directory pool is full: 503, try again in a second.
+pub(crate) fn directories_busy(routes: &mut Routes, request: &Request) -> Response {
     let reply = Reply::error(
         Status::ServiceUnavailable,
-        "too many directory listings are being built; try again in a second",
+        "too many large directories are being read; try again in a second",
     )
     .header("Retry-After", "1".to_owned());
     reply_response(routes, request, &reply, request.keep_alive)

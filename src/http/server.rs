@@ -26,7 +26,7 @@ use log::{debug, error, log_enabled, Level};
 
 use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::router::{self, Routed, Routes, Then};
-use super::site::BuiltListing;
+use super::site::DirectoryRead;
 use super::{
     app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
     Site, Status, Verdict, HTML, SERVER,
@@ -125,20 +125,21 @@ pub struct HttpServer {
 }
 
 /// What every connection shares: the site (its cache and `Date` header), the routes, the
-/// pool for password checks, and the one for directory listings.
+/// pool for password checks, and the one that reads large directories.
 struct App {
     routes: Routes,
     pool: Option<PoolId>,
-    /// One thread that builds listing pages: reading and sorting a 50,000-entry directory
-    /// takes tens of milliseconds, which on the loop would stall every other connection.
-    listings: Option<PoolId>,
+    /// One thread that reads directories in full, for a listing page or a variant index
+    /// not kept from before: reading a 50,000-entry directory takes tens of milliseconds,
+    /// which on the loop would stall every other connection.
+    directories: Option<PoolId>,
 }
 
-/// Listings built at once (one thread: a listing is mostly one directory read, and the
+/// Directories read at once (one thread: the work is mostly the read itself, and the
 /// machine's other cores serve the loops) ...
-const LISTING_WORKERS: usize = 1;
+const DIRECTORY_WORKERS: usize = 1;
 /// ... and waiting for it; one more is answered 503 with `Retry-After: 1`.
-const LISTING_QUEUE: usize = 32;
+const DIRECTORY_QUEUE: usize = 32;
 
 impl HttpServer {
     /// A server for `site` on a bound `listener` (bind port 0 to let the OS choose).
@@ -180,12 +181,12 @@ impl HttpServer {
             App {
                 routes,
                 pool: None,
-                listings: None,
+                directories: None,
             },
             loop_config,
         )?;
-        let listings = lp.add_pool(LISTING_WORKERS, LISTING_QUEUE)?;
-        lp.app_mut().listings = Some(listings);
+        let directories = lp.add_pool(DIRECTORY_WORKERS, DIRECTORY_QUEUE)?;
+        lp.app_mut().directories = Some(directories);
         if config.access.is_some() || config.app.is_some() {
             let pool = lp.add_pool(config.auth_workers.max(1), config.auth_queue)?;
             lp.app_mut().pool = Some(pool);
@@ -258,7 +259,7 @@ fn full_message() -> Vec<u8> {
     out
 }
 
-/// A request waiting for work off the loop: its password check, or its listing page.
+/// A request waiting for work off the loop: its password check, or a directory read in full.
 struct Checking {
     request: Request,
     awaited: Awaited,
@@ -269,8 +270,8 @@ struct Checking {
 enum Awaited {
     /// A password check's [`Verdict`], then this.
     Verdict(Then),
-    /// A listing page ([`BuiltListing`]).
-    Listing,
+    /// A directory read: a listing page or a variant index ([`DirectoryRead`]).
+    Directory,
 }
 
 /// One client connection.
@@ -357,27 +358,27 @@ impl Connection {
                                 }
                             }
                         }
-                        Routed::Listing(job) => {
-                            let Some(pool) = ctx.app().listings else {
-                                unreachable!("every server makes its listing pool");
+                        Routed::Directory(job) => {
+                            let Some(pool) = ctx.app().directories else {
+                                unreachable!("every server makes its directory pool");
                             };
                             match ctx.run_in_pool(pool, move || job.build()) {
                                 Ok(_) => {
                                     // As for a password check: nothing more is read or
-                                    // answered until the page is back, in work_done.
+                                    // answered until the directory is read, in work_done.
                                     self.checking = Some(Checking {
                                         request,
-                                        awaited: Awaited::Listing,
+                                        awaited: Awaited::Directory,
                                         started,
                                     });
                                     break;
                                 }
                                 Err(err) => {
                                     if let PoolError::Full { limit } = err {
-                                        debug!("listings: pool full ({limit})");
+                                        debug!("directories: pool full ({limit})");
                                     }
                                     let response =
-                                        router::listings_busy(&mut ctx.app().routes, &request);
+                                        router::directories_busy(&mut ctx.app().routes, &request);
                                     (Some(request), response)
                                 }
                             }
@@ -655,7 +656,7 @@ impl Protocol<App> for Connection {
         }
     }
 
-    /// A password check or a listing is back: answer its request, then whatever was
+    /// A password check or a directory read is back: answer its request, then whatever was
     /// pipelined behind it.
     fn work_done(&mut self, ctx: &mut Context<'_, App>, done: Done) {
         let Some(Checking {
@@ -675,13 +676,13 @@ impl Protocol<App> for Connection {
                     router::failed(&mut ctx.app().routes, &request)
                 }
             },
-            Awaited::Listing => match done.take::<BuiltListing>() {
-                Ok(built) => ctx.app().routes.site.listing_built(&request, built),
+            Awaited::Directory => match done.take::<DirectoryRead>() {
+                Ok(read) => ctx.app().routes.site.directory_read(&request, read),
                 Err(err) => {
-                    error!("{}: directory listing: {err}", self.peer_name());
+                    error!("{}: reading a directory: {err}", self.peer_name());
                     ctx.app().routes.site.error(
                         Status::InternalServerError,
-                        "the directory listing failed",
+                        "reading the directory failed",
                         request.keep_alive,
                         request.method == Method::Head,
                     )

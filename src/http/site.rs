@@ -113,47 +113,106 @@ pub struct Site {
 pub(crate) enum Served {
     /// The response, ready.
     Now(Response),
-    /// A directory listing to build off the loop first.
-    Listing(ListingJob),
+    /// A directory to read off the loop first (for a listing, or a name's variants).
+    Directory(DirectoryJob),
 }
 
 /// A listing page kept from before, or the job that builds it.
 enum Listed {
     Kept(Arc<str>),
-    Build(ListingJob),
+    Build(DirectoryJob),
 }
 
-/// A directory listing to build: the open directory, and what the page is kept by.
-/// [`build`](Self::build) does the slow part (the directory read, the sort, the page) and
-/// touches nothing of the [`Site`], so it may run on any thread.
+/// The variants of a name, from its directory's kept index (`None`: none, or the
+/// directory cannot be opened), or the job that indexes the directory.
+enum Variants {
+    Kept(Option<Vec<Variant>>),
+    Build(DirectoryJob),
+}
+
+/// A directory to read in full, and why: the slow part of a listing or of a negotiation
+/// (reading 50,000 entries takes tens of milliseconds). [`build`](Self::build) touches
+/// nothing of the [`Site`], so it may run on any thread; what it makes is kept by the
+/// directory's path and its `fstat` from before the read.
 #[derive(Debug)]
-pub(crate) struct ListingJob {
-    decoded: Vec<u8>,
+pub(crate) struct DirectoryJob {
+    purpose: Purpose,
     relative: PathBuf,
     fd: OwnedFd,
     stat: FileStat,
     looked_up_at: SystemTime,
 }
 
-/// A built listing page, for [`Site::listing_built`].
 #[derive(Debug)]
-pub(crate) struct BuiltListing {
+enum Purpose {
+    /// The listing page of the directory at this decoded path.
+    Listing { decoded: Vec<u8> },
+    /// The variants of the last segment of `decoded`, in its directory; without any, a
+    /// 404 saying `detail`.
+    Variants {
+        decoded: Vec<u8>,
+        detail: &'static str,
+    },
+}
+
+/// What a [`DirectoryJob`] made, for [`Site::directory_read`].
+#[derive(Debug)]
+pub(crate) struct DirectoryRead {
     relative: PathBuf,
     stat: FileStat,
     looked_up_at: SystemTime,
-    page: Result<Arc<str>, Refusal>,
+    made: Made,
 }
 
-impl ListingJob {
-    /// Reads the directory and makes its page.
-    pub(crate) fn build(self) -> BuiltListing {
-        let page = entries(&self.fd)
-            .map(|entries| Arc::from(listing_page(&self.decoded, entries, MAX_LISTED)));
-        BuiltListing {
+#[derive(Debug)]
+enum Made {
+    Listing(Result<Arc<str>, Refusal>),
+    /// The variants of the name asked for, and the directory's variant index when it is
+    /// to be kept (read settled, not too large).
+    Variants {
+        decoded: Vec<u8>,
+        detail: &'static str,
+        found: Option<Vec<Variant>>,
+        index: Option<VariantIndex>,
+    },
+}
+
+impl DirectoryJob {
+    /// Reads the directory, and makes its listing page or its variant index.
+    pub(crate) fn build(self) -> DirectoryRead {
+        let made = match self.purpose {
+            Purpose::Listing { decoded } => Made::Listing(
+                entries(&self.fd)
+                    .map(|entries| Arc::from(listing_page(&decoded, entries, MAX_LISTED))),
+            ),
+            Purpose::Variants { decoded, detail } => {
+                let index = entries(&self.fd).ok().map(|entries| {
+                    variant_index(entries.filter(|(_, is_dir)| !is_dir).map(|(name, _)| name))
+                });
+                let base = decoded
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(&decoded[..], |slash| &decoded[slash + 1..]);
+                let found = index.as_ref().and_then(|index| index.get(base).cloned());
+                // An index that will not be kept is dropped here, not on the loop: freeing
+                // 50,000 entries' names takes milliseconds too.
+                let keep = trustworthy(&self.stat, self.looked_up_at)
+                    && index
+                        .as_ref()
+                        .is_some_and(|index| indexed_size(index) <= MAX_INDEXED);
+                Made::Variants {
+                    decoded,
+                    detail,
+                    found,
+                    index: index.filter(|_| keep),
+                }
+            }
+        };
+        DirectoryRead {
             relative: self.relative,
             stat: self.stat,
             looked_up_at: self.looked_up_at,
-            page,
+            made,
         }
     }
 }
@@ -280,23 +339,25 @@ impl Site {
     /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
     /// variant or 406, a listing, a 301, or an error page.
     ///
-    /// A listing that is not kept is built here, in this call; the server instead builds
-    /// it on a worker thread ([`respond_deferring`](Self::respond_deferring)).
+    /// A directory that must be read in full (a listing or a variant index not kept from
+    /// before) is read here, in this call; [`HttpServer`](super::HttpServer) reads it on a
+    /// thread of its own instead, so that its loop goes on serving meanwhile.
     pub fn respond(&mut self, request: &Request) -> Response {
         match self.respond_deferring(request) {
             Served::Now(response) => response,
-            Served::Listing(job) => {
-                let built = job.build();
-                self.listing_built(request, built)
+            Served::Directory(job) => {
+                let read = job.build();
+                self.directory_read(request, read)
             }
         }
     }
 
-    /// [`respond`](Self::respond), except that a directory listing not kept from before
-    /// comes back as a [`ListingJob`] to build off the loop: reading and sorting a
-    /// 50,000-entry directory takes tens of milliseconds, which on the loop would hold up
-    /// every other connection. Hand what [`ListingJob::build`] returns to
-    /// [`listing_built`](Self::listing_built).
+    /// [`respond`](Self::respond), except that a directory that must be read in full (for
+    /// a listing not kept from before, or to index the variants of a name that names no
+    /// file) comes back as a [`DirectoryJob`] to run off the loop: reading a 50,000-entry
+    /// directory takes tens of milliseconds, which on the loop would hold up every other
+    /// connection. Hand what [`DirectoryJob::build`] returns to
+    /// [`directory_read`](Self::directory_read).
     pub(crate) fn respond_deferring(&mut self, request: &Request) -> Served {
         let head_only = request.method == Method::Head;
         let keep_alive = request.keep_alive;
@@ -319,13 +380,14 @@ impl Site {
         Served::Now(
             match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
                 Ok(response) => response,
-                Err((Status::NotFound, detail)) => self
-                    .negotiated(request, &decoded)
-                    .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
+                Err((Status::NotFound, detail)) => match self.variants_of(&decoded, detail) {
+                    Variants::Kept(found) => self.negotiated(request, &decoded, found, detail),
+                    Variants::Build(job) => return Served::Directory(job),
+                },
                 Err((Status::Forbidden, NO_INDEX)) if self.listing => {
                     match self.listing_page(decoded) {
                         Ok(Listed::Kept(page)) => self.listing_response(request, &page),
-                        Ok(Listed::Build(job)) => return Served::Listing(job),
+                        Ok(Listed::Build(job)) => return Served::Directory(job),
                         Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
                     }
                 }
@@ -468,13 +530,18 @@ impl Site {
     /// Content negotiation for a path that names nothing: the best variant `NAME.*` in its
     /// directory, served as a direct request for it would be, or a 406. `None` when the
     /// directory holds no variant (then the answer stays 404).
-    fn negotiated(&mut self, request: &Request, decoded: &[u8]) -> Option<Response> {
-        let slash = decoded.iter().rposition(|&b| b == b'/')?;
-        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
-        if base.is_empty() {
-            return None;
-        }
-        let found = self.variants_in(dir, base)?;
+    fn negotiated(
+        &mut self,
+        request: &Request,
+        decoded: &[u8],
+        found: Option<Vec<Variant>>,
+        detail: &'static str,
+    ) -> Response {
+        let head_only = request.method == Method::Head;
+        let (Some(found), Some(slash)) = (found, decoded.iter().rposition(|&b| b == b'/')) else {
+            return self.error(Status::NotFound, detail, request.keep_alive, head_only);
+        };
+        let dir = &decoded[..=slash];
         let fields = &request.fields;
         let choice = negotiate(
             &found,
@@ -482,7 +549,6 @@ impl Site {
             fields.accept_language.as_deref(),
             &self.languages,
         );
-        let head_only = request.method == Method::Head;
         let Some(chosen) = choice.chosen else {
             let page = not_acceptable_page(&found);
             let head = ResponseHead {
@@ -491,7 +557,7 @@ impl Site {
                 vary: choice.vary,
                 ..ResponseHead::new(Status::NotAcceptable, HTML)
             };
-            return Some(page_response(head, self.dates.now(), &page, head_only));
+            return page_response(head, self.dates.now(), &page, head_only);
         };
         let variant = &found[chosen];
         let name = percent_encode(&variant.name);
@@ -516,47 +582,50 @@ impl Site {
         let mut variant_path = dir.to_vec();
         variant_path.extend_from_slice(&variant.name);
         let max_age = self.policy.max_age(&variant_path);
-        Some(
-            match self.serve_file(request, &target, max_age, negotiated) {
-                Ok(response) => response,
-                Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
-            },
-        )
+        match self.serve_file(request, &target, max_age, negotiated) {
+            Ok(response) => response,
+            Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
+        }
     }
 
-    /// The variants of `base` in the directory at decoded path `dir`, or `None` if it has
-    /// none (or cannot be read). The directory's [`variant_index`] is kept while its `fstat`
-    /// is unchanged, like a listing: every 404 looks here, and a large directory must not
-    /// be read again for each.
-    fn variants_in(&mut self, dir: &[u8], base: &[u8]) -> Option<Vec<Variant>> {
-        let relative = confine(dir).ok()?;
+    /// The variants of the last segment of `decoded` (a path that names nothing) in its
+    /// directory, from the directory's kept [`variant_index`], or the job that indexes it.
+    /// The index is kept while the directory's `fstat` is unchanged, like a listing: every
+    /// 404 looks here, and a large directory must not be read again for each.
+    fn variants_of(&mut self, decoded: &[u8], detail: &'static str) -> Variants {
+        let Some(slash) = decoded.iter().rposition(|&b| b == b'/') else {
+            return Variants::Kept(None);
+        };
+        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
+        if base.is_empty() {
+            return Variants::Kept(None);
+        }
+        let Ok(relative) = confine(dir) else {
+            return Variants::Kept(None);
+        };
         // As for files: the racy-clean rule counts from before the directory is read.
         let looked_up_at = SystemTime::now();
-        let fd = self.open_dir(&relative).ok()?;
-        let stat = self.root.stat(&fd).ok()?;
+        let Ok(fd) = self.open_dir(&relative) else {
+            return Variants::Kept(None);
+        };
+        let Ok(stat) = self.root.stat(&fd) else {
+            return Variants::Kept(None);
+        };
         if let Some((seen, index)) = self.variant_indexes.get(&relative) {
             if *seen == stat {
-                return index.get(base).cloned();
+                return Variants::Kept(index.get(base).cloned());
             }
         }
-        let names = entries(&fd)
-            .ok()?
-            .filter(|(_, is_dir)| !is_dir)
-            .map(|(name, _)| name);
-        let index = variant_index(names);
-        let found = index.get(base).cloned();
-        let size: usize = index.values().map(Vec::len).sum();
-        if trustworthy(&stat, looked_up_at) && size <= MAX_INDEXED {
-            if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
-                self.variant_indexes.clear();
-                self.indexed = 0;
-            }
-            if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
-                self.indexed -= old.values().map(Vec::len).sum::<usize>();
-            }
-            self.indexed += size;
-        }
-        found
+        Variants::Build(DirectoryJob {
+            purpose: Purpose::Variants {
+                decoded: decoded.to_vec(),
+                detail,
+            },
+            relative,
+            fd,
+            stat,
+            looked_up_at,
+        })
     }
 
     /// The 200 with a listing page (the decoded path ends in `/`), with the freshness of
@@ -599,8 +668,8 @@ impl Site {
                 return Ok(Listed::Kept(Arc::clone(page)));
             }
         }
-        Ok(Listed::Build(ListingJob {
-            decoded,
+        Ok(Listed::Build(DirectoryJob {
+            purpose: Purpose::Listing { decoded },
             relative,
             fd,
             stat,
@@ -608,30 +677,59 @@ impl Site {
         }))
     }
 
-    /// The response for a listing [`ListingJob::build`] made (on any thread), which is
-    /// kept for the next request if the directory had settled when it was read.
-    pub(crate) fn listing_built(&mut self, request: &Request, built: BuiltListing) -> Response {
-        let page = match built.page {
-            Ok(page) => page,
-            Err((status, detail)) => {
+    /// The response once a [`DirectoryJob`] is done (on any thread): the listing, or the
+    /// negotiated variant, 406 or 404. What it made is kept for the next request if the
+    /// directory had settled when it was read.
+    pub(crate) fn directory_read(&mut self, request: &Request, read: DirectoryRead) -> Response {
+        let settled = trustworthy(&read.stat, read.looked_up_at);
+        match read.made {
+            Made::Listing(Err((status, detail))) => {
                 let head_only = request.method == Method::Head;
-                return self.error(status, detail, request.keep_alive, head_only);
+                self.error(status, detail, request.keep_alive, head_only)
             }
-        };
-        if trustworthy(&built.stat, built.looked_up_at) {
-            if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
-                self.listings.clear();
-                self.listing_bytes = 0;
+            Made::Listing(Ok(page)) => {
+                if settled {
+                    if self.listings.len() >= LISTINGS
+                        || self.listing_bytes + page.len() > CACHE_BYTES
+                    {
+                        self.listings.clear();
+                        self.listing_bytes = 0;
+                    }
+                    let kept = self
+                        .listings
+                        .insert(read.relative, (read.stat, Arc::clone(&page)));
+                    if let Some((_, old)) = kept {
+                        self.listing_bytes -= old.len();
+                    }
+                    self.listing_bytes += page.len();
+                }
+                self.listing_response(request, &page)
             }
-            let kept = self
-                .listings
-                .insert(built.relative, (built.stat, Arc::clone(&page)));
-            if let Some((_, old)) = kept {
-                self.listing_bytes -= old.len();
+            Made::Variants {
+                decoded,
+                detail,
+                found,
+                index,
+            } => {
+                if let Some(index) = index {
+                    self.keep_index(read.relative, read.stat, index);
+                }
+                self.negotiated(request, &decoded, found, detail)
             }
-            self.listing_bytes += page.len();
         }
-        self.listing_response(request, &page)
+    }
+
+    /// Keeps a directory's variant index (read settled, and at most [`MAX_INDEXED`]).
+    fn keep_index(&mut self, relative: PathBuf, stat: FileStat, index: VariantIndex) {
+        let size = indexed_size(&index);
+        if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
+            self.variant_indexes.clear();
+            self.indexed = 0;
+        }
+        if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
+            self.indexed -= indexed_size(&old);
+        }
+        self.indexed += size;
     }
 
     /// Opens the directory `relative` beneath the root, like any file.
@@ -718,6 +816,11 @@ fn entries(fd: &OwnedFd) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusa
         let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
         Some((name.to_vec(), is_dir))
     }))
+}
+
+/// How many variants an index holds, as counted against [`MAX_INDEXED`].
+fn indexed_size(index: &VariantIndex) -> usize {
+    index.values().map(Vec::len).sum()
 }
 
 /// Whether a file read at `read_at` may be cached: not if it was modified or changed within
