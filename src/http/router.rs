@@ -42,8 +42,9 @@ pub(crate) enum Routed {
     /// Run this check off the loop, then [`resume`].
     Check(Check, Then),
     /// Read this directory off the loop (for a listing, or a name's variants), then hand
-    /// what it made to [`Site::directory_read`].
-    Directory(DirectoryJob),
+    /// what it made to [`Site::directory_read`]; `true` marks the answer
+    /// `Cache-Control: private` (a path under `--auth`).
+    Directory(DirectoryJob, bool),
 }
 
 /// What a password check was for.
@@ -122,7 +123,10 @@ pub(crate) fn route(routes: &mut Routes, request: &Request, now: Instant) -> Rou
             match rule.file.lookup(&creds, now) {
                 Lookup::Cached(_) => {
                     drop(access);
-                    return Routed::Now(private(routes.site.respond(request)));
+                    return match routes.site.respond_deferring(request) {
+                        Served::Now(response) => Routed::Now(private(response)),
+                        Served::Directory(job) => Routed::Directory(job, true),
+                    };
                 }
                 Lookup::Check(check) => return Routed::Check(check, Then::Static(index)),
             }
@@ -130,7 +134,7 @@ pub(crate) fn route(routes: &mut Routes, request: &Request, now: Instant) -> Rou
     }
     match routes.site.respond_deferring(request) {
         Served::Now(response) => Routed::Now(response),
-        Served::Directory(job) => Routed::Directory(job),
+        Served::Directory(job) => Routed::Directory(job, false),
     }
 }
 
@@ -235,7 +239,7 @@ fn reply_response(
 
 /// Marks a response for one user's eyes only: `Cache-Control: private` (added to the
 /// directives `--cache` gave it, if any), so no shared cache keeps a protected file.
-fn private(mut response: Response) -> Response {
+pub(crate) fn private(mut response: Response) -> Response {
     add_private(&mut response.bytes);
     response
 }

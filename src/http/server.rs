@@ -270,8 +270,9 @@ struct Checking {
 enum Awaited {
     /// A password check's [`Verdict`], then this.
     Verdict(Then),
-    /// A directory read: a listing page or a variant index ([`DirectoryRead`]).
-    Directory,
+    /// A directory read: a listing page or a variant index ([`DirectoryRead`]); `true`
+    /// for an answer marked `Cache-Control: private` (a path under `--auth`).
+    Directory(bool),
 }
 
 /// One client connection.
@@ -358,7 +359,7 @@ impl Connection {
                                 }
                             }
                         }
-                        Routed::Directory(job) => {
+                        Routed::Directory(job, private) => {
                             let Some(pool) = ctx.app().directories else {
                                 unreachable!("every server makes its directory pool");
                             };
@@ -368,7 +369,7 @@ impl Connection {
                                     // answered until the directory is read, in work_done.
                                     self.checking = Some(Checking {
                                         request,
-                                        awaited: Awaited::Directory,
+                                        awaited: Awaited::Directory(private),
                                         started,
                                     });
                                     break;
@@ -676,8 +677,15 @@ impl Protocol<App> for Connection {
                     router::failed(&mut ctx.app().routes, &request)
                 }
             },
-            Awaited::Directory => match done.take::<DirectoryRead>() {
-                Ok(read) => ctx.app().routes.site.directory_read(&request, read),
+            Awaited::Directory(private) => match done.take::<DirectoryRead>() {
+                Ok(read) => {
+                    let response = ctx.app().routes.site.directory_read(&request, read);
+                    if private {
+                        router::private(response)
+                    } else {
+                        response
+                    }
+                }
                 Err(err) => {
                     error!("{}: reading a directory: {err}", self.peer_name());
                     ctx.app().routes.site.error(
