@@ -351,8 +351,12 @@ impl RequestReader {
                 // The body is read as it arrives, never by waiting: until it is all here,
                 // the head waits (parsed once) and the request is "in progress", so the
                 // head timeout bounds a body that trickles in too.
-                let body_len = request.content_length.unwrap_or(0) as usize;
-                let end = request.head_len + body_len;
+                // Saturating: a `Limits::max_body` beyond the address space (a library
+                // user's u64::MAX) must not wrap `end` below the head and panic the slice
+                // below; such a body simply never completes (the head timeout ends it).
+                let body_len =
+                    usize::try_from(request.content_length.unwrap_or(0)).unwrap_or(usize::MAX);
+                let end = request.head_len.saturating_add(body_len);
                 if self.buffered() < end {
                     self.waiting_body = Some(request);
                     return Ok(None);
@@ -599,7 +603,13 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
                 None => value.into_owned(),
             });
         } else if name.eq_ignore_ascii_case("origin") {
-            origin = Some(String::from_utf8_lossy(trim(value)).into_owned());
+            // Browsers send one. Two are joined (RFC 9110 §5.3), which matches no Host:
+            // the CSRF check must not pass on whichever of them a parser happens to keep.
+            let value = String::from_utf8_lossy(trim(value));
+            origin = Some(match origin {
+                Some(before) => format!("{before}, {value}"),
+                None => value.into_owned(),
+            });
         } else if name.eq_ignore_ascii_case("content-type") {
             content_type = Some(String::from_utf8_lossy(trim(value)).into_owned());
         } else if name.eq_ignore_ascii_case("if-modified-since") {
@@ -1215,6 +1225,31 @@ mod tests {
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/a");
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/b");
         assert!(!reader.in_request());
+    }
+
+    #[test]
+    fn a_length_beyond_the_address_space_waits_and_never_panics() {
+        let limits = Limits {
+            max_body: u64::MAX,
+            ..Limits::default()
+        };
+        let mut reader = RequestReader::new(limits);
+        reader.feed(b"POST /app/login HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
+        assert_eq!(reader.next_request(), Ok(None));
+        assert!(
+            reader.in_request(),
+            "still waiting: the head timeout ends it"
+        );
+    }
+
+    #[test]
+    fn two_origin_headers_are_joined_so_neither_alone_passes() {
+        let req = parse_all(
+            b"POST /x HTTP/1.1\r\nHost: h:1\r\nOrigin: http://evil\r\nOrigin: http://h:1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(req.origin.as_deref(), Some("http://evil, http://h:1"));
     }
 
     #[test]
