@@ -395,6 +395,10 @@ fn body_errors_each_get_their_status_and_a_close() {
             format!("GET / HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             501,
         ),
+        (
+            format!("GET http://{host}/app/visits HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            501,
+        ),
         // Spellings a proxy in front might read differently: each refused, never guessed.
         (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: +3\r\n\r\nabc"), 400),
         (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: -1\r\n\r\n"), 400),
@@ -415,6 +419,11 @@ fn body_errors_each_get_their_status_and_a_close() {
         assert_eq!(all.len(), 1, "{wire:?}");
         assert_eq!(all[0].code, code, "{wire:?}");
         assert_eq!(all[0].header("connection"), Some("close"));
+        // Refused before routing, still an /app/ response: no-store (a 501 is cacheable
+        // by default). Outside /app/, nothing is added.
+        let request_line = wire.lines().next().unwrap();
+        let no_store = request_line.contains("/app/").then_some("no-store");
+        assert_eq!(all[0].header("cache-control"), no_store, "{wire:?}");
     }
 }
 
@@ -518,6 +527,7 @@ fn a_body_that_trickles_is_bounded_by_the_head_timeout() {
     let bytes = read_to_close(&mut sock);
     let all = parse_responses(&bytes, &[false]);
     assert_eq!(all[0].code, 408);
+    assert_eq!(all[0].header("cache-control"), Some("no-store"));
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",

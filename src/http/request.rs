@@ -276,6 +276,9 @@ pub struct RequestReader {
     consumed: usize,
     /// How far the unconsumed bytes have been searched for the end of the head.
     scanned: usize,
+    /// The refused head's request target, if its request line could be read: kept for
+    /// [`request_target`](Self::request_target) after the buffer is dropped.
+    refused_target: Option<String>,
     /// Set once a head was refused; every later call returns it again.
     failed: Option<RequestError>,
     /// The current head's complete request line has been checked by httparse.
@@ -300,6 +303,7 @@ impl RequestReader {
             consumed: 0,
             scanned: 0,
             failed: None,
+            refused_target: None,
             line_checked: false,
             waiting_body: None,
         }
@@ -370,6 +374,7 @@ impl RequestReader {
             Ok(None) => Ok(None),
             Err(mut err) => {
                 err.method = self.pending_method();
+                self.refused_target = self.request_target().map(str::to_owned);
                 self.failed = Some(err);
                 self.buf = Vec::new();
                 self.consumed = 0;
@@ -392,6 +397,25 @@ impl RequestReader {
         } else {
             None
         }
+    }
+
+    /// The target of the request whose head is arriving (or was refused), as soon as its
+    /// request line's second word is complete: where a refusal or a timeout was headed, so
+    /// that the answer can follow that place's rules (every `/app/` response is
+    /// `no-store`). `None` before then, or if it is not UTF-8.
+    pub fn request_target(&self) -> Option<&str> {
+        if self.failed.is_some() {
+            return self.refused_target.as_deref();
+        }
+        let pending = self.pending();
+        let start = pending.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        let line = &pending[start..pending.len().min(start + self.limits.max_request_line)];
+        let after_method = memchr(b' ', line)? + 1;
+        let rest = &line[after_method..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
+        std::str::from_utf8(&rest[..end]).ok()
     }
 
     /// Drops a consumed head, keeping the bytes after it (pipelining).
@@ -1239,6 +1263,25 @@ mod tests {
         assert!(
             reader.in_request(),
             "still waiting: the head timeout ends it"
+        );
+    }
+
+    #[test]
+    fn the_target_of_an_arriving_or_refused_head_is_known() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"\r\nPOST /app/lo");
+        assert_eq!(reader.request_target(), None, "not complete yet");
+        reader.feed(b"gin HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n");
+        assert_eq!(reader.request_target(), Some("/app/login"));
+        reader.feed(b"\r\n");
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::NotImplemented
+        );
+        assert_eq!(
+            reader.request_target(),
+            Some("/app/login"),
+            "kept after the refusal"
         );
     }
 
