@@ -132,6 +132,10 @@ fn forged_and_malformed_ids_start_a_fresh_session_with_a_new_id() {
         let new = sid_of(&res).unwrap();
         assert_ne!(new, forged, "the client's id was adopted");
         assert_eq!(new.len(), 32);
+        // whoami makes no session of its own: anonymous, never an error, never the id.
+        let who = app.get("/app/whoami", Some(forged));
+        assert_eq!((who.code, who.text()), (200, "anonymous\n"), "{forged:?}");
+        assert_eq!(who.header("set-cookie"), None);
     }
 }
 
