@@ -88,6 +88,7 @@ pub mod guide;
 pub mod http;
 mod key;
 mod key_map;
+pub mod proxy;
 mod readiness;
 mod selector;
 mod stop;
