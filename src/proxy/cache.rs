@@ -502,7 +502,8 @@ impl Cache {
     /// Stores `stored` under `key`, replacing what was there, then evicts the least
     /// recently used entries until the total fits. Returns the keys evicted. An entry
     /// larger than the whole cache is not stored.
-    pub fn insert(&mut self, key: String, stored: Stored) -> Vec<String> {
+    pub fn insert(&mut self, key: String, stored: impl Into<Arc<Stored>>) -> Vec<String> {
+        let stored = stored.into();
         self.remove(&key);
         if stored.size() > self.capacity {
             return Vec::new();
@@ -518,7 +519,7 @@ impl Cache {
         let tick = self.next_tick();
         self.bytes += stored.size();
         self.order.insert(tick, key.clone());
-        self.entries.insert(key, (Arc::new(stored), tick));
+        self.entries.insert(key, (stored, tick));
         evicted
     }
 
