@@ -18,7 +18,7 @@ use log::{debug, info, log_enabled, Level};
 
 use super::fetch::{self, FetchId};
 use super::server::{ProxyStats, State};
-use super::{head_end, parse_request, Headers, HeadError, RequestHead, Stored, Target};
+use super::{head_end, parse_request, HeadError, Headers, RequestHead, Stored, Target};
 use crate::event_loop::{ConnId, LoopContext, TimerHandle, Written};
 use crate::http::{error_page, Status, HTML};
 use crate::timeout::instant_after;
@@ -623,10 +623,7 @@ fn deadline(client: &Client, config: &super::ProxyConfig) -> Option<Instant> {
             Some(started) => instant_after(started, config.head_timeout),
             None => instant_after(client.idle_since, config.idle_timeout),
         }),
-        Phase::Waiting { .. } => Some(instant_after(
-            client.waiting_since,
-            config.upstream_timeout,
-        )),
+        Phase::Waiting { .. } => Some(instant_after(client.waiting_since, config.upstream_timeout)),
         // The fetch's own timer watches the upstream; nothing is owed to the client yet.
         Phase::Fetching { .. } | Phase::Sending { .. } => None,
     }
@@ -661,7 +658,10 @@ fn timer_fired(lp: &mut LoopContext<'_, State>, id: ConnId) {
         return arm_timer(lp, id);
     }
     if client.last_unsent > 0 {
-        debug!("client {id:?}: no progress sending for {:?}; aborting", config.idle_timeout);
+        debug!(
+            "client {id:?}: no progress sending for {:?}; aborting",
+            config.idle_timeout
+        );
         client.closing = true;
         if let Some(mut t) = lp.transport_of(id) {
             t.abort();
@@ -685,7 +685,10 @@ fn timer_fired(lp: &mut LoopContext<'_, State>, id: ConnId) {
         Phase::Waiting { fetch, .. } => {
             // nginx's proxy_cache_lock_timeout: stop waiting, go upstream alone.
             let fetch = *fetch;
-            debug!("client {id:?}: waited {:?} for another fetch", config.upstream_timeout);
+            debug!(
+                "client {id:?}: waited {:?} for another fetch",
+                config.upstream_timeout
+            );
             fetch::remove_waiter(lp, fetch, id);
             fetch_done_for_waiter(lp, id, None);
         }

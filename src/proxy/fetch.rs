@@ -25,9 +25,7 @@ use log::debug;
 
 use super::client::{self, Phase, Request};
 use super::server::{ProxyStats, State, UpstreamSide};
-use super::{
-    head_end, parse_response, storable, ChunkedDecoder, Framing, ResponseHead, Stored,
-};
+use super::{head_end, parse_response, storable, ChunkedDecoder, Framing, ResponseHead, Stored};
 use crate::event_loop::{ConnId, LoopContext, TimerHandle, Written};
 use crate::http::Status;
 
@@ -198,10 +196,22 @@ fn resolved(lp: &mut LoopContext<'_, State>, fid: FetchId, result: io::Result<Ve
     let (host, port) = (&fetch.request.target.host, fetch.request.target.port);
     let addrs = match result {
         Ok(addrs) if !addrs.is_empty() => addrs,
-        Ok(_) => return fail(lp, fid, Status::BadGateway, "the upstream name has no address"),
+        Ok(_) => {
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "the upstream name has no address",
+            )
+        }
         Err(err) => {
             debug!("cannot resolve {host}: {err}");
-            return fail(lp, fid, Status::BadGateway, "the upstream name cannot be resolved");
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "the upstream name cannot be resolved",
+            );
         }
     };
     // Checked on the very addresses connected to, so no second lookup can differ.
@@ -229,7 +239,12 @@ fn connect_next(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     let timeout = lp.app().config.upstream_timeout;
     loop {
         let Some(addr) = lp.app().fetch(fid).and_then(|f| f.addrs.pop()) else {
-            return fail(lp, fid, Status::BadGateway, "cannot connect to the upstream");
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "cannot connect to the upstream",
+            );
         };
         match lp.connect_tcp(addr, UpstreamSide { fetch: fid }, Some(timeout)) {
             Ok(conn) => {
@@ -284,7 +299,12 @@ pub(crate) fn data_received(lp: &mut LoopContext<'_, State>, fid: FetchId, data:
         let Some(end) = head_end(&fetch.head_buf, fetch.scanned) else {
             fetch.scanned = fetch.head_buf.len();
             if fetch.head_buf.len() > MAX_RESPONSE_HEAD {
-                return fail(lp, fid, Status::BadGateway, "the upstream's response head is too large");
+                return fail(
+                    lp,
+                    fid,
+                    Status::BadGateway,
+                    "the upstream's response head is too large",
+                );
             }
             return;
         };
@@ -296,7 +316,12 @@ pub(crate) fn data_received(lp: &mut LoopContext<'_, State>, fid: FetchId, data:
         fetch.head_buf = rest;
         fetch.scanned = 0;
         if head.status == 101 {
-            return fail(lp, fid, Status::BadGateway, "the upstream switched protocols");
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "the upstream switched protocols",
+            );
         }
         if head.status < 200 {
             continue; // an interim response (100 Continue): the real one follows
@@ -369,7 +394,10 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
     if framing == Framing::Chunked {
         headers.remove("content-length"); // decoded here; the body ends at the close
     }
-    headers.append_via(if head.minor == 0 { "1.0" } else { "1.1" }, &config.via_name);
+    headers.append_via(
+        if head.minor == 0 { "1.0" } else { "1.1" },
+        &config.via_name,
+    );
     headers.write_to(&mut out);
     out.extend_from_slice(b"X-Cache: MISS\r\n");
     out.extend_from_slice(client::connection_header(fetch.keep_alive));
@@ -404,7 +432,9 @@ fn body_bytes(lp: &mut LoopContext<'_, State>, fid: FetchId, data: &[u8]) {
     let done = match fetch.framing {
         Framing::Empty => true,
         Framing::Length(_) => {
-            let n = usize::try_from(fetch.remaining).unwrap_or(usize::MAX).min(data.len());
+            let n = usize::try_from(fetch.remaining)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
             fetch.body.extend_from_slice(&data[..n]);
             fetch.remaining -= n as u64;
             fetch.remaining == 0
@@ -424,7 +454,10 @@ fn body_bytes(lp: &mut LoopContext<'_, State>, fid: FetchId, data: &[u8]) {
     let max_object = lp.app().config.max_object;
     if let Some(fetch) = lp.app().fetch(fid) {
         if fetch.storing && fetch.body.len() as u64 > max_object {
-            debug!("{}: larger than --max-object; not stored", fetch.request.key);
+            debug!(
+                "{}: larger than --max-object; not stored",
+                fetch.request.key
+            );
             fetch.storing = false;
             release_waiters(lp, fid);
         }
@@ -556,7 +589,10 @@ fn fail(lp: &mut LoopContext<'_, State>, fid: FetchId, status: Status, detail: &
         return;
     };
     debug!("{}: {status}: {detail}", fetch.request.key);
-    let waiting = fetch.client.into_iter().map(|c| (c, fetch.request.keep_alive));
+    let waiting = fetch
+        .client
+        .into_iter()
+        .map(|c| (c, fetch.request.keep_alive));
     let mut everyone: Vec<(ConnId, bool)> = waiting.collect();
     for waiter in &fetch.waiters {
         let keep_alive = lp
@@ -596,7 +632,11 @@ fn fail_mid_body(lp: &mut LoopContext<'_, State>, fid: FetchId) {
 }
 
 /// The upstream ended (end of file, `error` set if it was not clean).
-pub(crate) fn upstream_closed(lp: &mut LoopContext<'_, State>, fid: FetchId, error: Option<String>) {
+pub(crate) fn upstream_closed(
+    lp: &mut LoopContext<'_, State>,
+    fid: FetchId,
+    error: Option<String>,
+) {
     let Some(fetch) = lp.app().fetch(fid) else {
         return;
     };

@@ -80,19 +80,20 @@ impl<S: 'static> Resolver<S> {
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&rx);
-            let spawned = thread::Builder::new()
-                .name(format!("resolver-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while waiting for a job, not while running it.
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // the resolver was dropped
-                    }
-                });
+            let spawned =
+                thread::Builder::new()
+                    .name(format!("resolver-{i}"))
+                    .spawn(move || loop {
+                        // The lock is held only while waiting for a job, not while running it.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the resolver was dropped
+                        }
+                    });
             if let Err(err) = spawned {
                 debug!("cannot start a resolver thread: {err}");
             }
