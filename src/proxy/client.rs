@@ -52,7 +52,10 @@ impl Request {
     /// Whether this request may share another's fetch, or have others share its own:
     /// a `GET` without credentials (Varnish's built-in rule passes those).
     pub(crate) fn collapsible(&self) -> bool {
-        self.method == "GET" && !self.headers.contains("authorization") && !self.no_collapse
+        self.method == "GET"
+            && !self.headers.contains("authorization")
+            && !super::CacheControl::parse(&self.headers).no_store
+            && !self.no_collapse
     }
 }
 

@@ -148,8 +148,13 @@ pub(crate) fn start(
         client.phase = Phase::Fetching { fetch: fid };
     }
     arm_timer(lp, fid, config.upstream_timeout);
-    // The one blocking call of a proxy, made on another thread (never on this one).
-    if let Some(resolver) = &lp.app().resolver {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        // A numeric address needs no lookup (asyncio's `_ipaddr_info`); it goes on after
+        // this callback, like every step, so no callback runs inside another.
+        let addr = SocketAddr::new(ip, port);
+        lp.call_later(Duration::ZERO, move |lp| resolved(lp, fid, Ok(vec![addr])));
+    } else if let Some(resolver) = &lp.app().resolver {
+        // The one blocking call of a proxy, made on another thread (never on this one).
         resolver.resolve(&host, port, move |lp, result| resolved(lp, fid, result));
     }
 }
