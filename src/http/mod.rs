@@ -13,21 +13,43 @@
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
 //! | `server` | `ThreadingHTTPServer` | [`HttpServer`]: a [`Protocol`](crate::event_loop::Protocol) per connection, timeouts, access log |
 //! | `status` | `http.HTTPStatus` | [`Status`] |
+//! | `body` | `rfile.read(Content-Length)`, `urllib.parse.parse_qsl`, `html.escape` | [`content_length`], [`Form`], [`escape_html`] |
+//! | `htpasswd` | Apache's `mod_authn_file` | [`Htpasswd`]: `user:bcrypt` lines, checked at load |
+//! | `access` | Apache's `<Location> Require valid-user` | [`AccessControl`]: which paths `--auth` protects |
+//! | `auth` | `mod_auth_basic` + `mod_authn_socache` | [`parse_basic`], [`PasswordFile`]: checks to run off the loop, a cache of successes |
+//! | `session` | `http.cookies`, Django's sessions | [`Sessions`]: ids from the OS's CSPRNG, LRU and idle bounds |
+//! | `app/` | a Django app: models, templates, views | [`app`]: the `/app/` demo as model, view and controller |
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod access;
+pub mod app;
+mod auth;
+mod body;
 mod files;
+mod htpasswd;
 mod mime;
 mod request;
 mod response;
 mod server;
+mod session;
 mod site;
 mod status;
 
+pub use access::{AccessControl, AuthSpecError, Protected};
+pub use auth::{
+    challenge, parse_basic, BasicError, CacheKey, Check, Credentials, Lookup, PasswordFile,
+    Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
+};
+pub use body::{content_length, escape_html, Form, DEFAULT_MAX_BODY, FORM_TYPE};
 pub use files::{resolve, Refusal, Resolved};
+pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};
 pub use mime::content_type;
 pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};
 pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
+pub use session::{
+    removal_cookie, session_cookie, MalformedId, Session, SessionId, Sessions, SESSION_COOKIE,
+};
 pub use site::{Response, Site, SMALL_FILE};
 pub use status::Status;

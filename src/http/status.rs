@@ -21,10 +21,14 @@ pub enum Status {
     Ok,
     /// 301: a directory was asked for without its trailing slash.
     MovedPermanently,
+    /// 303: see the other page (`Location`) with a GET: the answer to a form's POST.
+    SeeOther,
     /// 304: the client's copy (`If-Modified-Since`) is still current.
     NotModified,
     /// 400: the request could not be parsed.
     BadRequest,
+    /// 401: credentials are needed (`WWW-Authenticate` says which), or were wrong.
+    Unauthorized,
     /// 403: the path exists but may not be served (outside the root, not a regular file).
     Forbidden,
     /// 404: no such file under the root.
@@ -33,10 +37,14 @@ pub enum Status {
     MethodNotAllowed,
     /// 408: the request head did not arrive in time.
     RequestTimeout,
-    /// 413: the request has a body; a static-file server accepts none.
+    /// 411: a body without a `Content-Length`.
+    LengthRequired,
+    /// 413: the request's body is larger than the limit.
     PayloadTooLarge,
     /// 414: the request line is longer than the limit.
     UriTooLong,
+    /// 415: a body in a format the route does not take.
+    UnsupportedMediaType,
     /// 431: the request head is larger than the limit, or has too many headers.
     HeaderFieldsTooLarge,
     /// 500: something failed on the server's side (an I/O error reading the file).
@@ -45,7 +53,7 @@ pub enum Status {
     NotImplemented,
     /// 502: a proxy's upstream could not be reached or answered with garbage.
     BadGateway,
-    /// 503: the server is at its connection limit.
+    /// 503: the server is at its connection limit, or its password-check queue is full.
     ServiceUnavailable,
     /// 504: a proxy's upstream sent no response head in time.
     GatewayTimeout,
@@ -59,14 +67,18 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::MovedPermanently => 301,
+            Status::SeeOther => 303,
             Status::NotModified => 304,
             Status::BadRequest => 400,
+            Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
+            Status::LengthRequired => 411,
             Status::PayloadTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::UnsupportedMediaType => 415,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
@@ -82,14 +94,18 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::MovedPermanently => "Moved Permanently",
+            Status::SeeOther => "See Other",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
+            Status::LengthRequired => "Length Required",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UriTooLong => "URI Too Long",
+            Status::UnsupportedMediaType => "Unsupported Media Type",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
