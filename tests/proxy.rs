@@ -1030,3 +1030,61 @@ fn python_urllib_uses_it() {
     );
     assert_eq!(up.count(), 1);
 }
+
+/// A directory whose `blocked.test` answers only when the test says so.
+struct GatedDns {
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Resolve for GatedDns {
+    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        if host == "blocked.test" {
+            let _ = self
+                .gate
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(20));
+        }
+        Ok(vec![SocketAddr::new("127.0.0.1".parse().unwrap(), port)])
+    }
+}
+
+#[test]
+fn a_slow_name_lookup_does_not_stop_the_loop() {
+    let up = Upstream::start("127.0.0.1", cacheable(b"served"));
+    let (open, gate) = std::sync::mpsc::channel();
+    let one: IpAddr = "127.0.0.1".parse().unwrap();
+    let allow = AllowList::new(vec![
+        Rule::name("blocked.test", vec![one], None),
+        Rule::name("other.test", vec![one], None),
+        Rule::parse("127.0.0.1").unwrap(),
+    ]);
+    let proxy = start_proxy_with(
+        ProxyConfig {
+            allow,
+            resolver_threads: 1,
+            resolver_queue: 0,
+            ..config()
+        },
+        Arc::new(GatedDns {
+            gate: std::sync::Mutex::new(gate),
+        }),
+    );
+    let port = up.addr.port();
+    let addr = proxy.addr;
+    let blocked = std::thread::spawn(move || get(addr, &format!("http://blocked.test:{port}/b")));
+    // The one resolver thread is stuck in its lookup; the loop is not.
+    wait_for(Duration::from_secs(5), "the lookup to start", || {
+        proxy.stats.requests() == 1
+    });
+    let direct = get(proxy.addr, &up.url("/direct"));
+    assert_eq!(direct.body, b"served");
+    // The pool is full (one worker busy, no queue): a second name is refused at once.
+    let refused = get(proxy.addr, &format!("http://other.test:{port}/o"));
+    assert_eq!(refused.code, 503);
+    assert!(!blocked.is_finished());
+    open.send(()).unwrap();
+    let late = blocked.join().unwrap();
+    assert_eq!((late.code, late.body.as_slice()), (200, &b"served"[..]));
+    assert_eq!(up.count(), 2);
+}

@@ -153,9 +153,36 @@ pub(crate) fn start(
         // this callback, like every step, so no callback runs inside another.
         let addr = SocketAddr::new(ip, port);
         lp.call_later(Duration::ZERO, move |lp| resolved(lp, fid, Ok(vec![addr])));
-    } else if let Some(resolver) = &lp.app().resolver {
-        // The one blocking call of a proxy, made on another thread (never on this one).
-        resolver.resolve(&host, port, move |lp, result| resolved(lp, fid, result));
+    } else {
+        // The one blocking call of a proxy, made on a worker thread (never on this one).
+        let resolve = Arc::clone(&lp.app().resolve);
+        let name = host.clone();
+        let submitted = match lp.app().pool {
+            Some(pool) => lp
+                .run_in_executor(
+                    pool,
+                    move || resolve.resolve(&name, port),
+                    move |lp, result| {
+                        let result = result
+                            .unwrap_or_else(|_| Err(io::Error::other("the name lookup panicked")));
+                        resolved(lp, fid, result);
+                    },
+                )
+                .map_err(|err| err.to_string()),
+            None => Err("no resolver pool".to_owned()),
+        };
+        if let Err(err) = submitted {
+            debug!("cannot resolve {host}: {err}");
+            // After this callback, like every step, so no callback runs inside another.
+            lp.call_later(Duration::ZERO, move |lp| {
+                fail(
+                    lp,
+                    fid,
+                    Status::ServiceUnavailable,
+                    "too many name lookups at once; try again shortly",
+                );
+            });
+        }
     }
 }
 

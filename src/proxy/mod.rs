@@ -15,7 +15,7 @@
 //! | `message` | [`parse_request`], [`parse_response`], [`Framing`]: heads with every field kept |
 //! | `chunked` | [`ChunkedDecoder`]: for upstreams that answer HTTP/1.0 with chunks |
 //! | `cache` | [`storable`], [`Stored`] (age, freshness, validators), [`Cache`] (LRU by bytes) |
-//! | `resolve` | [`Resolver`]: names looked up off the loop thread |
+//! | `resolve` | [`Resolve`]: the name lookup, run on the layer's worker pool |
 //! | `server` | [`ProxyServer`], [`ProxyConfig`]: the two protocols on the loop |
 //! | `client` | the client side: requests, answers from the cache, keep-alive, timeouts |
 //! | `fetch` | the upstream side: one fetch per request, collapsed forwarding, backpressure |
@@ -40,6 +40,6 @@ pub use headers::{split_list, Headers, HOP_BY_HOP};
 pub use message::{
     head_end, parse_request, parse_response, Framing, HeadError, RequestHead, ResponseHead,
 };
-pub use resolve::{Resolve, Resolver, SystemResolver};
+pub use resolve::{Resolve, SystemResolver};
 pub use server::{ProxyConfig, ProxyServer, ProxyStats};
 pub use target::{Target, TargetError};

@@ -21,9 +21,9 @@ use slab::Slab;
 
 use super::client::{self, Client};
 use super::fetch::{self, Fetch, FetchId};
-use super::resolve::{Resolve, Resolver, SystemResolver};
+use super::resolve::{Resolve, SystemResolver};
 use super::{AllowList, Cache};
-use crate::event_loop::{self, ConnId, Context, EventLoop, Lost, Protocol};
+use crate::event_loop::{self, ConnId, Context, EventLoop, Lost, PoolId, Protocol};
 use crate::http::{error_page, DateCache, Limits, Status, HTML};
 use crate::Stop;
 
@@ -50,8 +50,11 @@ pub struct ProxyConfig {
     pub max_connections: usize,
     /// This proxy's name in `Via` (RFC 9110 §7.6.3 allows a pseudonym).
     pub via_name: String,
-    /// Threads that resolve names.
+    /// Threads of the worker pool that resolves names (the layer's pool: names never
+    /// resolve on the loop's thread).
     pub resolver_threads: usize,
+    /// Lookups that may wait for a resolver thread; past that, requests for names get 503.
+    pub resolver_queue: usize,
 }
 
 impl Default for ProxyConfig {
@@ -67,6 +70,7 @@ impl Default for ProxyConfig {
             max_connections: 4096,
             via_name: "mio-proxy".to_owned(),
             resolver_threads: 4,
+            resolver_queue: 1024,
         }
     }
 }
@@ -123,7 +127,9 @@ pub(crate) struct State {
     /// Fetches others may wait for, by cache key (collapsed forwarding).
     pub(crate) in_flight: HashMap<String, FetchId>,
     pub(crate) dates: DateCache,
-    pub(crate) resolver: Option<Resolver<State>>,
+    /// The lookup, and the worker pool it runs on.
+    pub(crate) resolve: Arc<dyn Resolve>,
+    pub(crate) pool: Option<PoolId>,
     pub(crate) stats: Arc<ProxyStats>,
 }
 
@@ -197,7 +203,7 @@ impl ProxyServer {
             ..event_loop::Config::default()
         };
         let stats = Arc::new(ProxyStats::default());
-        let threads = config.resolver_threads;
+        let (threads, queue) = (config.resolver_threads, config.resolver_queue);
         let state = State {
             cache: Cache::new(config.cache_bytes),
             config: Arc::new(config),
@@ -206,12 +212,13 @@ impl ProxyServer {
             next_generation: 0,
             in_flight: HashMap::new(),
             dates: DateCache::default(),
-            resolver: None,
+            resolve,
+            pool: None,
             stats: Arc::clone(&stats),
         };
         let mut lp = EventLoop::with_config(state, loop_config)?;
-        let handle = lp.handle();
-        lp.app_mut().resolver = Some(Resolver::new(handle, resolve, threads));
+        let pool = lp.add_pool(threads.max(1), queue)?;
+        lp.app_mut().pool = Some(pool);
         lp.listen_tcp(listener, || ClientSide)?;
         Ok(ProxyServer {
             lp,
