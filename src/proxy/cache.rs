@@ -335,7 +335,7 @@ impl Stored {
             && !rules.revalidate
             && rules
                 .max_age
-                .map_or(true, |max| self.current_age(now).as_secs() <= max)
+                .is_none_or(|max| self.current_age(now).as_secs() <= max)
     }
 
     /// Whether it may be served to a request with these headers at all (RFC 9111 §4.1):
