@@ -49,38 +49,29 @@ struct Cli {
     #[arg(long, default_value = "300", value_parser = common::seconds_or_never)]
     // Spelled out in full, so that clap does not read it as "an optional flag".
     idle_timeout: ::std::option::Option<Duration>,
-    /// Refuse connections beyond this many ("! server full")
-    #[arg(long, default_value_t = Config::default().max_clients, value_parser = common::at_least_one())]
-    max_clients: usize,
+    /// Refuse connections beyond this many ("! server full") [default: 10000, lowered to
+    /// fit the descriptor limit]
+    #[arg(long, value_parser = common::at_least_one())]
+    max_clients: Option<usize>,
 }
-
-/// Descriptors the server needs beyond one per client: the listener, the selector, its
-/// waker, stdio, and one spare so that a client over `--max-clients` can be told so.
-const SPARE_DESCRIPTORS: u64 = 16;
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        // The default --max-clients (10,000) is far above a process's usual soft limit on
-        // descriptors (1,024), one per client: raise it to the hard limit, and say so if
-        // even that is short (clients past it would wait for a descriptor instead of
-        // being told "! server full").
-        let limit = mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-        if (cli.max_clients as u64).saturating_add(SPARE_DESCRIPTORS) > limit {
-            log::warn!(
-                "--max-clients {} is more than the descriptor limit ({limit}) allows; \
-                 clients past about {} will wait instead of getting \"! server full\"",
-                cli.max_clients,
-                limit.saturating_sub(SPARE_DESCRIPTORS)
-            );
-        } else {
-            log::debug!("descriptor limit: {limit}");
-        }
+        // One descriptor per client. Past the limit, clients would wait for a descriptor
+        // instead of being told "! server full": the cap is sized to fit it.
+        let cap = common::connection_cap(
+            "--max-clients",
+            cli.max_clients,
+            Config::default().max_clients,
+            1,
+            1,
+        )?;
         let listener = cli.listen.tcp()?;
         let config = Config {
             max_line: cli.max_line,
             max_pending: cli.max_pending,
             idle_timeout: cli.idle_timeout,
-            max_clients: cli.max_clients,
+            max_clients: cap.take(),
         };
         let mut server = ChatServer::new(listener, config).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;

@@ -47,8 +47,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        let config = cli.limits.apply()?;
+        let cap = cli.limits.cap()?;
         let listener = cli.listen.tcp()?;
+        let config = cli.limits.config(cap);
         let server =
             EchoProtocolServer::new(listener, config).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;

@@ -45,9 +45,10 @@ struct Cli {
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        let config = cli.limits.apply()?;
         // Python: open_listener(host, port, backlog), then lsock.setblocking(False).
+        let cap = cli.limits.cap()?;
         let listener = cli.listen.tcp()?;
+        let config = cli.limits.config(cap);
         let server = EchoServer::new(listener, config).context("cannot start the server")?;
         common::stop_on_ctrl_c(server.stop_handle())?;
         server.run().context("the echo server failed")

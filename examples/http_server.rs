@@ -55,40 +55,47 @@ struct Cli {
     /// (SO_REUSEPORT: the kernel spreads new connections over them)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
-    /// Connections open at once per worker; one more is answered 503
-    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
-    max_conns: usize,
+    /// Connections open at once per worker; at the cap an idle keep-alive connection is
+    /// closed to make room, else the newcomer is answered 503 [default: 10000, lowered to
+    /// fit the descriptor limit]
+    #[arg(long, value_parser = common::at_least_one())]
+    max_conns: Option<usize>,
     /// Seconds a request head may take to arrive (then 408: stops slowloris)
     #[arg(long, default_value_t = ServerConfig::default().head_timeout.as_secs_f64())]
     head_timeout: f64,
     /// Seconds a kept-alive connection may idle between requests, or a response stall
     #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs_f64())]
     idle_timeout: f64,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    raise_fd_limit: bool,
 }
+
+/// Descriptors one connection may hold: its socket, and a file while one is being sent.
+const FDS_PER_CONNECTION: u64 = 2;
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| -> common::Result {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
         let root = cli
             .root
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
-        let config = ServerConfig {
-            limits: Limits::default(),
-            head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
-            idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
-            max_connections: cli.max_conns,
-        };
+        let cap = common::connection_cap(
+            "--max-conns",
+            cli.max_conns,
+            common::DEFAULT_MAX_CONNS,
+            FDS_PER_CONNECTION,
+            u64::from(cli.workers),
+        )?;
+        let head_timeout = seconds(cli.head_timeout, "--head-timeout")?;
+        let idle_timeout = seconds(cli.idle_timeout, "--idle-timeout")?;
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
+        let config = ServerConfig {
+            limits: Limits::default(),
+            head_timeout,
+            idle_timeout,
+            max_connections: cap.take(),
+            ..ServerConfig::default()
+        };
         let bound = listeners[0]
             .local_addr()
             .context("cannot read the listener's address")?;

@@ -131,7 +131,7 @@ start() {
     http_server)
         PORT=$((PORT_BASE + 2))
         RUST_LOG=warn taskset -c $cpus "$SERVER_BIN" --port "$PORT" --root "$ROOT" \
-            --workers "$workers" --max-conns 8192 2>>"$LOG" &
+            --workers "$workers" 2>>"$LOG" &
         ;;
     esac
     SPID=$!

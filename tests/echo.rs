@@ -1218,3 +1218,50 @@ fn assert_echoed(stats: &Stats, expected: u64) {
     }
     assert_eq!(stats.bytes_echoed(), expected);
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 13 item 7: the connection cap follows the descriptor limit
+// ---------------------------------------------------------------------------------------
+
+/// 2,000 clients connected at once to `echo_server` and `echo_protocol` started with
+/// default flags under a soft descriptor limit of 1024 (and this machine's hard limit):
+/// every one is served. The servers raise the soft limit and size their cap to it; a
+/// cap of 1024, or a limit of 1024, would leave the last ones waiting in the listen queue.
+#[test]
+fn two_thousand_clients_are_all_served_at_default_flags_under_a_soft_limit_of_1024() {
+    common::init();
+    const CLIENTS: usize = 2000;
+    // This process holds the clients' descriptors; the servers need one each plus their
+    // reserve, under the same hard limit.
+    let limit = mio_selectors::raise_fd_limit().expect("raise the descriptor limit");
+    assert!(
+        limit >= 2 * CLIENTS as u64 + 200,
+        "the test needs a hard descriptor limit of {} (ulimit -Hn is {limit})",
+        2 * CLIENTS + 200
+    );
+    for name in ["echo_server", "echo_protocol"] {
+        let server = common::ExampleServer::start_with_soft_fd_limit(name, &["--port", "0"], 1024);
+        let addr: SocketAddr = server.listening_on.parse().expect("a TCP address");
+        let mut clients = Vec::with_capacity(CLIENTS);
+        for i in 0..CLIENTS {
+            let sock = TcpStream::connect(addr)
+                .unwrap_or_else(|err| panic!("{name}: connect #{i}: {err}"));
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+            clients.push(sock);
+        }
+        // All connected at once (the kernel completes the handshake of a client still in
+        // the listen queue too): each must now be *served*.
+        for sock in &mut clients {
+            sock.write_all(b"x").unwrap();
+        }
+        for (i, sock) in clients.iter_mut().enumerate() {
+            let mut byte = [0; 1];
+            if let Err(err) = sock.read_exact(&mut byte) {
+                panic!("{name}: client #{i} of {CLIENTS} was not served: {err}");
+            }
+            assert_eq!(&byte, b"x");
+        }
+    }
+}

@@ -1412,3 +1412,333 @@ fn a_read_size_of_zero_still_reads() {
         .expect("an echo, not an end of file");
     assert_eq!(&echo, b"abc");
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 13: due timers stay cancellable, a panicking factory, jobs of a dropped loop
+// ---------------------------------------------------------------------------------------
+
+/// Issue 13 item 4: every timer due in one iteration is popped as one batch; one that an
+/// earlier callback of the batch cancels must not run, and `cancel` must say it worked.
+#[test]
+fn a_timer_cancelled_by_an_earlier_timer_of_the_same_due_batch_never_runs() {
+    common::init();
+    let log = Log::default();
+    let mut lp = EventLoop::new(None::<mio_selectors::event_loop::TimerHandle>).unwrap();
+    let mut ctx = lp.context();
+    let at = ctx.now() + Duration::from_millis(20);
+    let first = log.clone();
+    ctx.call_at(at, move |ctx| {
+        let victim = ctx.app().take().expect("the second timer's handle");
+        let cancelled = ctx.cancel(victim);
+        first.push(format!("first cancelled={cancelled}"));
+        first.push(format!("again={}", ctx.cancel(victim)));
+    });
+    let second = log.clone();
+    let victim = ctx.call_at(at, move |_| second.push("second ran"));
+    *ctx.app() = Some(victim);
+    let done = log.clone();
+    ctx.call_at(at + Duration::from_millis(30), move |ctx| {
+        done.push("stop");
+        ctx.stop();
+    });
+    lp.run().unwrap();
+    assert_eq!(log.lines(), ["first cancelled=true", "again=false", "stop"]);
+}
+
+/// Issue 13 item 4, for protocol timers (`set_timer`): a connection's timer cancelled by
+/// another of the same batch is not delivered.
+#[test]
+fn a_protocol_timer_cancelled_within_its_due_batch_is_not_delivered() {
+    common::init();
+    use mio_selectors::event_loop::TimerHandle;
+    struct Timed {
+        log: Log,
+        timers: Vec<TimerHandle>,
+    }
+    impl Protocol for Timed {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            // Both due at the same instant: one batch.
+            self.timers = vec![
+                ctx.set_timer(Duration::from_millis(20)),
+                ctx.set_timer(Duration::from_millis(20)),
+            ];
+        }
+        fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+        fn timer_fired(&mut self, ctx: &mut Context<'_>, timer: TimerHandle) {
+            let which = self.timers.iter().position(|&t| t == timer).unwrap();
+            self.log.push(format!("fired {which}"));
+            if which == 0 {
+                let cancelled = ctx.cancel(self.timers[1]);
+                self.log.push(format!("cancelled 1: {cancelled}"));
+                ctx.set_timer(Duration::from_millis(30));
+            } else {
+                ctx.close();
+            }
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, _reason: Lost) {
+            self.log.push("lost");
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Timed {
+        log: plog.clone(),
+        timers: Vec::new(),
+    })
+    .unwrap();
+    let running = Running::start(lp);
+    let _client = connect(addr);
+    log.wait_for("the first timer", |l| l.starts_with("cancelled"));
+    // Give a wrongly delivered second timer the time to show up.
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(log.lines(), ["fired 0", "cancelled 1: true"]);
+    running.stop().unwrap();
+}
+
+/// Issue 13 item 11: the module promises that a panicking protocol hurts only itself; a
+/// protocol *factory* is application code too.
+#[test]
+fn a_panicking_protocol_factory_costs_its_connection_not_the_loop() {
+    common::init();
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    let mut made = 0;
+    lp.listen_tcp(l, move || {
+        made += 1;
+        assert!(made != 1, "a bug in the factory (this panic is the test's)");
+        Recorder::new(&plog)
+    })
+    .unwrap();
+    let running = Running::start(lp);
+    let mut first = connect(addr);
+    assert_eq!(read_to_end(&mut first), b"", "its connection is closed");
+    let mut second = connect(addr);
+    second.write_all(b"still here").unwrap();
+    let mut reply = [0; 10];
+    second.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"still here");
+    assert_eq!(running.stats.open(), 1);
+    running
+        .stop()
+        .expect("the loop goes on after the factory's panic");
+}
+
+/// Issue 13 item 12: a job queued to a loop that is dropped before running it is dropped
+/// with the loop, so a thread waiting on a channel the job holds hears "disconnected"
+/// instead of waiting forever; a job sent after the drop is refused (and dropped).
+#[test]
+fn jobs_queued_to_a_dropped_loop_are_dropped_and_later_ones_refused() {
+    use std::sync::mpsc;
+    common::init();
+    let lp = EventLoop::new(()).unwrap();
+    let handle = lp.handle();
+    let (tx, rx) = mpsc::channel::<u32>();
+    handle
+        .call_soon_threadsafe(move |_| {
+            let _ = tx.send(1);
+        })
+        .unwrap();
+    let waiter = thread::spawn(move || rx.recv_timeout(IO_TIMEOUT));
+    drop(lp);
+    assert_eq!(
+        waiter.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected),
+        "the queued job (and its sender) went with the loop"
+    );
+    let (tx, rx) = mpsc::channel::<u32>();
+    let refused = handle.call_soon_threadsafe(move |_| {
+        let _ = tx.send(2);
+    });
+    assert!(refused.is_err(), "a dropped loop takes no jobs");
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+
+    // Senders racing the drop: every job is either refused or dropped with the queue, so
+    // once the senders are done no copy of the channel's sender is left anywhere.
+    for _ in 0..20 {
+        let lp = EventLoop::new(()).unwrap();
+        let (tx, rx) = mpsc::channel::<u32>();
+        let senders: Vec<_> = (0..3)
+            .map(|_| {
+                let handle = lp.handle();
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        let tx = tx.clone();
+                        if handle
+                            .call_soon_threadsafe(move |_| {
+                                let _ = tx.send(3);
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        thread::sleep(Duration::from_millis(1));
+        drop(lp);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert_eq!(
+            rx.recv_timeout(IO_TIMEOUT),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+    }
+}
+
+/// Issue 13 item 3, at the layer: a lingering close half-closes once the queue is
+/// flushed (the peer reads end of file), reads and discards what the peer still sends,
+/// and ends after `lingering_timeout` of silence, reporting a clean close.
+#[test]
+fn a_lingering_close_half_closes_discards_input_and_ends_after_a_quiet_period() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Refuser(Log);
+    impl Protocol for Refuser {
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            self.0.push(format!("data {}", data.len()));
+            let _ = ctx.write(b"no thanks");
+            ctx.transport().set_lingering_close(LingeringClose::Always);
+            ctx.close();
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let quiet = Duration::from_secs(1);
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: quiet,
+            lingering_time: Duration::from_secs(5),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"upload part 1").unwrap();
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).unwrap(); // end of file: the server's half-close
+    assert_eq!(answer, b"no thanks");
+    // Still lingering: what the client sends now is read and discarded, no reset.
+    let lingering_since = Instant::now();
+    for _ in 0..3 {
+        client.write_all(&[b'x'; 64 * 1024]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        assert!(
+            !log.lines().iter().any(|l| l.starts_with("lost")),
+            "{:?}",
+            log.lines()
+        );
+    }
+    // Then silence: the linger ends after `quiet`, cleanly.
+    log.wait_for("the end of the linger", |l| l.starts_with("lost"));
+    assert!(lingering_since.elapsed() >= quiet);
+    assert_eq!(log.lines(), ["data 13", "lost Closed"]);
+    assert_eq!(running.stats.open(), 0);
+    running.stop().unwrap();
+}
+
+/// Issue 13 item 3: `LingeringClose::On` lingers only when input is waiting unread; a
+/// close with nothing unread ends at once, as before.
+#[test]
+fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Closer(Log);
+    impl Protocol for Closer {
+        fn data_received(&mut self, ctx: &mut Context<'_>, _data: &[u8]) {
+            let _ = ctx.write(b"bye");
+            ctx.transport().set_lingering_close(LingeringClose::On);
+            ctx.close();
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: Duration::from_secs(30),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Closer(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"hi").unwrap();
+    // No linger (which would wait 30 s for the client): closed as soon as flushed.
+    log.wait_for("the close", |l| l == "lost Closed");
+    assert_eq!(read_to_end(&mut client), b"bye");
+    running.stop().unwrap();
+}
+
+/// Issue 13 item 3: a peer that never stops sending cannot hold a lingering close open
+/// past `lingering_time`.
+#[test]
+fn a_lingering_close_ends_after_lingering_time_whatever_the_peer_sends() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Refuser(Log);
+    impl Protocol for Refuser {
+        fn data_received(&mut self, ctx: &mut Context<'_>, _data: &[u8]) {
+            if !ctx.transport().is_closing() {
+                ctx.transport().set_lingering_close(LingeringClose::Always);
+                ctx.close();
+            }
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let total = Duration::from_millis(800);
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: Duration::from_secs(30),
+            lingering_time: total,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    let started = Instant::now();
+    // Keep sending, never closing, until the server gives up (bounded by the deadline).
+    let deadline = started + Duration::from_secs(10);
+    while !log.lines().iter().any(|l| l.starts_with("lost")) {
+        assert!(Instant::now() < deadline, "the linger never ended");
+        if client.write_all(b"more").is_err() {
+            break; // the server closed: a reset for bytes it no longer reads
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    log.wait_for("the end of the linger", |l| l.starts_with("lost"));
+    assert!(
+        started.elapsed() >= total,
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(log.lines(), ["lost Closed"]);
+    running.stop().unwrap();
+}

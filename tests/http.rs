@@ -10,7 +10,7 @@ use std::net::Shutdown;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::http::*;
-use mio_selectors::http::{ServerConfig, SERVER};
+use mio_selectors::http::{AccessLog, ServerConfig, SERVER};
 
 fn site_file(name: &str) -> Vec<u8> {
     std::fs::read(bundled_site().join(name)).unwrap()
@@ -185,6 +185,57 @@ fn a_directory_redirects_to_its_slash_form_then_serves_its_index() {
     assert_eq!((res.code, res.body), (200, site_file("docs/index.html")));
 }
 
+/// Issue 13 item 9: `GET //dir` must not redirect to `Location: //dir/`, which a browser
+/// reads as the host `dir` (CPython's CVE-2021-28861). The Location is built from the
+/// confined path and made absolute from the request's Host, as nginx does; without a Host
+/// it is a path beginning with exactly one `/`.
+#[test]
+fn a_directory_redirect_never_names_another_host() {
+    let root = TempDir::new("redirect");
+    root.write("evil.example/dir/index.html", b"inside the root");
+    root.write("docs/index.html", b"docs");
+    let server = serve(root.path(), ServerConfig::default());
+    let cases = [
+        ("//docs", "/docs/"),
+        ("///docs", "/docs/"),
+        ("/./docs", "/docs/"),
+        ("/%2Fdocs", "/docs/"),
+        ("/%2f%2Fdocs?x=1", "/docs/?x=1"),
+        ("//evil.example/dir", "/evil.example/dir/"),
+        ("//evil.example//./dir?a=%22", "/evil.example/dir/?a=%22"),
+    ];
+    for (target, path) in cases {
+        for method in ["GET", "HEAD"] {
+            let bytes = exchange(
+                server.addr,
+                format!("{method} {target} HTTP/1.1\r\nHost: t:8080\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let res = parse_responses(&bytes, &[method == "HEAD"]).remove(0);
+            assert_eq!(res.code, 301, "{method} {target}");
+            let expected = format!("http://t:8080{path}");
+            assert_eq!(
+                res.header("location"),
+                Some(expected.as_str()),
+                "{method} {target}"
+            );
+        }
+        // HTTP/1.0 with no Host: a path with one leading slash.
+        let res = get_one(server.addr, &format!("GET {target} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.header("location"), Some(path), "{target} without Host");
+        // Following the redirect finds the directory.
+        let follow = path.split('?').next().unwrap();
+        let res = get_one(server.addr, &format!("GET {follow} HTTP/1.0\r\n\r\n"));
+        assert_eq!(res.code, 200, "{follow}");
+    }
+    // An absolute-form target names the host (RFC 9112 §3.2.2).
+    let res = get_one(
+        server.addr,
+        "GET http://other.example/docs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(res.header("location"), Some("http://other.example/docs/"));
+}
+
 #[test]
 fn a_missing_file_is_404_with_a_small_html_page() {
     let server = bundled();
@@ -228,6 +279,92 @@ fn if_modified_since_gives_304_without_a_body() {
         "GET /index.html HTTP/1.0\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n",
     );
     assert_eq!(res.code, 200);
+}
+
+/// Sets `path`'s modification time to `secs` since 1970 (negative: before) with coreutils'
+/// `touch` (`File::set_modified` needs Rust 1.75), and returns what the file system kept:
+/// ext4 clamps to 1901–2446.
+fn set_mtime(path: &std::path::Path, secs: i64) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    let status = std::process::Command::new("touch")
+        .arg("-m")
+        .arg("-d")
+        .arg(format!("@{secs}"))
+        .arg(path)
+        .status()
+        .expect("run touch");
+    assert!(status.success(), "touch -d @{secs} failed");
+    std::fs::metadata(path).unwrap().mtime()
+}
+
+/// Issue 13 item 5: a file dated before 1970 or after 9999 (httpdate's range) is served
+/// with a clamped `Last-Modified`, never later than `Date` (RFC 9110 §8.8.2.1), not a
+/// panic that also drops the response queued for the request pipelined before it.
+#[test]
+fn files_dated_outside_http_dates_are_served_with_a_clamped_last_modified() {
+    // tmpfs keeps year 11476; ext4 would clamp it to 2446.
+    let shm = std::path::Path::new("/dev/shm");
+    let root = if shm.is_dir() {
+        TempDir::new_in(shm, "dates")
+    } else {
+        TempDir::new("dates")
+    };
+    root.write("ok.txt", b"fine");
+    let cases: &[(&str, i64)] = &[
+        ("1960.txt", -315_619_200),      // 1960-01-01
+        ("2200.txt", 7_258_118_400),     // 2200-01-01: later than Date
+        ("future.txt", 300_000_000_000), // year 11476
+        ("big-1960.txt", -315_619_200),  // streamed, not cached
+        ("big-future.txt", 300_000_000_000),
+    ];
+    for &(name, secs) in cases {
+        let body = if name.starts_with("big") {
+            pattern(100_000)
+        } else {
+            name.as_bytes().to_vec()
+        };
+        let path = root.write(name, &body);
+        let kept = set_mtime(&path, secs);
+        if kept != secs {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{name}: the file system kept {kept}"
+            );
+            eprintln!("SKIPPED {name}: this file system keeps {kept}, not {secs}");
+            continue;
+        }
+        let server = serve(root.path(), ServerConfig::default());
+        for method in ["GET", "HEAD"] {
+            let request = format!(
+                "GET /ok.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+                 {method} /{name} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            );
+            let bytes = exchange(server.addr, request.as_bytes());
+            let all = parse_responses(&bytes, &[false, method == "HEAD"]);
+            assert_eq!(all.len(), 2, "{method} {name}: both responses arrive");
+            assert_eq!((all[0].code, all[0].body.as_slice()), (200, &b"fine"[..]));
+            let res = &all[1];
+            assert_eq!(res.code, 200, "{method} {name}");
+            if method == "GET" {
+                assert_eq!(res.body, body, "{name}");
+            }
+            let date = httpdate::parse_http_date(res.header("date").unwrap()).unwrap();
+            let modified = httpdate::parse_http_date(res.header("last-modified").unwrap()).unwrap();
+            if secs < 0 {
+                assert_eq!(modified, SystemTime::UNIX_EPOCH, "{name}");
+            } else {
+                assert!(
+                    modified <= date,
+                    "{name}: Last-Modified {modified:?} after Date {date:?}"
+                );
+                assert!(
+                    date.duration_since(modified).unwrap() <= Duration::from_secs(1),
+                    "{name}: a future time is replaced by the message's date"
+                );
+            }
+        }
+        drop(server);
+    }
 }
 
 #[test]
@@ -407,6 +544,98 @@ fn malformed_or_unsupported_requests_get_their_status_and_a_close() {
     }
 }
 
+/// Issue 13 item 8: a HEAD the request reader refuses is answered without the error page
+/// (RFC 9110 §9.3.2), with the Content-Length a GET would get, as nginx does; nothing follows
+/// the head before the close.
+#[test]
+fn refused_head_requests_get_no_body() {
+    let server = bundled();
+    let cases: Vec<(String, u16)> = vec![
+        ("HEAD / HTTP/1.1\r\n\r\n".into(), 400),
+        ("HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n".into(), 400),
+        (
+            "HEAD / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc".into(),
+            413,
+        ),
+        (format!("HEAD /{} HTTP/1.0\r\n\r\n", "a".repeat(9000)), 414),
+        (
+            format!(
+                "HEAD / HTTP/1.0\r\n{}\r\n",
+                "X-Filler: 0123456789\r\n".repeat(1000)
+            ),
+            431,
+        ),
+        (
+            "HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+            501,
+        ),
+        ("HEAD / HTTP/2.0\r\n\r\n".into(), 505),
+    ];
+    for (request, code) in cases {
+        let bytes = exchange(server.addr, request.as_bytes());
+        let end = find(&bytes, b"\r\n\r\n").expect("a response head") + 4;
+        let head = parse_responses(&bytes[..end], &[true]).remove(0);
+        assert_eq!(head.code, code, "{:?}", &request[..30]);
+        assert_eq!(head.header("connection"), Some("close"));
+        // The same request as a GET: its page's length is what HEAD announces.
+        let get = exchange(server.addr, request.replacen("HEAD", "GET", 1).as_bytes());
+        let get = parse_responses(&get, &[false]).remove(0);
+        assert_eq!(get.code, code);
+        assert_eq!(head.header("content-length"), get.header("content-length"));
+        assert!(!get.body.is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&bytes[end..]),
+            "",
+            "{code}: a body after HEAD's head"
+        );
+    }
+}
+
+/// Issue 13 item 13: RFC 9112 §3.2: a Host that is not `host [":" port]` is a 400, as are
+/// a 1.1 request without Host and one with two.
+#[test]
+fn invalid_host_headers_are_400() {
+    let server = bundled();
+    for host in ["a/b c", "a b", "x\\y", "[::1", "h:80:80", "user@h"] {
+        let res = get_one(
+            server.addr,
+            &format!("GET /index.html HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        );
+        assert_eq!(res.code, 400, "Host: {host}");
+        assert_eq!(res.header("connection"), Some("close"));
+    }
+    for request in [
+        "GET /index.html HTTP/1.1\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET /index.html HTTP/1.0\r\nHost: a b\r\n\r\n",
+    ] {
+        assert_eq!(get_one(server.addr, request).code, 400, "{request:?}");
+    }
+    for host in ["example.com", "127.0.0.1:8080", "[::1]:80", "[::1]"] {
+        let res = get_one(
+            server.addr,
+            &format!("GET /index.html HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(res.code, 200, "Host: {host}");
+    }
+}
+
+/// Issue 13 item 14: a raw space in the target makes the request line four words: 400, not
+/// the 505 its last word would suggest.
+#[test]
+fn a_raw_space_in_the_target_is_400_not_505() {
+    let server = bundled();
+    for request in [
+        "GET /index.html x HTTP/1.0\r\n\r\n",
+        "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+        "HEAD /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let bytes = exchange(server.addr, request.as_bytes());
+        let res = parse_responses(&bytes, &[request.starts_with("HEAD")]).remove(0);
+        assert_eq!(res.code, 400, "{request:?}");
+    }
+}
+
 #[test]
 fn a_bad_request_after_good_ones_on_a_connection_answers_all_in_order() {
     let server = bundled();
@@ -466,6 +695,25 @@ fn a_head_that_never_finishes_gets_408_then_a_close() {
     );
 }
 
+/// Issue 13 item 8, for the 408: a HEAD whose head never finishes is answered without the
+/// page too.
+#[test]
+fn a_head_request_that_times_out_gets_408_without_a_body() {
+    let server = serve(&bundled_site(), quick_timeouts());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"HEAD / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    let bytes = read_to_close(&mut sock);
+    let end = find(&bytes, b"\r\n\r\n").expect("a response head") + 4;
+    let res = parse_responses(&bytes[..end], &[true]).remove(0);
+    assert_eq!(res.code, 408);
+    assert!(res.header("content-length").is_some_and(|len| len != "0"));
+    assert_eq!(
+        String::from_utf8_lossy(&bytes[end..]),
+        "",
+        "a body after HEAD's head"
+    );
+}
+
 #[test]
 fn an_idle_keep_alive_connection_is_closed_silently() {
     let server = serve(&bundled_site(), quick_timeouts());
@@ -485,8 +733,11 @@ fn an_idle_keep_alive_connection_is_closed_silently() {
 
 #[test]
 fn connections_over_the_limit_get_503_and_the_rest_are_served() {
+    let root = TempDir::new("http-limit");
+    root.write("small.txt", b"small");
+    root.write("big.bin", &pattern(BIG_DOWNLOAD));
     let server = serve(
-        &bundled_site(),
+        root.path(),
         ServerConfig {
             max_connections: 2,
             ..ServerConfig::default()
@@ -494,11 +745,13 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     );
     let mut a = connect(server.addr);
     let mut b = connect(server.addr);
-    // Make sure both are accepted before the third arrives.
+    // Make sure both are accepted before the third arrives, and busy (an idle keep-alive
+    // connection would be closed to make room): each in the middle of a download.
     for sock in [&mut a, &mut b] {
-        sock.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.write_all(b"GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
         assert_eq!(read_response(sock, false).code, 200);
+        start_download(sock, "/big.bin");
     }
     let mut c = connect(server.addr);
     let res = &parse_responses(&read_to_close(&mut c), &[false])[0];
@@ -508,7 +761,7 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let res = &parse_responses(
-            &exchange(server.addr, b"GET /style.css HTTP/1.0\r\n\r\n"),
+            &exchange(server.addr, b"GET /small.txt HTTP/1.0\r\n\r\n"),
             &[false],
         )[0];
         if res.code == 200 {
@@ -517,8 +770,29 @@ fn connections_over_the_limit_get_503_and_the_rest_are_served() {
         assert!(Instant::now() < deadline, "no slot freed after a close");
         std::thread::sleep(Duration::from_millis(20));
     }
-    b.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    assert_eq!(read_response(&mut b, false).code, 200);
+    // And the busy one goes on.
+    let mut more = [0; 1024];
+    assert!(b.read(&mut more).unwrap() > 0);
+}
+
+/// A file larger than what the socket buffers of a client that does not read can hold:
+/// its download keeps the server busy.
+const BIG_DOWNLOAD: usize = 16 * 1024 * 1024;
+
+/// Asks for `path` and reads the response's head only: the server has read the request
+/// and has most of the body still to send.
+#[track_caller]
+fn start_download(sock: &mut std::net::TcpStream, path: &str) {
+    sock.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while find(&got, b"\r\n\r\n").is_none() {
+        let n = sock.read(&mut buf).expect("read the head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 ") || got.starts_with(b"HTTP/1.0 200 "));
 }
 
 #[test]
@@ -912,6 +1186,193 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
     assert_eq!(served, 10, "{log:#?}");
 }
 
+/// A writer for the access log that keeps what it is given, or blocks every write until
+/// opened, as a pipe nobody reads (a terminal paused with Ctrl-S) does.
+#[derive(Clone)]
+struct LogSink {
+    state: std::sync::Arc<LogSinkState>,
+}
+
+/// Whether writes may proceed, what was written, and the wake-up for blocked writes.
+type LogSinkState = (std::sync::Mutex<(bool, Vec<u8>)>, std::sync::Condvar);
+
+impl LogSink {
+    fn new(open: bool) -> LogSink {
+        LogSink {
+            state: std::sync::Arc::new((
+                std::sync::Mutex::new((open, Vec::new())),
+                Default::default(),
+            )),
+        }
+    }
+    fn open(&self) {
+        self.state.0.lock().unwrap().0 = true;
+        self.state.1.notify_all();
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.state.0.lock().unwrap().1.clone()).expect("the log is ASCII")
+    }
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (lock, wake) = &*self.state;
+        let mut state = lock.lock().unwrap();
+        while !state.0 {
+            state = wake.wait(state).unwrap();
+        }
+        state.1.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 13 item 10: the target and X-Forwarded-For reach the access log escaped as nginx
+/// escapes them (`"`, `\` and bytes outside 0x20-0x7e as `\xHH`): one line per request,
+/// no forged field or line, no control or bidi character.
+#[test]
+fn the_access_log_escapes_what_the_client_sent() {
+    let sink = LogSink::new(true);
+    let config = ServerConfig {
+        access_log: Some(AccessLog::to_writer(sink.clone(), 64).unwrap()),
+        ..ServerConfig::default()
+    };
+    let server = serve(&bundled_site(), config);
+    let mut request = b"GET /x\"\\y\xe2\x80\xae HTTP/1.0\r\nX-Forwarded-For: 1.2.3.4\" \"GET /forged\xc2\x85\xe2\x80\xae\r\n\r\n".to_vec();
+    let res = parse_responses(&exchange(server.addr, &request), &[false]).remove(0);
+    assert_eq!(res.code, 404);
+    request = b"GET /index.html HTTP/1.0\r\n\r\n".to_vec();
+    assert_eq!(
+        parse_responses(&exchange(server.addr, &request), &[false])[0].code,
+        200
+    );
+    drop(server); // the last handle on the log: its thread writes everything
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.text().lines().count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = sink.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains(
+            r#" (for 1.2.3.4\x22 \x22GET /forged\xC2\x85\xE2\x80\xAE) "GET /x\x22\x5Cy\xE2\x80\xAE" 404 "#
+        ),
+        "{text}"
+    );
+    assert!(lines[1].contains(r#" "GET /index.html" 200 "#), "{text}");
+    // Only the durations' `µs` is not printable ASCII, and it is the server's own.
+    let client_parts = text.replace("µs", "us");
+    assert!(
+        client_parts
+            .bytes()
+            .all(|b| b == b'\n' || (0x20..0x7f).contains(&b)),
+        "{text:?}"
+    );
+}
+
+/// Issue 13 item 10: a log whose writer blocks (a paused terminal, a pipe nobody reads)
+/// never stalls the server: every request is answered in time, the lines that did not fit
+/// the log's queue are dropped and counted, and the count is written once the log moves.
+#[test]
+fn a_blocked_access_log_never_stalls_the_server() {
+    let sink = LogSink::new(false);
+    let log = AccessLog::to_writer(sink.clone(), 16).unwrap();
+    let config = ServerConfig {
+        access_log: Some(log.clone()),
+        ..ServerConfig::default()
+    };
+    let server = serve(&bundled_site(), config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sock = connect(server.addr);
+    let requests = 500;
+    for i in 0..requests {
+        sock.write_all(format!("GET /style.css?{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let res = read_response(&mut sock, false);
+        assert_eq!(res.code, 200, "request {i}");
+        assert!(
+            Instant::now() < deadline,
+            "only {i} requests answered in 30 s"
+        );
+    }
+    // Lines 17 on cannot fit: the queue holds 16, the thread's buffer and blocked write
+    // some more.
+    let dropped = log.dropped();
+    assert!(
+        dropped > 0 && dropped < requests,
+        "{dropped} of {requests} dropped"
+    );
+    sink.open();
+    drop(sock);
+    drop(server);
+    // The last line is queued just after its response is sent: count once the server
+    // has stopped.
+    let dropped = log.dropped();
+    drop(log); // the last handle: its thread writes what is queued, then the count
+    let counts = |text: &str| {
+        let logged = text
+            .lines()
+            .filter(|l| l.contains("\"GET /style.css?"))
+            .count() as u64;
+        let reported: u64 = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("access log: "))
+            .map(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        (logged, reported)
+    };
+    // Closing waits a moment for the thread; a loaded machine may need longer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counts(&sink.text()) != (requests - dropped, dropped) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = sink.text();
+    assert_eq!(counts(&text), (requests - dropped, dropped), "{text}");
+}
+
+/// Issue 13 item 10, as a user meets it: the example's stderr is a pipe nobody reads (a
+/// terminal paused with Ctrl-S). Once the pipe's 64 KiB are full, a server writing its log
+/// on the loop stops answering; this one keeps answering.
+#[test]
+fn the_example_keeps_serving_while_nobody_reads_its_log() {
+    let Some(bin) = example_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+        return;
+    };
+    let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0"]);
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    // About 70 bytes a line: 3,000 lines are three times what the pipe holds.
+    let target = format!("/index.html?{}", "q".repeat(40));
+    let mut sock = connect(addr);
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3000 {
+        sock.write_all(format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let res = read_response(&mut sock, true);
+        assert_eq!(res.code, 200, "request {i}");
+        assert!(
+            Instant::now() < deadline,
+            "only {i} requests answered in 60 s"
+        );
+    }
+    drop(stderr);
+}
+
 #[test]
 fn serves_over_ipv6_loopback() {
     let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
@@ -981,4 +1442,124 @@ fn a_closed_connection_leaves_no_timer_behind() {
     );
     stop.stop();
     thread.join().unwrap().unwrap();
+}
+
+// ---- Issue 13 item 3: lingering close (RFC 9112 §9.6) ----
+
+/// Reads until end of file; a reset is a failure here (it is what lingering prevents).
+fn read_all_or_reset(sock: &mut std::net::TcpStream) -> Result<Vec<u8>, (usize, std::io::Error)> {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(err) => return Err((out.len(), err)),
+        }
+    }
+}
+
+/// A `Connection: close` download followed by a stray CRLF: the server stopped reading when
+/// it decided to close, so the CRLF sits unread, and a plain close() would make the kernel
+/// answer with RST and throw away the megabytes still in the send buffer.
+#[test]
+fn a_close_with_unread_input_still_delivers_the_whole_response() {
+    let root = TempDir::new("http-linger");
+    let data = pattern(16 * 1024 * 1024);
+    root.write("big.bin", &data);
+    let server = serve(root.path(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    sock.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The answer has begun: the request was read (alone) and the close decided.
+    let mut first = [0; 1];
+    sock.read_exact(&mut first).unwrap();
+    sock.write_all(b"\r\n").unwrap();
+    let mut all = first.to_vec();
+    match read_all_or_reset(&mut sock) {
+        Ok(rest) => all.extend_from_slice(&rest),
+        Err((got, err)) => panic!("{err} after {} of the response's bytes", got + 1),
+    }
+    let res = &parse_responses(&all, &[false])[0];
+    assert_eq!(res.code, 200);
+    assert!(res.body == data, "the body differs from the file");
+}
+
+/// A client uploading 3 MB that the server refuses: without lingering the server closes
+/// with the body unread, and the client's send fails (EPIPE, ECONNRESET) before it ever
+/// reads the refusal written for it.
+#[test]
+fn a_refused_upload_reads_its_whole_answer_not_a_reset() {
+    let server = serve(&bundled_site(), ServerConfig::default());
+    let mut sock = connect(server.addr);
+    sock.set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let body = vec![b'x'; 3_000_000];
+    let head = format!(
+        "POST /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    if let Err(err) = sock.write_all(&body) {
+        panic!("sending the body failed: {err}");
+    }
+    let all = match read_all_or_reset(&mut sock) {
+        Ok(all) => all,
+        Err((got, err)) => panic!("{err} after {got} bytes of the answer"),
+    };
+    // The whole answer: its head, and as many body bytes as it announced.
+    let res = &parse_responses(&all, &[false])[0];
+    assert_eq!(res.code, 405);
+    let announced = res.header("content-length").expect("a Content-Length");
+    assert_eq!(announced.parse::<usize>().unwrap(), res.body.len());
+    assert!(!res.body.is_empty());
+}
+
+// ---- Issue 13 item 6: idle keep-alive connections make room at the limit ----
+
+/// 40 keep-alive clients that each send a request now and then hold all 40 slots of a
+/// `max_connections: 40` server; a new client must still be served (nginx closes the
+/// longest-idle keep-alive connection), not answered 503.
+#[test]
+fn at_the_connection_limit_the_longest_idle_keep_alive_connection_makes_room() {
+    let root = TempDir::new("http-reuse");
+    root.write("style.css", b"p {}");
+    root.write("big.bin", &pattern(BIG_DOWNLOAD));
+    let server = serve(
+        root.path(),
+        ServerConfig {
+            max_connections: 40,
+            ..ServerConfig::default()
+        },
+    );
+    let request = b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut clients: Vec<_> = (0..40).map(|_| connect(server.addr)).collect();
+    // Rounds of one request each, in order: client 0 is then the longest idle.
+    for _ in 0..2 {
+        for client in &mut clients {
+            client.write_all(request).unwrap();
+            assert_eq!(read_response(client, false).code, 200);
+        }
+    }
+    let mut newcomer = connect(server.addr);
+    newcomer.write_all(request).unwrap();
+    assert_eq!(
+        read_response(&mut newcomer, false).code,
+        200,
+        "a new client at the limit is served"
+    );
+    // The connection closed to make room was the longest idle, and closed cleanly.
+    let mut byte = [0; 1];
+    assert_eq!(clients[0].read(&mut byte).expect("a clean close"), 0);
+    for client in &mut clients[1..] {
+        client.write_all(request).unwrap();
+        assert_eq!(read_response(client, false).code, 200);
+    }
+    // A connection with a response still going out is never taken: with every slot busy
+    // so, the next client gets 503.
+    for client in clients[1..].iter_mut().chain([&mut newcomer]) {
+        start_download(client, "/big.bin");
+    }
+    let refused = &parse_responses(&read_to_close(&mut connect(server.addr)), &[false])[0];
+    assert_eq!(refused.code, 503);
 }

@@ -15,6 +15,7 @@
 //! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
 //! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise | [`run`] (calls [`init_logging`]) |
 //! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
+//! | a server raises its descriptor limit and sizes its connection cap to fit (`--max-conns`) | [`connection_cap`] |
 //!
 //! A new server is then:
 //!
@@ -540,33 +541,136 @@ pub struct EchoLimits {
     #[arg(long, default_value_t = mio_selectors::echo::Config::default().high_water)]
     pub high_water: usize,
     /// Most connections at once; at the cap, new clients wait until one closes
-    #[arg(long, default_value_t = mio_selectors::echo::Config::default().max_conns)]
-    pub max_conns: usize,
+    /// [default: 10000, lowered to fit the descriptor limit]
+    #[arg(long, value_parser = at_least_one())]
+    pub max_conns: Option<usize>,
     /// Close a connection after this many seconds without an event (0: never)
     #[arg(long, default_value = "300", value_parser = seconds_or_never)]
     // Spelled out in full, so that clap does not read it as "an optional flag".
     pub idle_timeout: ::std::option::Option<Duration>,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    pub raise_fd_limit: bool,
 }
 
 impl EchoLimits {
-    /// Raises the descriptor limit if asked, and returns the server's configuration.
-    pub fn apply(&self) -> Result<mio_selectors::echo::Config> {
-        if self.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
-        Ok(mio_selectors::echo::Config {
+    /// Sizes the connection cap to the descriptor limit ([`connection_cap`]: one
+    /// descriptor per connection). Call it before listening, so that a cap that cannot be
+    /// is refused first; then [`config`](Self::config).
+    pub fn cap(&self) -> Result<ConnectionCap> {
+        connection_cap("--max-conns", self.max_conns, DEFAULT_MAX_CONNS, 1, 1)
+    }
+
+    /// The server's configuration, with the cap [`cap`](Self::cap) sized.
+    pub fn config(&self, cap: ConnectionCap) -> mio_selectors::echo::Config {
+        mio_selectors::echo::Config {
             high_water: self.high_water,
             low_water: self.high_water / 4,
-            max_conns: self.max_conns,
+            max_conns: cap.take(),
             idle_timeout: self.idle_timeout,
             ..mio_selectors::echo::Config::default()
-        })
+        }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The connection cap and the descriptor limit
+// ---------------------------------------------------------------------------------------
+
+/// The servers' default connection cap, before [`connection_cap`] lowers it to fit the
+/// descriptor limit (Redis's `maxclients` default).
+pub const DEFAULT_MAX_CONNS: usize = 10_000;
+
+/// Descriptors a server keeps apart from its connections: stdio, the log, a file being
+/// opened, and room for a client over the cap to be told so. Redis keeps 32
+/// (`CONFIG_MIN_RESERVED_FDS`).
+pub const RESERVED_FDS: u64 = 32;
+
+/// Descriptors each event loop (worker) holds whatever its load: its listener, the
+/// selector (epoll), its waker (eventfd), and one spare.
+pub const FDS_PER_LOOP: u64 = 4;
+
+/// The connection cap a server can keep, per loop. First raises the soft limit on open
+/// descriptors (`RLIMIT_NOFILE`, often 1,024) to the hard one, quietly: a server that
+/// holds thousands of connections needs it, and no example uses `select(2)`, the one
+/// reason to keep it low. Then, with `per_connection` descriptors per connection (the
+/// socket, plus a file while one is sent) on each of `loops` loops, [`RESERVED_FDS`] and
+/// [`FDS_PER_LOOP`] aside:
+///
+/// * `explicit` (the user's `--max-conns`) if it fits, else a usage error (exit 2) that
+///   says how many fit: a cap the limit cannot honour would fail later, with `EMFILE` on
+///   accept and errors for connected clients;
+/// * else `default`, lowered to what fits with one log line saying so (Redis's way with
+///   `maxclients`), written by [`ConnectionCap::take`].
+///
+/// Call it before listening, and `take` the cap after: a refused cap is then the one line
+/// the program prints, and so is a busy port.
+///
+/// Python: `resource.setrlimit(RLIMIT_NOFILE, (hard, hard))`, as
+/// docs/python/chat_server.py does.
+pub fn connection_cap(
+    flag: &str,
+    explicit: Option<usize>,
+    default: usize,
+    per_connection: u64,
+    loops: u64,
+) -> Result<ConnectionCap> {
+    let limit = mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
+    let fits = caps_within(limit, per_connection, loops);
+    let cost = if loops > 1 {
+        format!("{per_connection} per connection on each of {loops} workers")
+    } else {
+        format!("{per_connection} per connection")
+    };
+    match explicit {
+        Some(wanted) if wanted > fits => Err(Failure::usage(format!(
+            "{flag} {wanted} is more than the descriptor limit ({limit}) allows: at most \
+             {fits} ({cost}, {} kept aside; ulimit -Hn raises the limit)",
+            RESERVED_FDS + FDS_PER_LOOP * loops
+        ))),
+        Some(wanted) => Ok(ConnectionCap::new(wanted, None)),
+        None if fits == 0 => Err(Failure::new(format!(
+            "the descriptor limit ({limit}) leaves no room for connections ({cost}, {} \
+             kept aside)",
+            RESERVED_FDS + FDS_PER_LOOP * loops
+        ))),
+        None if default > fits => Ok(ConnectionCap::new(
+            fits,
+            Some(format!(
+                "{flag} lowered from {default} to {fits} to fit the descriptor limit \
+                 ({limit}; {cost}, {} kept aside)",
+                RESERVED_FDS + FDS_PER_LOOP * loops
+            )),
+        )),
+        None => Ok(ConnectionCap::new(default, None)),
+    }
+}
+
+/// A connection cap sized by [`connection_cap`], with the line to log if it was lowered.
+#[derive(Debug)]
+#[must_use = "take() the cap: it logs the line that says it was lowered"]
+pub struct ConnectionCap {
+    value: usize,
+    lowered: Option<String>,
+}
+
+impl ConnectionCap {
+    fn new(value: usize, lowered: Option<String>) -> ConnectionCap {
+        ConnectionCap { value, lowered }
+    }
+
+    /// The cap, logging (once, at `info`) that it was lowered, if it was.
+    pub fn take(self) -> usize {
+        if let Some(line) = self.lowered {
+            log::info!("{line}");
+        }
+        self.value
+    }
+}
+
+/// Connections per loop that `limit` descriptors hold: see [`connection_cap`].
+fn caps_within(limit: u64, per_connection: u64, loops: u64) -> usize {
+    let loops = loops.max(1);
+    let spare = limit.saturating_sub(RESERVED_FDS + FDS_PER_LOOP * loops);
+    let fits = spare / (per_connection.max(1) * loops);
+    usize::try_from(fits).unwrap_or(usize::MAX)
 }
 
 /// Logs to stderr through `env_logger`; `RUST_LOG=debug` shows every connection. Without

@@ -6,12 +6,17 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 
 use super::protocol::Protocol;
 use super::stream::Stream;
-use super::{entry_in, Action, Core, Entry, Factory, Kind, ListenSocket, ListenerId};
+use super::transport::CloseReason;
+use super::{
+    entry_in, stream_in, Action, Core, Entry, Factory, Kind, LingeringClose, ListenSocket,
+    ListenerId,
+};
 use crate::echo::{is_listener_broken, is_out_of_resources};
 use crate::timeout::instant_after;
 use crate::{Token, EVENT_READ};
@@ -111,7 +116,10 @@ impl<S: 'static> Core<S> {
                 return Ok(());
             }
             let config = &self.state.config;
-            if config.wait_when_full && self.state.open_streams >= config.max_connections {
+            if config.wait_when_full
+                && self.state.open_streams >= config.max_connections
+                && !self.reclaim_one()
+            {
                 self.wait_until_not_full(id);
                 return Ok(());
             }
@@ -150,7 +158,7 @@ impl<S: 'static> Core<S> {
     /// A new connection: over the limit it is told so and closed; else it gets a protocol.
     fn accepted(&mut self, id: ListenerId, mut stream: Stream) {
         // Python: asyncio has no connection limit; a server over RLIMIT_NOFILE meets EMFILE.
-        if self.state.open_streams >= self.state.config.max_connections {
+        if self.state.open_streams >= self.state.config.max_connections && !self.reclaim_one() {
             self.state.stats.rejected.fetch_add(1, Ordering::Relaxed);
             debug!(
                 "{} connections open: turning one away",
@@ -170,12 +178,70 @@ impl<S: 'static> Core<S> {
         else {
             return;
         };
-        let protocol = factory();
+        // A factory is application code: its panic must cost one connection, not the loop
+        // (the promise of the module). The stream is dropped, which closes it.
+        // Python: `_accept_connection2` logs a failing `protocol_factory()` and closes the
+        // socket.
+        let Some(protocol) = super::guarded(factory) else {
+            error!("{id:?}: the protocol factory panicked; closing the new connection");
+            return;
+        };
         self.state.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let conn = self.add_stream(stream, protocol, false);
         debug!("{id:?}: accepted {conn:?}");
         // connection_made, and the first interest, before the next accept.
         self.settle();
+    }
+
+    /// At the connection limit: closes the reusable connection ([`Transport::set_reusable`])
+    /// idle the longest that has nothing left to send, so that a new client takes its
+    /// place instead of being turned away; true if that made room. nginx:
+    /// `ngx_drain_connections`, which closes reusable connections from the tail of its
+    /// queue (the longest idle) when it runs short.
+    ///
+    /// [`Transport::set_reusable`]: super::Transport::set_reusable
+    fn reclaim_one(&mut self) -> bool {
+        let mut found = None;
+        for &(_, id) in &self.state.reusable {
+            let Some(conn) = stream_in(&mut self.entries, id) else {
+                continue;
+            };
+            // A lingering close is over anyway; an idle connection must owe nothing (its
+            // protocol said idle, but a response may still be on its way out).
+            let idle = !conn.closing && !conn.connecting && conn.queue.is_empty();
+            if conn.linger.is_some() || (idle && conn.lost.is_none()) {
+                found = Some(id);
+                break;
+            }
+        }
+        let Some(id) = found else {
+            return false;
+        };
+        let now = self.state.now;
+        if self.state.reclaim_logged.map_or(true, |at| {
+            now.saturating_duration_since(at) >= Duration::from_secs(1)
+        }) {
+            self.state.reclaim_logged = Some(now);
+            info!(
+                "{} connections open (the limit): closing idle ones to make room",
+                self.state.open_streams
+            );
+        }
+        if let Some(conn) = stream_in(&mut self.entries, id) {
+            debug!("{id:?}: closed to make room for a new connection");
+            if conn.linger.is_some() {
+                conn.end_linger();
+            } else {
+                // Nothing is owed, and nothing is waiting to be read that matters: no
+                // linger, the slot is needed now.
+                conn.lingering = LingeringClose::Off;
+                conn.close_with(CloseReason::Closed);
+            }
+        }
+        self.state.stats.reclaimed.fetch_add(1, Ordering::Relaxed);
+        self.mark_dirty(id);
+        self.settle(); // connection_lost, and the slot freed
+        self.state.open_streams < self.state.config.max_connections
     }
 
     /// Out of descriptors: every accept would fail at once, and since the listener stays

@@ -20,9 +20,27 @@ pub(crate) type Job<S> = Box<dyn FnOnce(&mut LoopContext<'_, S>) + Send>;
 /// What the loop and its handles share.
 pub(crate) struct Shared<S> {
     pub(crate) queue: Mutex<VecDeque<Job<S>>>,
-    /// Set by `EventLoop`'s drop: jobs sent after it would never run.
+    /// Set by `EventLoop`'s drop, under the queue's lock: jobs sent after it would never
+    /// run. Read under the same lock by `call_soon_threadsafe`, so that no job slips in
+    /// between the drop's last look at the queue and the flag (check-then-push).
     pub(crate) closed: AtomicBool,
     pub(crate) stop: Stop,
+}
+
+impl<S> Shared<S> {
+    /// The loop is gone: refuse further jobs and drop those still queued, so that what
+    /// they hold (a channel's sender, a reply slot) is released and whoever waits on it
+    /// hears so instead of waiting forever. Python: `loop.close()` clears `_ready`.
+    pub(crate) fn close(&self) {
+        let jobs = {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.closed.store(true, Ordering::Release);
+            std::mem::take(&mut *queue)
+        };
+        // Dropped outside the lock: a job's captures may run code that sends another job
+        // (and gets `LoopClosed`) when dropped.
+        drop(jobs);
+    }
 }
 
 /// The loop has been dropped; the job was not queued. Python: `RuntimeError('Event loop
@@ -74,20 +92,31 @@ impl<S> LoopHandle<S> {
     /// Runs `f` on the loop's thread, at its next iteration, with the loop's context.
     /// Jobs run in the order they were sent.
     ///
+    /// A job still queued when the loop is dropped is dropped with it (never run), so
+    /// what it captured is released.
+    ///
     /// # Errors
-    /// [`LoopClosed`] if the loop has been dropped.
+    /// [`LoopClosed`] if the loop has been dropped; `f` is dropped, not run.
     pub fn call_soon_threadsafe(
         &self,
         f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> Result<(), LoopClosed> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(LoopClosed);
+        let job: Job<S> = Box::new(f);
+        {
+            let mut queue = self
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Checked under the lock the loop's drop takes to set it: a job is either
+            // queued before the drop empties the queue, or refused.
+            if self.shared.closed.load(Ordering::Acquire) {
+                drop(queue);
+                drop(job); // outside the lock, as in `Shared::close`
+                return Err(LoopClosed);
+            }
+            queue.push_back(job);
         }
-        self.shared
-            .queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push_back(Box::new(f));
         self.shared.stop.wake();
         Ok(())
     }

@@ -42,10 +42,15 @@
 //!   writes to *other* connections are queued and sent once, after the iteration's events
 //!   ([`Transport::write`]).
 //! * **A panicking protocol hurts only itself.** Its connection is aborted and the loop
-//!   goes on (asyncio logs a callback's exception and goes on).
+//!   goes on (asyncio logs a callback's exception and goes on); a panicking protocol
+//!   factory costs the connection it was making.
 //! * **Slow work goes elsewhere.** A job too slow for the loop's thread (a password hash,
 //!   a blocking name lookup) runs on a bounded worker pool ([`EventLoop::add_pool`]), and
 //!   its result comes back as a callback on the loop; a full pool refuses at once.
+//! * **No RST on a close with input unread,** for protocols that ask: a
+//!   [lingering close](Transport::set_lingering_close) half-closes and drains first.
+//! * **Idle connections make room.** At [`Config::max_connections`] the connection marked
+//!   [reusable](Transport::set_reusable) the longest ago is closed for a new one.
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
@@ -62,7 +67,7 @@ mod timers;
 mod transport;
 mod write_queue;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -82,7 +87,7 @@ pub use pool::{Done, PoolError, PoolId, WorkFailed, WorkId, WorkPanicked};
 pub use protocol::{DatagramProtocol, Lost, Protocol};
 pub use stream::Addr;
 pub use timers::TimerHandle;
-pub use transport::{InvalidLimits, Transport, WriteError, Written};
+pub use transport::{InvalidLimits, LingeringClose, Transport, WriteError, Written};
 
 use handle::{Job, Shared};
 use pool::Pool;
@@ -135,6 +140,12 @@ pub struct Config {
     /// (`base_events._set_nodelay`): protocols write whole messages, and Nagle's algorithm
     /// would hold back a reply's last segment until the previous one is acknowledged.
     pub tcp_nodelay: bool,
+    /// A lingering close ([`Transport::set_lingering_close`]) ends once nothing arrived
+    /// for this long. nginx: `lingering_timeout 5s`.
+    pub lingering_timeout: Duration,
+    /// A lingering close ends after this long in all, whatever the peer still sends.
+    /// nginx: `lingering_time 30s`.
+    pub lingering_time: Duration,
 }
 
 impl Default for Config {
@@ -151,6 +162,8 @@ impl Default for Config {
             max_jobs_per_iteration: 1024,
             file_step: 256 * 1024,
             tcp_nodelay: true,
+            lingering_timeout: Duration::from_secs(5),
+            lingering_time: Duration::from_secs(30),
         }
     }
 }
@@ -167,6 +180,7 @@ pub struct LoopStats {
     pool_threads: AtomicUsize,
     pool_jobs: AtomicU64,
     pool_rejected: AtomicU64,
+    reclaimed: AtomicU64,
 }
 
 impl LoopStats {
@@ -206,6 +220,11 @@ impl LoopStats {
     /// Jobs refused because their pool was full ([`PoolError::Full`]).
     pub fn pool_rejected(&self) -> u64 {
         self.pool_rejected.load(Ordering::Relaxed)
+    }
+    /// Reusable connections ([`Transport::set_reusable`]) closed at
+    /// [`Config::max_connections`] to make room for a new one.
+    pub fn reclaimed(&self) -> u64 {
+        self.reclaimed.load(Ordering::Relaxed)
     }
 }
 
@@ -254,6 +273,7 @@ pub(crate) enum Action {
     Idle(ConnId),
     ConnectTimeout(ConnId),
     ResumeAccept(ListenerId),
+    Linger(ConnId),
 }
 
 /// The loop's bookkeeping that transports may touch (not generic over `S`).
@@ -272,6 +292,12 @@ pub(crate) struct State {
     pub(crate) open_streams: usize,
     /// Listeners off the selector because `max_connections` are open (`wait_when_full`).
     pub(crate) full_listeners: Vec<ListenerId>,
+    /// Connections that may be closed to make room ([`Transport::set_reusable`]), the
+    /// longest idle first.
+    pub(crate) reusable: BTreeSet<(Instant, ConnId)>,
+    /// When the loop last said it closes reusable connections to make room (at most once
+    /// a second, as nginx).
+    pub(crate) reclaim_logged: Option<Instant>,
     next_generation: u32,
     /// The last [`WorkId`] given out.
     pub(crate) last_work: u64,
@@ -292,9 +318,9 @@ pub(crate) struct Entry<S> {
     kind: Kind<S>,
 }
 
-// Nearly every entry is a stream (a server has a listener or two beside thousands of
-// connections), so the enum's size is the stream's: boxing `StreamConn` to shrink the rare
-// variants would add an indirection to every event of the common one.
+// Nearly every entry is a stream: the small variants (a few listeners and UDP sockets)
+// waste little, and boxing the stream's state would cost an allocation and an indirection
+// per connection to save nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Kind<S> {
     Listener {
@@ -385,7 +411,8 @@ pub struct EventLoop<S = ()> {
     core: Core<S>,
     /// The one read buffer, shared by every connection (lent to `data_received`).
     buf: Box<[u8]>,
-    due: Vec<(TimerHandle, Action)>,
+    /// The due timers of the current iteration, run one by one (still cancellable).
+    due: Vec<TimerHandle>,
     jobs: VecDeque<Job<S>>,
 }
 
@@ -429,6 +456,8 @@ impl<S: 'static> EventLoop<S> {
                     stats: Arc::default(),
                     open_streams: 0,
                     full_listeners: Vec::new(),
+                    reusable: BTreeSet::new(),
+                    reclaim_logged: None,
                     next_generation: 0,
                     last_work: 0,
                 },
@@ -663,6 +692,26 @@ impl<S: 'static> EventLoop<S> {
         let Some(conn) = core.stream_mut(id) else {
             return;
         };
+        if conn.linger.is_some() {
+            if mask.contains(EVENT_READ) {
+                // Lingering: what arrives is read and thrown away, one read per event.
+                match conn.stream.read(&mut self.buf[..read_size]) {
+                    Ok(0) => conn.end_linger(),
+                    Ok(_) => {
+                        if let Some(linger) = &mut conn.linger {
+                            linger.last_read = now;
+                        }
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        let _ = core.sel.mark_drained(token, EVENT_READ);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => conn.fail(Lost::from_io(err)),
+                }
+                core.mark_dirty(id);
+            }
+            return;
+        }
         if mask.contains(EVENT_READ) && conn.wants_read() {
             // While a job of the connection's runs on a pool, nothing is read: a peek tells
             // whether the peer left (end of file, reset) without taking a pipelined request.
@@ -724,7 +773,12 @@ impl<S: 'static> EventLoop<S> {
             .state
             .timers
             .pop_due(self.core.state.now, &mut due);
-        for (handle, action) in due.drain(..) {
+        for handle in due.drain(..) {
+            // Taken only now: a callback earlier in this batch may have cancelled it.
+            // Python: `_run_once` skips `handle._cancelled` entries of `_ready`.
+            let Some(action) = self.core.state.timers.take_due(handle) else {
+                continue;
+            };
             self.core.fire(handle, action);
             self.core.settle();
         }
@@ -773,7 +827,7 @@ impl<S: 'static> Core<S> {
                     self.call_stream(id, |p, ctx| p.timer_fired(ctx, handle));
                 }
             }
-            Action::Idle(id) => self.check_idle(id),
+            Action::Idle(id) => self.check_idle(id, handle),
             Action::ConnectTimeout(id) => {
                 if let Some(conn) = self.stream_mut(id) {
                     conn.connect_timer = None;
@@ -787,16 +841,98 @@ impl<S: 'static> Core<S> {
                 }
             }
             Action::ResumeAccept(id) => self.resume_accepting(id),
+            Action::Linger(id) => self.check_linger(id, handle),
         }
     }
 
-    /// The idle timer fired. If the connection was active since it was set, set it again
-    /// for the time that is left (no timer work per read); else time it out.
-    fn check_idle(&mut self, id: ConnId) {
+    /// A close with `linger_due`: linger, or end it now if there is no call for it.
+    fn start_linger(&mut self, id: ConnId) {
         let now = self.state.now;
         let Some(conn) = stream_in(&mut self.entries, id) else {
             return;
         };
+        conn.linger_due = false;
+        if conn.lingering == LingeringClose::On {
+            // Is input waiting unread? One read finds out, and discards it if so. nginx
+            // asks the same question (`rev->ready`, bytes left in `header_in`).
+            let mut probe = [0; 512];
+            match conn.stream.read(&mut probe) {
+                Ok(n) if n > 0 => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    // Nothing waiting: a plain close sends no RST.
+                    return conn.end_linger();
+                }
+                Ok(_) => return conn.end_linger(), // the peer closed too
+                Err(err) => return conn.fail(Lost::from_io(err)),
+            }
+        }
+        // RFC 9112 §9.6: half-close first, so the peer reads end of file after our last
+        // byte and closes its side, which we then read.
+        if let Err(err) = conn.stream.shutdown_write() {
+            return conn.fail(Lost::from_io(err));
+        }
+        if let Some(timer) = conn.idle_timer.take() {
+            self.state.timers.cancel(timer);
+        }
+        let config = &self.state.config;
+        let until = instant_after(now, config.lingering_time);
+        let first = instant_after(now, config.lingering_timeout).min(until);
+        let timer = self.state.timers.insert(first, Action::Linger(id));
+        conn.linger = Some(Box::new(transport::Linger {
+            until,
+            last_read: now,
+            timer,
+        }));
+        // A lingering close is the first to go when room is needed (nginx does the same).
+        if conn.reusable_since.is_none() {
+            conn.reusable_since = Some(now);
+            self.state.reusable.insert((now, id));
+        }
+        debug!("{id:?}: lingering close");
+    }
+
+    /// The linger's timer fired: end it if it is over, else look again when it could be.
+    fn check_linger(&mut self, id: ConnId, handle: TimerHandle) {
+        let now = self.state.now;
+        let timeout = self.state.config.lingering_timeout;
+        let Some(conn) = stream_in(&mut self.entries, id) else {
+            return;
+        };
+        let Some(linger) = &mut conn.linger else {
+            return;
+        };
+        if linger.timer != handle {
+            return;
+        }
+        let quiet_until = instant_after(linger.last_read, timeout);
+        if now >= linger.until || now >= quiet_until {
+            debug!("{id:?}: lingering close over");
+            conn.end_linger();
+        } else {
+            linger.timer = self
+                .state
+                .timers
+                .insert(quiet_until.min(linger.until), Action::Linger(id));
+            return;
+        }
+        self.mark_dirty(id);
+    }
+
+    /// The idle timer fired. If the connection was active since it was set, set it again
+    /// for the time that is left (no timer work per read); else time it out.
+    fn check_idle(&mut self, id: ConnId, handle: TimerHandle) {
+        let now = self.state.now;
+        let Some(conn) = stream_in(&mut self.entries, id) else {
+            return;
+        };
+        if conn.idle_timer != Some(handle) {
+            return; // replaced (set_idle_timeout again) since it was set: not ours to act on
+        }
         conn.idle_timer = None;
         let Some(idle) = conn.idle else {
             return;
@@ -853,7 +989,9 @@ impl<S: 'static> Core<S> {
 
 impl<S> Drop for EventLoop<S> {
     fn drop(&mut self) {
-        self.core.shared.closed.store(true, Ordering::Release);
+        // Jobs sent from other threads and not yet run are dropped here, with the loop,
+        // not kept alive by the handles' share of the queue; later sends get `LoopClosed`.
+        self.core.shared.close();
     }
 }
 
@@ -942,13 +1080,20 @@ impl<S: 'static> Core<S> {
             if self.state.open_streams < self.state.config.max_connections {
                 self.resume_full_listeners();
             }
-            for timer in [conn.idle_timer, conn.connect_timer].into_iter().flatten() {
+            let linger = conn.linger.as_ref().map(|linger| linger.timer);
+            for timer in [conn.idle_timer, conn.connect_timer, linger]
+                .into_iter()
+                .flatten()
+            {
                 self.state.timers.cancel(timer);
             }
             if let Some(cancelled) = &conn.work_cancelled {
                 // Its jobs still waiting for a worker are skipped; results of running
                 // ones find no connection and are dropped.
                 cancelled.store(true, Ordering::Release);
+            }
+            if let Some(since) = conn.reusable_since {
+                self.state.reusable.remove(&(since, ConnId(id)));
             }
         }
     }
@@ -1045,6 +1190,9 @@ impl<S: 'static> Core<S> {
     }
 
     fn settle_one(&mut self, id: ConnId) {
+        if self.stream_mut(id).is_some_and(|conn| conn.linger_due) {
+            self.start_linger(id);
+        }
         let Some(entry) = self.entry_mut(id.0) else {
             return; // closed since it was marked
         };

@@ -82,6 +82,24 @@ impl fmt::Display for InvalidLimits {
 
 impl std::error::Error for InvalidLimits {}
 
+/// When a close lingers: see [`Transport::set_lingering_close`].
+///
+/// Python: none (asyncio closes at once). nginx: the `lingering_close` directive, whose
+/// values these are; Apache lingers on every close.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum LingeringClose {
+    /// Close at once (the default): right for a protocol whose peer sends nothing after
+    /// asking to close.
+    #[default]
+    Off,
+    /// Linger only if input is waiting unread when the close happens (one `read` finds
+    /// out; it costs nothing more otherwise). nginx's `lingering_close on`.
+    On,
+    /// Linger whatever: for a close decided while the peer is known to be still sending
+    /// (a request body being refused). nginx's `lingering_close always`.
+    Always,
+}
+
 /// One stream connection's transport state, owned by the loop.
 #[derive(Debug)]
 pub(crate) struct StreamConn {
@@ -122,6 +140,17 @@ pub(crate) struct StreamConn {
     /// a slow peer is taking any of it.
     pub(crate) unsent_at_check: Option<u64>,
     pub(crate) connect_timer: Option<TimerHandle>,
+    /// Whether a close lingers ([`Transport::set_lingering_close`]).
+    pub(crate) lingering: LingeringClose,
+    /// The close is flushed and `lingering` is not `Off`: the loop decides whether to
+    /// linger when it next settles this connection (it needs the clock and the timers).
+    pub(crate) linger_due: bool,
+    /// Lingering: the write side is shut down, and what arrives is read and discarded.
+    /// Boxed: rare, and every connection's state would otherwise carry its size.
+    pub(crate) linger: Option<Box<Linger>>,
+    /// Since when the protocol said the connection may be closed to make room
+    /// ([`Transport::set_reusable`]); also the key of its entry in `State::reusable`.
+    pub(crate) reusable_since: Option<std::time::Instant>,
     /// Already in the loop's list of connections to settle.
     pub(crate) dirty: bool,
     /// Bytes written by *other* connections' callbacks wait for the loop's end-of-iteration
@@ -137,6 +166,16 @@ pub(crate) struct StreamConn {
     /// leaves (end of file, reset); once it sees data waiting it stops watching (a
     /// level-triggered selector would report that data again and again) until the job is back.
     pub(crate) work_peeked: bool,
+}
+
+/// A lingering close in progress: RFC 9112 §9.6's staged close, as nginx does it.
+#[derive(Debug)]
+pub(crate) struct Linger {
+    /// The linger ends by then whatever arrives (`Config::lingering_time`).
+    pub(crate) until: std::time::Instant,
+    /// The last time bytes arrived; the linger ends `Config::lingering_timeout` after it.
+    pub(crate) last_read: std::time::Instant,
+    pub(crate) timer: TimerHandle,
 }
 
 /// The clean endings: what a flushed close reports.
@@ -181,6 +220,10 @@ impl StreamConn {
             idle_timer: None,
             unsent_at_check: None,
             connect_timer: None,
+            lingering: LingeringClose::Off,
+            linger_due: false,
+            linger: None,
+            reusable_since: None,
             dirty: false,
             flush_pending: false,
             pending_work: 0,
@@ -191,11 +234,12 @@ impl StreamConn {
 
     /// True while the loop should read from the socket.
     pub(crate) fn wants_read(&self) -> bool {
-        self.reading
+        (self.reading
             && self.made
             && !self.read_eof
             && !self.closing
-            && (self.pending_work == 0 || !self.work_peeked)
+            && (self.pending_work == 0 || !self.work_peeked))
+            || self.linger.is_some()
     }
 
     /// True while the loop should wait for room to write (or, connecting, for the answer).
@@ -222,8 +266,31 @@ impl StreamConn {
         self.closing = true;
         self.close_reason = reason;
         if self.queue.is_empty() {
-            self.lost = Some(reason.lost());
+            if self.connecting {
+                self.lost = Some(reason.lost());
+            } else {
+                self.flushed_close();
+            }
         }
+    }
+
+    /// A close has nothing left to send: it ends now, or lingers if asked to (the loop
+    /// decides which in `Core::start_linger`, which has the clock and the timers).
+    fn flushed_close(&mut self) {
+        if self.linger.is_some() || self.linger_due {
+            return;
+        }
+        if self.lingering == LingeringClose::Off || self.read_eof || self.lost.is_some() {
+            self.lost.get_or_insert(self.close_reason.lost());
+        } else {
+            self.linger_due = true;
+        }
+    }
+
+    /// Ends a linger (or a close that was to linger) the clean way.
+    pub(crate) fn end_linger(&mut self) {
+        self.linger_due = false;
+        self.lost.get_or_insert(self.close_reason.lost());
     }
 
     /// One write attempt from the queue: a `writev` of up to 64 buffers or one `sendfile`.
@@ -271,7 +338,7 @@ impl StreamConn {
             return;
         }
         if self.closing {
-            self.lost.get_or_insert(self.close_reason.lost());
+            self.flushed_close();
         } else if self.eof_pending && !self.eof_sent {
             self.eof_sent = true;
             if let Err(err) = self.stream.shutdown_write() {
@@ -436,6 +503,54 @@ impl Transport<'_> {
     pub fn abort(&mut self) {
         self.mark_dirty();
         self.conn.fail(Lost::Aborted);
+    }
+
+    /// Chooses whether [`close`](Self::close) (and the close after an idle timeout)
+    /// lingers: once everything written has been sent, the loop shuts down the sending
+    /// side (`shutdown(SHUT_WR)`, the peer reads end of file), then reads and discards what
+    /// the peer still sends until it closes its side too, until nothing arrived for
+    /// [`Config::lingering_timeout`](super::Config::lingering_timeout) (5 s), or for
+    /// [`Config::lingering_time`](super::Config::lingering_time) (30 s) in all; only then
+    /// the socket is closed and `connection_lost` called.
+    ///
+    /// Why: closing a socket that has unread input makes the kernel send RST at once and
+    /// throw away what it had not yet sent, and the peer then loses the end of the answer
+    /// (a response the HTTP server wrote before refusing the rest of a request). RFC 9112
+    /// §9.6 prescribes this staged close. With [`LingeringClose::On`] the loop lingers only
+    /// if input is waiting when the close happens (nginx's heuristic), so an ordinary close
+    /// costs one `read` more and nothing else. A lingering connection counts toward
+    /// [`Config::max_connections`](super::Config::max_connections) but is the first to go
+    /// when room is needed (see [`set_reusable`](Self::set_reusable)).
+    ///
+    /// Python: none; asyncio closes at once. nginx: `lingering_close`, `lingering_time`,
+    /// `lingering_timeout`.
+    pub fn set_lingering_close(&mut self, when: LingeringClose) {
+        self.conn.lingering = when;
+    }
+
+    /// Marks the connection as one the loop may close to make room for a new one: at
+    /// [`Config::max_connections`](super::Config::max_connections), instead of turning a
+    /// new client away, the loop closes the connection marked longest ago that has nothing
+    /// left to send, and the new client takes its place. Its protocol gets
+    /// `connection_lost` with [`Lost::Closed`], as if it had closed it itself.
+    ///
+    /// For a connection between requests: an HTTP keep-alive connection waiting for its
+    /// next request is cheap to lose (its client reconnects), and at the limit it is better
+    /// lost than a new client refused. Set it while idle, clear it (`false`) when work
+    /// starts; a lingering close is reusable by itself. Idempotent.
+    ///
+    /// Python: none. nginx: `ngx_reusable_connection`, reclaimed by
+    /// `ngx_drain_connections` ("worker_connections are not enough, reusing connections").
+    pub fn set_reusable(&mut self, reusable: bool) {
+        if reusable && !self.conn.closing {
+            if self.conn.reusable_since.is_none() {
+                let since = self.state.now;
+                self.conn.reusable_since = Some(since);
+                self.state.reusable.insert((since, self.id));
+            }
+        } else if let Some(since) = self.conn.reusable_since.take() {
+            self.state.reusable.remove(&(since, self.id));
+        }
     }
 
     /// Shuts down the sending side (`shutdown(SHUT_WR)`) once everything written has been

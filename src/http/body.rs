@@ -50,12 +50,14 @@ pub fn content_length(
         return Err(RequestError {
             status: Status::BadRequest,
             detail: "both Transfer-Encoding and Content-Length",
+            method: None,
         });
     }
     if transfer_encoding {
         return Err(RequestError {
             status: Status::NotImplemented,
             detail: "Transfer-Encoding is not supported",
+            method: None,
         });
     }
     let mut length = None;
@@ -69,12 +71,14 @@ pub fn content_length(
                 .ok_or(RequestError {
                     status: Status::BadRequest,
                     detail: "invalid Content-Length",
+                    method: None,
                 })?;
             match length {
                 Some(seen) if seen != parsed => {
                     return Err(RequestError {
                         status: Status::BadRequest,
                         detail: "conflicting Content-Length headers",
+                        method: None,
                     })
                 }
                 _ => length = Some(parsed),
@@ -134,6 +138,7 @@ impl Form {
             return Err(RequestError {
                 status: Status::UnsupportedMediaType,
                 detail: "the body must be application/x-www-form-urlencoded",
+                method: None,
             });
         }
         let fields = form_urlencoded::parse(body)
@@ -158,6 +163,7 @@ impl Form {
         self.get(name).ok_or(RequestError {
             status: Status::BadRequest,
             detail: "a form field is missing",
+            method: None,
         })
     }
 }

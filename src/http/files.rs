@@ -30,6 +30,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::location::directory_target;
 use super::Status;
 
 /// What a request target names under the root.
@@ -50,7 +51,8 @@ pub enum Resolved {
         /// Its metadata (`fstat` of the open file, so it describes what will be sent).
         meta: Metadata,
     },
-    /// A directory asked for without its trailing slash: redirect to this target.
+    /// A directory asked for without its trailing slash: redirect to this target, its
+    /// slash form rebuilt from the confined path (`//docs?x` gives `/docs/?x`).
     Redirect(String),
 }
 
@@ -93,9 +95,9 @@ pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
     let (real, file, meta) = open_regular(real)?;
     if meta.is_dir() {
         if !decoded.ends_with(b"/") {
-            // Keep the query: `/docs?x` → `/docs/?x`.
-            let query = &target[path_part.len()..];
-            return Ok(Resolved::Redirect(format!("{path_part}/{query}")));
+            // Built from the segments, not copied: `//host/dir` must not become a
+            // scheme-relative `Location: //host/dir/` (CVE-2021-28861). Keeps the query.
+            return Ok(Resolved::Redirect(directory_target(target)));
         }
         let named = joined.join("index.html");
         // index.html may itself be a symlink: resolve and check it like any other path.

@@ -7,7 +7,9 @@
 //! | module | Python | what it holds |
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
+//! | `access_log` | `log_request`, `log_message` | [`AccessLog`]: lines queued, written by a thread of their own, escaped |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
+//! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
 //! | `response` | `send_response`, `send_header`, `send_error` | [`ResponseHead`], [`error_page`], [`DateCache`] |
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
@@ -23,11 +25,13 @@
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
 mod access;
+mod access_log;
 pub mod app;
 mod auth;
 mod body;
 mod files;
 mod htpasswd;
+mod location;
 mod mime;
 mod request;
 mod response;
@@ -42,6 +46,7 @@ pub use auth::{
     Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
 };
 pub use body::{content_length, escape_html, Form, DEFAULT_MAX_BODY, FORM_TYPE};
+pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
 pub use files::{resolve, Refusal, Resolved};
 pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};
 pub use mime::content_type;

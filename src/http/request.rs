@@ -64,6 +64,11 @@ pub struct Request {
     /// `If-Modified-Since`, when it is a valid HTTP date (an invalid one is ignored, as
     /// RFC 9110 §13.1.3 says).
     pub if_modified_since: Option<SystemTime>,
+    /// The authority the request was sent to (`example.com`, `127.0.0.1:8080`, `[::1]:80`):
+    /// the one in an absolute-form target, else the `Host` header (RFC 9112 §3.2.2), checked
+    /// against RFC 3986's `host [":" port]`. `None` when an HTTP/1.0 request names none, or
+    /// names an empty one. Redirects are made absolute with it.
+    pub host: Option<String>,
     /// `X-Forwarded-For`, set by a proxy in front (docs/deploy.md); for the access log only.
     pub forwarded_for: Option<String>,
     /// Bytes the head took on the wire, including leading empty lines.
@@ -81,11 +86,18 @@ pub struct RequestError {
     pub status: Status,
     /// What was wrong, in a few words: `"invalid header name"`.
     pub detail: &'static str,
+    /// The method, when the refused head began with `GET ` or `HEAD `: the answer to a
+    /// refused HEAD carries no body either (RFC 9110 §9.3.2).
+    pub method: Option<Method>,
 }
 
 impl RequestError {
     const fn new(status: Status, detail: &'static str) -> RequestError {
-        RequestError { status, detail }
+        RequestError {
+            status,
+            detail,
+            method: None,
+        }
     }
 }
 
@@ -229,12 +241,29 @@ impl RequestReader {
                 Ok(Some(request))
             }
             Ok(None) => Ok(None),
-            Err(err) => {
+            Err(mut err) => {
+                err.method = self.pending_method();
                 self.failed = Some(err);
                 self.buf = Vec::new();
                 self.consumed = 0;
                 Err(err)
             }
+        }
+    }
+
+    /// The method of the request whose head is arriving, as soon as its first word and the
+    /// space after it are there (the point where nginx knows it): a refused or timed-out
+    /// HEAD is answered without a body too.
+    pub fn pending_method(&self) -> Option<Method> {
+        let pending = self.pending();
+        let start = pending.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        let line = &pending[start..];
+        if line.starts_with(b"HEAD ") {
+            Some(Method::Head)
+        } else if line.starts_with(b"GET ") {
+            Some(Method::Get)
+        } else {
+            None
         }
     }
 
@@ -390,13 +419,14 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
     } else {
         Version::Http11
     };
-    let target = origin_form(path)?;
+    let (target, authority) = origin_form(path)?;
 
     let mut close = false;
     let mut keep_alive_token = false;
     let mut if_modified_since = None;
     let mut forwarded_for = None;
     let mut hosts = 0;
+    let mut host = None;
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -408,6 +438,13 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
             }
         } else if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            // RFC 9112 §3.2: a Host that is not `host [":" port]` is a 400, so that nothing
+            // downstream (a redirect's Location, the log, a proxy behind) sees `a/b c`.
+            let value = trim(value);
+            if !valid_authority(value) {
+                return Err(RequestError::new(Status::BadRequest, "invalid Host header"));
+            }
+            host = std::str::from_utf8(value).ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("content-length") {
             // A static-file server takes no bodies. Refusing any non-zero length (rather
             // than skipping the body) also shuts out request smuggling through
@@ -449,23 +486,31 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         Version::Http10 => keep_alive_token && !close,
         Version::Http11 => !close,
     };
+    // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host.
+    let host = authority
+        .map(str::to_owned)
+        .or(host)
+        .filter(|host| !host.is_empty());
     Ok(Request {
         method,
         target,
         version,
         keep_alive,
+        host,
         if_modified_since,
         forwarded_for,
         head_len: buf.len(),
     })
 }
 
-/// The path-and-query of a request target. Origin form (`/path`) is kept as is; absolute
-/// form (`http://host/path`, which RFC 9112 §3.2.2 says a server MUST accept) is cut to its
-/// path; anything else (`*`, `host:port`, a relative path) is a 400.
-fn origin_form(target: &str) -> Result<String, RequestError> {
+/// The path-and-query of a request target, and the authority an absolute-form target
+/// names. Origin form (`/path`) is kept as is; absolute form (`http://host/path`, which RFC
+/// 9112 §3.2.2 says a server MUST accept) is cut to its path, and its authority must be a
+/// valid, non-empty `host [":" port]`; anything else (`*`, `host:port`, a relative path) is
+/// a 400.
+fn origin_form(target: &str) -> Result<(String, Option<&str>), RequestError> {
     if target.starts_with('/') {
-        return Ok(target.to_owned());
+        return Ok((target.to_owned(), None));
     }
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
     let rest = if lower.starts_with("http://") {
@@ -478,11 +523,91 @@ fn origin_form(target: &str) -> Result<String, RequestError> {
             "the request target must be a path",
         ));
     };
-    match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => Ok(rest[i..].to_owned()),
-        Some(i) => Ok(format!("/{}", &rest[i..])),
-        None => Ok("/".to_owned()),
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    // RFC 9110 §4.2.1: an http URI has a non-empty host (and no userinfo: `@` is refused).
+    if authority.is_empty() || !valid_authority(authority.as_bytes()) {
+        return Err(RequestError::new(
+            Status::BadRequest,
+            "invalid authority in the request target",
+        ));
     }
+    Ok((path, Some(authority)))
+}
+
+/// Whether `value` is RFC 3986's `host [":" port]`, the grammar of `Host` (RFC 9110
+/// §7.2): a reg-name (letters, digits, `-._~`, sub-delims, `%XX`; an IPv4 address is one
+/// too), or an IP-literal in brackets (an IPv6 address or `vX.…`), then an optional port of
+/// at most five digits. An empty reg-name is valid (RFC 9112 §3.2 allows an empty Host).
+fn valid_authority(value: &[u8]) -> bool {
+    let (host_ok, port) = if let Some(literal) = value.strip_prefix(b"[") {
+        let Some(close) = memchr(b']', literal) else {
+            return false;
+        };
+        let port = match &literal[close + 1..] {
+            [] => &[][..],
+            [b':', port @ ..] => port,
+            _ => return false,
+        };
+        (valid_ip_literal(&literal[..close]), port)
+    } else {
+        match memchr(b':', value) {
+            Some(i) => (valid_reg_name(&value[..i]), &value[i + 1..]),
+            None => (valid_reg_name(value), &[][..]),
+        }
+    };
+    host_ok && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+}
+
+fn valid_reg_name(name: &[u8]) -> bool {
+    let mut rest = name;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            match tail {
+                [hi, lo, ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                    rest = &tail[2..];
+                    continue;
+                }
+                _ => return false,
+            }
+        }
+        if !(is_unreserved(b) || is_sub_delim(b)) {
+            return false;
+        }
+        rest = tail;
+    }
+    true
+}
+
+/// `IPv6address / IPvFuture`, the inside of RFC 3986's brackets.
+fn valid_ip_literal(inside: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = inside {
+        let Some(dot) = memchr(b'.', rest) else {
+            return false;
+        };
+        let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !tail.is_empty()
+            && tail
+                .iter()
+                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+    }
+    std::str::from_utf8(inside).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
 }
 
 /// Maps httparse's error to a status. A version httparse rejects but which looks like one
@@ -508,10 +633,15 @@ fn map_parse_error(err: httparse::Error, head: &[u8]) -> RequestError {
     }
 }
 
-/// Whether the request line ends in `HTTP/<digit>.<digit>`.
+/// Whether the request line is three words, the last `HTTP/<digit>.<digit>`: only then is
+/// the version what is wrong. A line with a raw space in its target (`GET /a b HTTP/1.1`)
+/// has four, and is malformed (400), whatever it ends with.
 fn looks_like_version(head: &[u8]) -> bool {
     let line = &head[..memchr(b'\n', head).unwrap_or(head.len())];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.split(|&b| b == b' ').count() != 3 {
+        return false;
+    }
     match line.rsplit(|&b| b == b' ').next() {
         Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => {
             major.is_ascii_digit() && minor.is_ascii_digit()
@@ -580,7 +710,107 @@ mod tests {
         (b"BREW / HTTP/1.0\r\n\r\n", 501),
         (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
         (b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", 413),
+        // A raw space in the target makes four words: malformed, not a version problem.
+        (b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.0\r\n\r\n", 400),
+        (b"GET /a b HTTP/2.0\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", 200),
+        (b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n", 400),
+        (b"GET http://a b/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ];
+
+    #[test]
+    fn host_must_be_rfc_3986_host_and_port() {
+        let good: &[&str] = &[
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "[2001:db8::7]",
+            "[::ffff:192.0.2.1]",
+            "[v1.fe80::a+en1]",
+            "xn--bcher-kva.example",
+            "a%2Db",
+            "under_score~",
+            "h:",
+            "",
+        ];
+        let bad: &[&str] = &[
+            "a/b c",
+            "a b",
+            "x\\y",
+            "[::1",
+            "::1",
+            "[::1]x",
+            "[::1]:8a",
+            "[zz::1]",
+            "[v.x]",
+            "h:80:80",
+            "h:123456",
+            "h:-1",
+            "user@host",
+            "a%zzb",
+            "a%2",
+            "h\"",
+            "h<",
+            "\u{e9}t\u{e9}",
+        ];
+        for host in good {
+            let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let parsed = parse_all(req.as_bytes());
+            assert!(matches!(parsed, Ok(Some(_))), "{host:?}: {parsed:?}");
+            let expected = (!host.is_empty()).then(|| host.to_string());
+            assert_eq!(parsed.unwrap().unwrap().host, expected, "{host:?}");
+        }
+        for host in bad {
+            let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(
+                status_of(req.as_bytes()),
+                Status::BadRequest,
+                "{host:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn an_absolute_target_names_the_host() {
+        let req = parse_all(b"GET http://Other:81/d?q HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (req.target.as_str(), req.host.as_deref()),
+            ("/d?q", Some("Other:81"))
+        );
+        let req = parse_all(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert_eq!(req.host, None);
+    }
+
+    #[test]
+    fn a_refused_head_says_whether_it_was_a_head_request() {
+        let cases: &[(&[u8], Option<Method>)] = &[
+            (b"HEAD / HTTP/1.1\r\n\r\n", Some(Method::Head)),
+            (b"\r\nHEAD / HTTP/2.0\r\n\r\n", Some(Method::Head)),
+            (b"GET / HTTP/1.1\r\n\r\n", Some(Method::Get)),
+            (b"BREW / HTTP/1.0\r\n\r\n", None),
+            (b"HEADX / HTTP/1.0\r\n\r\n", None),
+        ];
+        for &(input, method) in cases {
+            let err = parse_all(input).unwrap_err();
+            assert_eq!(err.method, method, "{:?}", String::from_utf8_lossy(input));
+        }
+        // Before the line is complete, as a 414 is found.
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"HEAD /");
+        reader.feed(&vec![b'a'; 9000]);
+        assert_eq!(
+            reader.next_request().unwrap_err().method,
+            Some(Method::Head)
+        );
+    }
 
     #[test]
     fn wire_examples_get_their_status() {

@@ -3,7 +3,7 @@
 //! error carries (`error_message_format` is the model for [`error_page`]).
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Status;
 
@@ -79,11 +79,7 @@ impl<'a> ResponseHead<'a> {
             );
         }
         if let Some(modified) = self.last_modified {
-            let _ = write!(
-                out,
-                "Last-Modified: {}\r\n",
-                httpdate::fmt_http_date(modified)
-            );
+            let _ = write!(out, "Last-Modified: {}\r\n", http_date(modified));
         }
         if let Some(location) = self.location {
             let _ = write!(out, "Location: {location}\r\n");
@@ -123,6 +119,24 @@ pub fn error_page(status: Status, detail: &str) -> String {
     )
 }
 
+/// The last second an HTTP date can name: 9999-12-31 23:59:59 UTC (IMF-fixdate has four
+/// digits for the year).
+const LATEST: u64 = 253_402_300_799;
+
+/// `time` in whole seconds, within what an HTTP date can say: [1970, 9999]. A file can be
+/// dated outside it (`touch -d 1960-01-01`, or year 10000 on tmpfs), and the clock can be
+/// set anywhere; httpdate panics on both.
+fn representable_second(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+        .min(LATEST)
+}
+
+/// Formats `time` as an IMF-fixdate, clamped to [1970, 9999] so that no time panics.
+fn http_date(time: SystemTime) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(representable_second(time)))
+}
+
 /// The `Date` header's value, formatted once per second rather than once per response.
 ///
 /// # Examples
@@ -141,15 +155,38 @@ pub struct DateCache {
 }
 
 impl DateCache {
-    /// The current time in IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    /// The current time in IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`). A clock set
+    /// before 1970 or after 9999 gives the nearest date HTTP can say.
     pub fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let second = representable_second(SystemTime::now());
         if second != self.second || self.text.is_empty() {
             self.second = second;
-            self.text = httpdate::fmt_http_date(now);
+            self.text = http_date(UNIX_EPOCH + Duration::from_secs(second));
         }
         &self.text
+    }
+
+    /// A file's modification time as `Last-Modified` may state it next to the `Date` that
+    /// [`now`](Self::now) gives: in whole seconds, not before 1970, and not later than
+    /// that `Date` (RFC 9110 §8.8.2.1: a time in the future is replaced by the message's
+    /// date), so never past 9999 either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::http::DateCache;
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    ///
+    /// let mut dates = DateCache::default();
+    /// let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400);
+    /// assert_eq!(dates.last_modified(before_1970), UNIX_EPOCH);
+    /// let next_year = SystemTime::now() + Duration::from_secs(366 * 86_400);
+    /// assert!(dates.last_modified(next_year) <= SystemTime::now());
+    /// ```
+    pub fn last_modified(&mut self, modified: SystemTime) -> SystemTime {
+        self.now();
+        let second = representable_second(modified).min(self.second);
+        UNIX_EPOCH + Duration::from_secs(second)
     }
 }
 
@@ -177,6 +214,26 @@ mod tests {
                  Last-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: keep-alive\r\n\r\n"
             )
         );
+    }
+
+    #[test]
+    fn dates_outside_what_http_can_say_are_clamped_not_a_panic() {
+        let far_future = UNIX_EPOCH + Duration::from_secs(300_000_000_000); // year 11476
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(315_619_200); // 1960
+        assert_eq!(http_date(far_future), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(http_date(before_1970), "Thu, 01 Jan 1970 00:00:00 GMT");
+        for modified in [far_future, before_1970] {
+            let text = head_text(&ResponseHead {
+                last_modified: Some(modified),
+                ..ResponseHead::new(Status::Ok, HTML)
+            });
+            assert!(text.contains("\r\nLast-Modified: "), "{text}");
+        }
+        let mut dates = DateCache::default();
+        let date = httpdate::parse_http_date(dates.now()).unwrap();
+        assert!(dates.last_modified(far_future) <= date + Duration::from_secs(1));
+        assert!(dates.last_modified(far_future) >= date);
+        assert_eq!(dates.last_modified(before_1970), UNIX_EPOCH);
     }
 
     #[test]

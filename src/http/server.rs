@@ -13,18 +13,22 @@
 //! What the loop does for us: reading into its one shared buffer, writing what the kernel
 //! takes now and queueing the rest, `sendfile` for file regions, closing after the flush.
 //! What this file adds: HTTP's rules for when to close, the timeouts (one timer per
-//! connection, re-armed lazily), and the access log.
+//! connection, re-armed lazily), and the access log's lines (queued here, written by
+//! `access_log.rs`'s thread, so that a stalled log never stalls the loop).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, log_enabled, Level};
+use log::{debug, log_enabled, Level};
 
-use super::{error_page, Limits, Request, RequestReader, Site, Status, HTML, SERVER};
-use crate::event_loop::{self, Addr, Context, EventLoop, Lost, Protocol, TimerHandle, Written};
+use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
+use super::{error_page, Limits, Method, Request, RequestReader, Site, Status, HTML, SERVER};
+use crate::event_loop::{
+    self, Addr, Context, EventLoop, LingeringClose, Lost, Protocol, TimerHandle, Written,
+};
 use crate::timeout::instant_after;
 use crate::Stop;
 
@@ -41,8 +45,14 @@ pub struct ServerConfig {
     /// (silently: there is no request to answer), and how long a response may make no
     /// progress at all (a client that stopped reading) before it is aborted.
     pub idle_timeout: Duration,
-    /// Connections open at once, at most; the next is answered 503 and closed.
+    /// Connections open at once, at most. At the limit the keep-alive connection idle the
+    /// longest is closed to make room; with none idle, the next is answered 503 and closed.
     pub max_connections: usize,
+    /// Where each answered request's line goes. `None` (the default): to the `log` crate
+    /// at info (target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET)), through one
+    /// logger thread the process's servers share, and nowhere when `RUST_LOG` turns info
+    /// off. Lines never wait for the log: see [`AccessLog`].
+    pub access_log: Option<AccessLog>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +62,7 @@ impl Default for ServerConfig {
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15),
             max_connections: 4096,
+            access_log: None,
         }
     }
 }
@@ -116,6 +127,10 @@ impl HttpServer {
             ..event_loop::Config::default()
         };
         let mut lp = EventLoop::with_config(App { site }, loop_config)?;
+        let mut config = config;
+        if config.access_log.is_none() && log_enabled!(target: ACCESS_LOG_TARGET, Level::Info) {
+            config.access_log = Some(AccessLog::shared_to_log()?);
+        }
         let config = Arc::new(config);
         lp.listen_tcp(listener, move || Connection::new(Arc::clone(&config)))?;
         Ok(HttpServer { lp, local_addr })
@@ -234,9 +249,12 @@ impl Connection {
                 Err(err) => {
                     // The stream cannot be trusted past a bad head: answer and close.
                     debug!("{}: bad request: {err}", self.peer_name());
+                    let head_only = err.method == Some(Method::Head);
                     (
                         None,
-                        ctx.app().site.error(err.status, err.detail, false, false),
+                        ctx.app()
+                            .site
+                            .error(err.status, err.detail, false, head_only),
                     )
                 }
             };
@@ -257,6 +275,12 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
+                if request.is_none() {
+                    // A refused head: its body (or the rest of a flood) is likely still
+                    // on its way, and closing on it unread would reset the connection
+                    // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    transport.set_lingering_close(LingeringClose::Always);
+                }
                 transport.close();
                 break;
             }
@@ -273,6 +297,10 @@ impl Connection {
             ctx.close();
             return;
         }
+        // Between requests, with nothing half-received: at the connection limit the loop
+        // may close this one (the longest idle first) to let a new client in, as nginx does.
+        let idle = !self.done && !self.reader.in_request();
+        ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
     }
 
@@ -344,11 +372,12 @@ impl Connection {
             ctx.transport().abort();
         } else if self.reader.in_request() {
             debug!("{}: request head timed out", self.peer_name());
+            let head_only = self.reader.pending_method() == Some(Method::Head);
             let response = ctx.app().site.error(
                 Status::RequestTimeout,
                 "the request head did not arrive in time",
                 false,
-                false,
+                head_only,
             );
             self.log_error(Status::RequestTimeout, response.body_len, now);
             let _ = ctx.write(&response.bytes);
@@ -360,31 +389,33 @@ impl Connection {
         self.done = true;
     }
 
+    /// Queues the access-log line of an answered request: `peer [(for X-Forwarded-For)]
+    /// "METHOD target" status bytes duration`, the client's parts escaped.
     fn log(&self, request: &Request, status: &Status, bytes: u64, started: Instant) {
-        if log_enabled!(Level::Info) {
-            let client = match &request.forwarded_for {
-                Some(forwarded) => format!("{} (for {forwarded})", self.peer_name()),
-                None => self.peer_name(),
-            };
-            info!(
-                "{client} \"{} {}\" {} {} {:?}",
-                request.method.as_str(),
-                request.target,
-                status.code(),
-                bytes,
-                started.elapsed()
-            );
+        if let Some(log) = &self.config.access_log {
+            let mut line = self.peer_name();
+            if let Some(forwarded) = &request.forwarded_for {
+                line.push_str(" (for ");
+                escape_log_field(&mut line, forwarded.as_bytes());
+                line.push(')');
+            }
+            line.push_str(" \"");
+            line.push_str(request.method.as_str());
+            line.push(' ');
+            escape_log_field(&mut line, request.target.as_bytes());
+            let _ = write!(line, "\" {} {bytes} {:?}", status.code(), started.elapsed());
+            log.log(line);
         }
     }
 
     fn log_error(&self, status: Status, bytes: u64, started: Instant) {
-        if log_enabled!(Level::Info) {
-            info!(
+        if let Some(log) = &self.config.access_log {
+            log.log(format!(
                 "{} \"-\" {} {bytes} {:?}",
                 self.peer_name(),
                 status.code(),
                 started.elapsed()
-            );
+            ));
         }
     }
 
@@ -398,9 +429,13 @@ impl Connection {
 impl Protocol<App> for Connection {
     fn connection_made(&mut self, ctx: &mut Context<'_, App>) {
         // getpeername costs a system call per connection: only when it will be logged.
-        if log_enabled!(Level::Info) {
+        if self.config.access_log.is_some() {
             self.peer = ctx.transport().peer_addr().ok();
         }
+        // A close (Connection: close, a timeout) may find input unread, pipelined or
+        // stray; then the layer lingers instead of resetting the connection and losing the
+        // end of the response. An ordinary close costs one read more.
+        ctx.transport().set_lingering_close(LingeringClose::On);
         let now = ctx.now();
         self.head_started = Some(now);
         self.idle_since = now;
@@ -415,6 +450,8 @@ impl Protocol<App> for Connection {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now());
         }
+        // Busy again: no longer idle (answer() marks it again, with a fresh time).
+        ctx.transport().set_reusable(false);
         self.reader.feed(data);
         self.answer(ctx);
     }

@@ -10,9 +10,10 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::files::{resolve, Resolved};
+use super::location;
 use super::{content_type, error_page, DateCache, Method, Request, ResponseHead, Status, HTML};
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
@@ -139,10 +140,9 @@ impl Site {
             let fresh = std::fs::metadata(&cached.named)
                 .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
             if fresh {
-                let date = self.dates.now();
                 return file_response(
                     request,
-                    date,
+                    &mut self.dates,
                     cached.content_type,
                     cached.modified,
                     Body::Memory(&cached.body),
@@ -161,10 +161,9 @@ impl Site {
                 let content_type = content_type(&real);
                 let modified = meta.modified().unwrap_or(UNIX_EPOCH);
                 if meta.len() > SMALL_FILE {
-                    let date = self.dates.now();
                     return file_response(
                         request,
-                        date,
+                        &mut self.dates,
                         content_type,
                         modified,
                         Body::File(file, meta.len()),
@@ -187,10 +186,9 @@ impl Site {
                     modified,
                     body: body.into_boxed_slice(),
                 };
-                let date = self.dates.now();
                 let response = file_response(
                     request,
-                    date,
+                    &mut self.dates,
                     content_type,
                     modified,
                     Body::Memory(&entry.body),
@@ -198,7 +196,8 @@ impl Site {
                 self.remember(path, entry);
                 response
             }
-            Ok(Resolved::Redirect(location)) => {
+            Ok(Resolved::Redirect(target)) => {
+                let location = location::absolute(&target, request.host.as_deref());
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
@@ -252,14 +251,16 @@ enum Body<'a> {
 /// 200 with the file, or 304 when the client's copy is current.
 fn file_response(
     request: &Request,
-    date: &str,
+    dates: &mut DateCache,
     content_type: &'static str,
     modified: SystemTime,
     body: Body<'_>,
 ) -> Response {
     // HTTP dates have whole seconds; compare at that precision, or a file modified at
-    // 12:00:00.5 would never be "not modified since 12:00:00".
-    let modified = truncate_to_second(modified);
+    // 12:00:00.5 would never be "not modified since 12:00:00". And only dates HTTP can
+    // say, no later than `Date`: a file dated 1960 or in year 10000 is served, not a panic.
+    let modified = dates.last_modified(modified);
+    let date = dates.now();
     let len = match &body {
         Body::Memory(bytes) => bytes.len() as u64,
         Body::File(_, len) => *len,
@@ -313,12 +314,5 @@ fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool
         bytes,
         file: None,
         body_len,
-    }
-}
-
-fn truncate_to_second(time: SystemTime) -> SystemTime {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => UNIX_EPOCH + Duration::from_secs(since.as_secs()),
-        Err(_) => time,
     }
 }

@@ -261,10 +261,15 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// A temporary directory under `base` (`/dev/shm` for tmpfs, whose file times range
+    /// far beyond ext4's 1901–2446).
+    pub fn new_in(base: &Path, tag: &str) -> TempDir {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
+        let dir = base.join(format!("mio-selectors-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -352,6 +357,34 @@ impl ExampleServer {
     #[track_caller]
     pub fn start(bin: &Path, args: &[&str]) -> ExampleServer {
         use std::io::BufRead;
+        let (child, addr, line, stderr) = ExampleServer::spawn(bin, args);
+        let (tx, log) = std::sync::mpsc::channel();
+        let first = line.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(first);
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ExampleServer { child, addr, log }
+    }
+
+    /// Starts the example with `args`, reads its stderr up to the "serving ... on
+    /// http://ADDR/" line, and returns the child, the address, that line and the rest of
+    /// stderr, not yet read.
+    #[track_caller]
+    pub fn spawn(
+        bin: &Path,
+        args: &[&str],
+    ) -> (
+        std::process::Child,
+        SocketAddr,
+        String,
+        std::io::BufReader<std::process::ChildStderr>,
+    ) {
+        use std::io::BufRead;
         let mut child = Command::new(bin)
             .args(args)
             .env("RUST_LOG", "info") // the access log, whatever the tests run with
@@ -375,17 +408,7 @@ impl ExampleServer {
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let (tx, log) = std::sync::mpsc::channel();
-        let first = line.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(first);
-            for line in stderr.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ExampleServer { child, addr, log }
+        (child, addr, line, stderr)
     }
 
     /// Kills the process with SIGKILL, as a crash or the OOM killer would, and reaps it.

@@ -160,10 +160,30 @@ impl ExampleServer {
     /// the rest of its stderr goes to the test's.
     #[track_caller]
     pub fn start(name: &str, args: &[&str]) -> ExampleServer {
+        let mut command = std::process::Command::new(example(name));
+        command.args(args);
+        ExampleServer::spawn(name, command)
+    }
+
+    /// [`start`](Self::start), with the soft limit on open descriptors (`ulimit -Sn`) set
+    /// to `soft` for the server, as a login shell would leave it (often 1024), whatever
+    /// this process raised its own to. The hard limit stays.
+    #[track_caller]
+    pub fn start_with_soft_fd_limit(name: &str, args: &[&str], soft: u64) -> ExampleServer {
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\" \"$@\""))
+            .arg(example(name))
+            .args(args);
+        ExampleServer::spawn(name, command)
+    }
+
+    #[track_caller]
+    fn spawn(name: &str, mut command: std::process::Command) -> ExampleServer {
         use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(example(name))
-            .args(args)
+        use std::process::Stdio;
+        let mut child = command
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
