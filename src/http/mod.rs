@@ -41,12 +41,12 @@ mod site;
 mod status;
 
 pub use access::{AccessControl, AuthSpecError, Protected};
+pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
 pub use auth::{
     challenge, parse_basic, BasicError, CacheKey, Check, Credentials, Lookup, PasswordFile,
     Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
 };
 pub use body::{content_length, escape_html, Form, DEFAULT_MAX_BODY, FORM_TYPE};
-pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
 pub use files::{resolve, Refusal, Resolved};
 pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};
 pub use mime::content_type;
