@@ -16,7 +16,11 @@
 //! python3 -c 'import urllib.request as u; o = u.build_opener(u.ProxyHandler({"http": "http://127.0.0.1:8081"})); print(o.open("http://127.0.0.1:8080/").headers["X-Cache"])'
 //! cargo run --release --example http_proxy -- --allow 127.0.0.2:8080 --cache-bytes 1048576
 //! ab -k -X 127.0.0.1:8081 -n 10000 -c 10 http://127.0.0.1:8080/index.html
+//! kill %1
 //! ```
+//!
+//! docs/proxy.md walks through it: the cache's rules with transcripts, and why names are
+//! resolved on a worker thread.
 //!
 //! By default only loopback upstreams (`localhost`, 127.0.0.0/8, `::1`) may be reached:
 //! an open proxy reaches whatever its host can. Ctrl-C stops it cleanly.

@@ -20,7 +20,7 @@
 //! | `client` | the client side: requests, answers from the cache, keep-alive, timeouts |
 //! | `fetch` | the upstream side: one fetch per request, collapsed forwarding, backpressure |
 //!
-//! [The proxy guide](crate::guide) walks through it with `curl -v -x` transcripts.
+//! [The proxy guide](crate::guide::proxy) walks through it with `curl -v -x` transcripts.
 
 mod allow;
 mod cache;
