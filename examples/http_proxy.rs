@@ -65,27 +65,31 @@ struct Cli {
     /// Threads, each with its own event loop, listening socket and cache, sharing the port
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
-    /// Connections open at once per worker (clients and upstreams); one more is answered 503
-    #[arg(long, default_value_t = ProxyConfig::default().max_connections)]
-    max_conns: usize,
+    /// Connections open at once per worker, clients and upstreams together (a miss holds
+    /// two); one more client is answered 503 [default: 10000, lowered to fit the
+    /// descriptor limit]
+    #[arg(long, value_parser = common::at_least_one())]
+    max_conns: Option<usize>,
     /// Seconds a request head may take to arrive (then 408: stops slowloris)
     #[arg(long, default_value_t = ProxyConfig::default().head_timeout.as_secs_f64())]
     head_timeout: f64,
     /// Seconds a kept-alive connection may idle between requests, or a response stall
     #[arg(long, default_value_t = ProxyConfig::default().idle_timeout.as_secs_f64())]
     idle_timeout: f64,
-    /// Raise the limit on open descriptors first (for thousands of connections)
-    #[arg(long)]
-    raise_fd_limit: bool,
 }
+
+/// Descriptors one client may hold: its socket and, on a miss, its upstream's.
+const FDS_PER_CONNECTION: u64 = 2;
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| -> common::Result {
-        if cli.raise_fd_limit {
-            let limit =
-                mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-            log::info!("descriptor limit: {limit}");
-        }
+        let cap = common::connection_cap(
+            "--max-conns",
+            cli.max_conns,
+            common::DEFAULT_MAX_CONNS,
+            FDS_PER_CONNECTION,
+            u64::from(cli.workers),
+        )?;
         let allow = if cli.allow.is_empty() {
             AllowList::loopback()
         } else {
@@ -104,10 +108,13 @@ fn main() -> ExitCode {
             upstream_timeout: seconds(cli.upstream_timeout, "--upstream-timeout")?,
             head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
             idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
-            max_connections: cli.max_conns,
             ..ProxyConfig::default()
         };
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
+        let config = ProxyConfig {
+            max_connections: cap.take(),
+            ..config
+        };
         let bound = listeners[0]
             .local_addr()
             .context("cannot read the listener's address")?;

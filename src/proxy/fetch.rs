@@ -423,8 +423,13 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
     // The client's head: the upstream's end-to-end fields, our Via, what the cache did.
     let mut out = format!("HTTP/1.0 {} {}\r\n", head.status, head.reason).into_bytes();
     let mut headers = head.headers.clone();
-    if framing == Framing::Chunked {
-        headers.remove("content-length"); // decoded here; the body ends at the close
+    match framing {
+        Framing::Chunked => {
+            headers.remove("content-length"); // decoded here; the body ends at the close
+        }
+        // One value, however the upstream spelled it (`7, 7`, or two fields).
+        Framing::Length(n) => headers.set("Content-Length", n.to_string()),
+        Framing::Empty | Framing::Close => {}
     }
     headers.append_via(
         if head.minor == 0 { "1.0" } else { "1.1" },
