@@ -45,7 +45,10 @@ PORT_BASE=${PORT_BASE:-21400}
 UP_PORT=$((PORT_BASE + 0)) OURS_PORT=$((PORT_BASE + 1)) SQUID_PORT=$((PORT_BASE + 2))
 TICK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
-chmod 755 "$WORK"
+# Squid, started as root, drops to user proxy, which must reach its files: they get a
+# directory of their own under /tmp, since $TMPDIR may be private (mktemp -d makes 0700).
+SQUID_DIR=$(mktemp -d /tmp/bench-proxy-squid.XXXXXX)
+chmod 755 "$SQUID_DIR"
 LOG=$WORK/log.txt
 PIDS=()
 
@@ -53,7 +56,7 @@ cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    rm -rf "$WORK" "$SQUID_DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -97,8 +100,7 @@ http {
 EOF
 
 # --- Squid: memory only, loopback, one worker, upstream keep-alive off ----------------------
-mkdir -p "$WORK/squid"
-cat >"$WORK/squid/squid.conf" <<EOF
+cat >"$SQUID_DIR/squid.conf" <<EOF
 http_port 127.0.0.1:$SQUID_PORT
 visible_hostname bench-squid
 http_access allow localhost
@@ -112,14 +114,13 @@ pinger_enable off
 access_log none
 cache_store_log none
 shutdown_lifetime 1 seconds
-pid_filename $WORK/squid/squid.pid
-cache_log $WORK/squid/cache.log
-coredump_dir $WORK/squid
+pid_filename $SQUID_DIR/squid.pid
+cache_log $SQUID_DIR/cache.log
+coredump_dir $SQUID_DIR
 server_persistent_connections off
 EOF
-# Run as root, Squid drops to user proxy, which must be able to write its directory.
-if [[ $(id -u) == 0 ]] && id proxy >/dev/null 2>&1; then chown -R proxy "$WORK/squid"; fi
-squid -k parse -f "$WORK/squid/squid.conf" >>"$LOG" 2>&1 || die "squid -k parse failed"
+if [[ $(id -u) == 0 ]] && id proxy >/dev/null 2>&1; then chown -R proxy "$SQUID_DIR"; fi
+squid -k parse -f "$SQUID_DIR/squid.conf" >>"$LOG" 2>&1 || die "squid -k parse failed"
 
 # --- helpers ---------------------------------------------------------------------------------
 # CPU ticks of a process and its children (Squid may fork helpers).
@@ -159,7 +160,7 @@ start() {
         ;;
     squid)
         PROXY=127.0.0.1:$SQUID_PORT
-        taskset -c 0 squid -N -f "$WORK/squid/squid.conf" 2>>"$LOG" &
+        taskset -c 0 squid -N -f "$SQUID_DIR/squid.conf" 2>>"$LOG" &
         ;;
     esac
     SPID=$!
@@ -254,7 +255,10 @@ done
 for kind in hit miss; do
     awk -v a="${CPU[http_proxy.$kind]}" -v na="${REQS[http_proxy.$kind]}" \
         -v b="${CPU[squid.$kind]}" -v nb="${REQS[squid.$kind]}" -v k="$kind" \
-        'BEGIN { printf "\n%s: http_proxy uses %.2f x the CPU per request of Squid", k, (a / na) / (b / nb) }'
+        'BEGIN {
+            if (b == 0 || nb == 0) printf "\n%s: too few clock ticks to compare (a QUICK run?)", k
+            else printf "\n%s: http_proxy uses %.2f x the CPU per request of Squid", k, (a / na) / (b / nb)
+        }'
 done
 echo
 say "squid: $(squid -v | head -1); CPUs: $(nproc); N=$N ROUNDS=$ROUNDS"
