@@ -1088,3 +1088,37 @@ fn a_slow_name_lookup_does_not_stop_the_loop() {
     assert_eq!((late.code, late.body.as_slice()), (200, &b"served"[..]));
     assert_eq!(up.count(), 2);
 }
+
+#[test]
+fn the_example_takes_allow_and_workers() {
+    let up = Upstream::start("127.0.0.2", cacheable(b"through the example"));
+    let other = Upstream::start("127.0.0.1", cacheable(b"not allowed"));
+    let allow = up.addr.to_string();
+    let proxy = common::ExampleServer::start(
+        "http_proxy",
+        &["--port", "0", "--workers", "2", "--allow", &allow],
+    );
+    let addr: SocketAddr = proxy.listening_on.parse().unwrap();
+    // Each worker has its own cache, so a second request may be a miss: only the answers
+    // are compared.
+    for _ in 0..4 {
+        let r = get(addr, &up.url("/w"));
+        assert_eq!(
+            (r.code, r.body.as_slice()),
+            (200, &b"through the example"[..])
+        );
+    }
+    assert_eq!(get(addr, &other.url("/w")).code, 403);
+    assert_eq!(other.count(), 0);
+    let bad = std::process::Command::new(common::example("http_proxy"))
+        .args(["--allow", "127.0.0.2:notaport"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected HOST[:PORT]"));
+}

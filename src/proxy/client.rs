@@ -220,6 +220,16 @@ pub(crate) fn drive(lp: &mut LoopContext<'_, State>, id: ConnId) {
             Phase::Waiting { .. } | Phase::Fetching { .. } => break,
         }
     }
+    // Between requests, with nothing half-received: at the connection limit the loop may
+    // close this one (the longest idle first) to let a new client in, as nginx does.
+    let idle = lp
+        .app()
+        .clients
+        .get(&id)
+        .is_some_and(|c| matches!(c.phase, Phase::Idle) && c.buf.is_empty() && !c.closing);
+    if let Some(mut t) = lp.transport_of(id) {
+        t.set_reusable(idle);
+    }
     arm_timer(lp, id);
 }
 

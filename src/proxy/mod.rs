@@ -43,3 +43,87 @@ pub use message::{
 pub use resolve::{Resolve, SystemResolver};
 pub use server::{ProxyConfig, ProxyServer, ProxyStats};
 pub use target::{Target, TargetError};
+
+/// Hostile input: random bytes, and valid messages with bytes flipped, through every
+/// parser. Each must answer (a value or an error), never panic.
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::http::Limits;
+
+    /// xorshift64*: reproducible noise without a dependency.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn bytes(&mut self, max: usize) -> Vec<u8> {
+            let len = (self.next() % max as u64) as usize;
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    const SEEDS: &[&[u8]] = &[
+        b"GET http://h:80/a?b HTTP/1.1\r\nHost: h\r\nCache-Control: max-age=5, no-cache=\"x, y\"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nVary: Accept-Encoding\r\nETag: W/\"x\"\r\n\r\nhello",
+        b"HTTP/1.0 304 NM\r\nTransfer-Encoding: chunked\r\nContent-Length: 1, 2\r\n\r\n",
+        b"5;a=b\r\nhello\r\n0\r\nT: x\r\n\r\n",
+    ];
+
+    fn exercise(input: &[u8]) {
+        let limits = Limits::default();
+        let _ = head_end(input, input.len() / 2);
+        if let Ok(head) = parse_request(input, &limits) {
+            let _ = Target::parse(&head.target);
+            let _ = RequestRules::parse(&head.headers);
+        }
+        if let Ok(head) = parse_response(input) {
+            let _ = head.framing(false);
+            let _ = storable(
+                "GET",
+                &Headers::new(),
+                head.status,
+                &head.headers,
+                Some(1),
+                10,
+            );
+            let now = std::time::SystemTime::now();
+            let stored = Stored::new(head, input.to_vec().into(), &Headers::new(), now, now);
+            let _ = (
+                stored.is_fresh(now),
+                stored.freshness_lifetime(),
+                stored.validators(),
+            );
+            let _ = stored.refreshed(&stored.headers, now, now);
+        }
+        let text = String::from_utf8_lossy(input);
+        let _ = Target::parse(&text);
+        let _ = split_list(&text).count();
+        let _ = ChunkedDecoder::default().feed(input, &mut Vec::new());
+    }
+
+    #[test]
+    fn no_input_panics_a_parser() {
+        let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            exercise(&noise.bytes(300));
+        }
+        for seed in SEEDS {
+            for _ in 0..2000 {
+                let mut input = seed.to_vec();
+                for _ in 0..=noise.next() % 4 {
+                    let at = (noise.next() % input.len() as u64) as usize;
+                    input[at] = noise.next() as u8;
+                }
+                let cut = (noise.next() % (input.len() as u64 + 1)) as usize;
+                exercise(&input[..cut]);
+                exercise(&input);
+            }
+        }
+    }
+}

@@ -23,7 +23,7 @@ use super::client::{self, Client};
 use super::fetch::{self, Fetch, FetchId};
 use super::resolve::{Resolve, SystemResolver};
 use super::{AllowList, Cache};
-use crate::event_loop::{self, ConnId, Context, EventLoop, Lost, PoolId, Protocol};
+use crate::event_loop::{self, ConnId, Context, EventLoop, LingeringClose, Lost, PoolId, Protocol};
 use crate::http::{error_page, DateCache, Limits, Status, HTML};
 use crate::Stop;
 
@@ -283,6 +283,9 @@ impl Protocol<State> for ClientSide {
     fn connection_made(&mut self, ctx: &mut Context<'_, State>) {
         let id = ctx.id();
         let now = ctx.now();
+        // A close (Connection: close, a refused request, a timeout) may find input unread;
+        // then the layer lingers rather than reset the connection and lose the answer.
+        ctx.transport().set_lingering_close(LingeringClose::On);
         ctx.app().clients.insert(id, Client::new(now));
         client::arm_timer(ctx, id);
     }
