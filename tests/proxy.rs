@@ -1122,3 +1122,71 @@ fn the_example_takes_allow_and_workers() {
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected HOST[:PORT]"));
 }
+
+#[test]
+fn a_waiter_stops_waiting_after_the_upstream_timeout() {
+    // The first fetch gets a storable head at once, then a body that trickles for about
+    // 2.4 s, each byte well within the timeout: the fetch lives on, its waiter gives up.
+    let up = Upstream::start("127.0.0.1", |_, nth| {
+        if nth == 0 {
+            Reply::Stream {
+                head: b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 8\r\n\r\n"
+                    .to_vec(),
+                total: 8,
+                step: 1,
+                pause: Duration::from_millis(300),
+            }
+        } else {
+            response("200 OK", &[("Cache-Control", "max-age=60")], b"xxxxxxxx")
+        }
+    });
+    let proxy = start_proxy(ProxyConfig {
+        upstream_timeout: Duration::from_secs(1),
+        ..config()
+    });
+    let url = up.url("/trickle");
+    let first = {
+        let (addr, url) = (proxy.addr, url.clone());
+        std::thread::spawn(move || get(addr, &url))
+    };
+    wait_for(Duration::from_secs(5), "the first fetch", || {
+        up.count() == 1
+    });
+    let waited = Instant::now();
+    let second = get(proxy.addr, &url);
+    assert_eq!(second.body, b"xxxxxxxx");
+    assert!(
+        waited.elapsed() >= Duration::from_millis(900),
+        "it waited first"
+    );
+    assert!(
+        !first.is_finished(),
+        "the waiter went upstream while the first fetch was still on"
+    );
+    assert_eq!(up.count(), 2);
+    assert_eq!(first.join().unwrap().body, b"xxxxxxxx");
+}
+
+#[test]
+fn an_upstream_that_stalls_mid_body_is_cut_off() {
+    // The head and 4 of 100 bytes, then nothing for 5 s: longer than the timeout.
+    let up = Upstream::start("127.0.0.1", |_, _| Reply::Stream {
+        head: b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec(),
+        total: 4,
+        step: 4,
+        pause: Duration::from_secs(5),
+    });
+    let proxy = start_proxy(ProxyConfig {
+        upstream_timeout: Duration::from_millis(500),
+        ..config()
+    });
+    let start = Instant::now();
+    let bytes = request_bytes(proxy.addr, "GET", &up.url("/stall"), &[]);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "cut off, not waited out"
+    );
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert!(body.len() < 100, "{text}");
+}
