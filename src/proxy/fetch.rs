@@ -592,6 +592,7 @@ fn complete(lp: &mut LoopContext<'_, State>, fid: FetchId) {
         }
         _ => None,
     };
+    close_upstream(lp, fid);
     let Some(fetch) = remove(lp, fid) else {
         return;
     };
@@ -607,6 +608,7 @@ fn complete(lp: &mut LoopContext<'_, State>, fid: FetchId) {
 
 /// A revalidation ended in 304: everyone is served the freshened response.
 fn finish(lp: &mut LoopContext<'_, State>, fid: FetchId, stored: Option<Arc<Stored>>, label: &str) {
+    close_upstream(lp, fid);
     let Some(fetch) = remove(lp, fid) else {
         return;
     };
@@ -768,8 +770,17 @@ fn release_waiters(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     }
 }
 
-/// Takes the fetch out of the state, unregisters it, closes its upstream connection and
-/// cancels its timer.
+/// Done with the upstream: a plain close (FIN), not the reset a failure gets.
+fn close_upstream(lp: &mut LoopContext<'_, State>, fid: FetchId) {
+    if let Some(upstream) = lp.app().fetch(fid).and_then(|f| f.upstream.take()) {
+        if let Some(mut t) = lp.transport_of(upstream) {
+            t.close();
+        }
+    }
+}
+
+/// Takes the fetch out of the state, unregisters it, resets its upstream connection (if
+/// [`close_upstream`] has not closed it) and cancels its timer.
 fn remove(lp: &mut LoopContext<'_, State>, fid: FetchId) -> Option<Fetch> {
     lp.app().fetch(fid)?;
     let fetch = lp.app().fetches.remove(fid.slot);
