@@ -10,7 +10,13 @@
 //! cargo run --release --example http_server                 # http://127.0.0.1:8080/
 //! cargo run --release --example http_server -- --root ~/www --port 8000 --workers 2
 //! RUST_LOG=warn cargo run --release --example http_server   # no access log
+//! cargo run --release --example http_server -- --auth /docs/=data/users.htpasswd
 //! ```
+//!
+//! The `/app/` demo (sessions, a login form, `whoami`) is always on; its users come from
+//! `--users` (default: `data/users.htpasswd`, whose demo credentials the `/app/` page
+//! states). A users file that is not bcrypt-only htpasswd stops the server at start, with
+//! exit status 2 and the file and line named.
 //!
 //! Talk to it:
 //!
@@ -20,6 +26,8 @@
 //! printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -N 127.0.0.1 8080
 //! ab -n 10000 -c 50 http://127.0.0.1:8080/index.html
 //! python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/").status)'
+//! curl -v -u demo:demo http://127.0.0.1:8080/app/whoami
+//! curl -v -c jar -b jar -d user=demo -d password=demo http://127.0.0.1:8080/app/login
 //! ```
 //!
 //! Then open http://127.0.0.1:8080/ in a browser. Ctrl-C stops it cleanly: every worker's
@@ -29,12 +37,16 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
 use common::{Context, Failure};
-use mio_selectors::http::{HttpServer, Limits, ServerConfig, Site};
+use mio_selectors::http::{
+    app, AccessControl, HttpServer, Limits, PasswordFile, ServerConfig, Sessions, Site,
+    DEFAULT_MAX_BODY,
+};
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
 #[derive(Parser, Debug)]
@@ -66,6 +78,30 @@ struct Cli {
     /// Seconds a kept-alive connection may idle between requests, or a response stall
     #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs_f64())]
     idle_timeout: f64,
+    /// Static paths under PREFIX need HTTP Basic credentials from the htpasswd FILE
+    /// (bcrypt only: htpasswd -B); repeatable
+    #[arg(long, value_name = "PREFIX=FILE")]
+    auth: Vec<String>,
+    /// The /app/ demo's users: an htpasswd file, bcrypt only [default: data/users.htpasswd
+    /// in the crate, with demo credentials]
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// Threads per worker for password checks (bcrypt is slow on purpose: off the loop)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    auth_workers: u16,
+    /// Password checks that may wait for those threads; one more is answered 503
+    /// with Retry-After: 1
+    #[arg(long, default_value_t = ServerConfig::default().auth_queue)]
+    auth_queue: usize,
+    /// Largest request body in bytes (a login form); larger is 413
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    max_body: u64,
+    /// Sessions kept at most; the least recently used goes first
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    session_max: u32,
+    /// Seconds a session lives unused (also its cookie's Max-Age)
+    #[arg(long, default_value_t = 1800.0)]
+    session_idle: f64,
 }
 
 /// Descriptors one connection may hold: its socket, and a file while one is being sent.
@@ -86,14 +122,33 @@ fn main() -> ExitCode {
         )?;
         let head_timeout = seconds(cli.head_timeout, "--head-timeout")?;
         let idle_timeout = seconds(cli.idle_timeout, "--idle-timeout")?;
+        // Every password file is read and checked before anything listens: a bad one is
+        // a usage error (exit 2) naming its file and line.
+        let mut access = AccessControl::default();
+        for spec in &cli.auth {
+            access.add_spec(spec).map_err(Failure::usage)?;
+        }
+        let users = cli.users.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.htpasswd"))
+        });
+        let users = PasswordFile::load(&users).map_err(Failure::usage)?;
+        let session_idle = seconds(cli.session_idle, "--session-idle")?;
+        let model = app::Model::new(users, Sessions::new(cli.session_max as usize, session_idle));
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
         let config = ServerConfig {
-            limits: Limits::default(),
+            limits: Limits {
+                max_body: cli.max_body,
+                ..Limits::default()
+            },
             head_timeout,
             idle_timeout,
             max_connections: cap.take(),
+            access: (!access.is_empty()).then(|| Arc::new(Mutex::new(access))),
+            app: Some(Arc::new(Mutex::new(model))),
+            auth_workers: usize::from(cli.auth_workers),
+            auth_queue: cli.auth_queue,
             ..ServerConfig::default()
         };
         let bound = listeners[0]
@@ -141,17 +196,5 @@ fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
 /// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
 /// loops at once.
 fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stops.iter().for_each(mio_selectors::Stop::stop);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }

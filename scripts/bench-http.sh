@@ -77,6 +77,10 @@ ROOT=$WORK/root
 cp -r site "$ROOT"
 head -c $((1 << 20)) /dev/urandom >"$ROOT/1m.bin"
 head -c $((64 << 20)) /dev/urandom >"$ROOT/64m.bin"
+# http_server does not cache a file modified or changed within 2 s of reading it (the
+# "racily clean" rule, src/http/site.rs): let the fresh copies settle, so that the loads
+# measure its steady state, not the first seconds after a deploy.
+sleep 2.5
 
 # --- nginx, as the issue asks: one worker, access log off, sendfile on, keepalive allowed ---
 mkdir -p "$WORK/nginx"

@@ -56,6 +56,7 @@
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
+//! | [`signal`] | `KeyboardInterrupt`, `loop.add_signal_handler` | Ctrl-C and SIGTERM stop a loop: [`signal::stop_on_ctrl_c`] |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
 //! | [`event_loop`] | `asyncio` (loop, `Protocol`, `Transport`, `call_later`) | the protocol layer: write a protocol, not a loop |
 //! | [`chat`] | `docs/python/chat_server.py` | line-based chat: bounded line framing, the room's rules (no I/O), the server |
@@ -93,6 +94,7 @@ mod key_map;
 pub mod proxy;
 mod readiness;
 mod selector;
+pub mod signal;
 mod stop;
 mod sys;
 mod timeout;

@@ -483,6 +483,12 @@ fn line_too_long(kind: Kind) {
     alice.send(b"\nstill here\n");
     alice.expect("! line too long");
     bob.expect("<alice> still here");
+
+    // A line too long and the lines after it in one write: none of those is lost.
+    alice.send(&[&[b'w'; MAX_LINE + 1][..], b"\nafter\nand after\n"].concat());
+    alice.expect("! line too long");
+    bob.expect("<alice> after");
+    bob.expect("<alice> and after");
     alice.expect_nothing_then_who("alice bob");
     bob.expect_nothing_then_who("alice bob");
 }

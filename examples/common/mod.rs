@@ -58,8 +58,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 use mio_selectors::Stop;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 // ---------------------------------------------------------------------------------------
@@ -680,22 +678,14 @@ pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
-/// Stops the loop on Ctrl-C (SIGINT) or SIGTERM, from a small signal-handling thread.
+/// Stops the loop on Ctrl-C (SIGINT) or SIGTERM: the library's
+/// [`mio_selectors::signal::stop_on_ctrl_c`] (a small signal-handling thread; a second
+/// signal ends the process), with the examples' error line.
 ///
 /// Python gets this for free: Ctrl-C raises `KeyboardInterrupt` inside `select()`, and a
 /// `finally:` closes the selector. A Rust process is simply killed by SIGINT unless it
 /// installs a handler; this one turns the signal into a call to `stop`, so the loop ends,
 /// closes its connections and returns normally.
 pub fn stop_on_ctrl_c(stop: Stop) -> Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stop.stop();
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_on_ctrl_c(stop).context("cannot handle Ctrl-C")
 }

@@ -97,6 +97,18 @@ impl Client {
         out.quit
     }
 
+    /// Logs the client's nickname once it has one.
+    fn note_join(&mut self, ctx: &mut Context<'_, ChatState>) {
+        if self.joined {
+            return;
+        }
+        let me = ctx.id();
+        if let Some(nick) = ctx.app().room.nick(me) {
+            info!("{me}: joined as {}", nick.escape_ascii());
+            self.joined = true;
+        }
+    }
+
     fn leave(ctx: &mut Context<'_, ChatState>) {
         let me = ctx.id();
         Client::with_room(ctx, |room, out| room.leave(me, out));
@@ -116,21 +128,15 @@ impl Protocol<ChatState> for Client {
 
     fn data_received(&mut self, ctx: &mut Context<'_, ChatState>, data: &[u8]) {
         let me = ctx.id();
-        let mut lines = self.lines.feed(data);
-        while let Some(line) = lines.next_line() {
+        for line in self.lines.feed(data) {
             let quit = Client::with_room(ctx, |room, out| match line {
-                Line::Line(text) => room.line(me, text, out),
+                Line::Line(text) => room.line(me, &text, out),
                 Line::TooLong => room.line_too_long(me, out),
             });
             if quit {
                 break; // lines after /quit are not handled
             }
-            if !self.joined {
-                if let Some(nick) = ctx.app().room.nick(me) {
-                    info!("{me}: joined as {}", nick.escape_ascii());
-                    self.joined = true;
-                }
-            }
+            self.note_join(ctx);
         }
     }
 

@@ -130,6 +130,11 @@ impl<S: 'static> LoopContext<'_, S> {
 
     /// Runs `f` on the loop at `when` (a time on [`now`](Self::now)'s clock). Python:
     /// `loop.call_at(when, callback)`.
+    ///
+    /// A `when` already past is due at once: `f` runs at the loop's next pass over its
+    /// timers, as with a zero `call_later`. For deadlines that must not drift however
+    /// often they are re-armed (a request that must finish by a fixed time, a tick every
+    /// second on the second), compute the next one from the last `when`, not from `now`.
     pub fn call_at(
         &mut self,
         when: Instant,

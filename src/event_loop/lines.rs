@@ -2,25 +2,48 @@
 //!
 //! Python: `asyncio.StreamReader.readline()` with its `limit`, or Twisted's
 //! `LineOnlyReceiver` (`delimiter`, `MAX_LENGTH`, `lineLengthExceeded`). The shape is
-//! tokio-util's `LinesCodec::new_with_max_length`: the search for `\n` resumes where it
-//! stopped, and a line over the limit is reported once and then discarded up to its
-//! newline, so however long a line a peer sends, the decoder holds at most `max_length + 1`
-//! bytes. A `\r` before the `\n` is dropped.
+//! tokio-util's `LinesCodec::new_with_max_length`: a line over the limit is reported once
+//! and then discarded up to its newline, so however long a line a peer sends, the decoder
+//! holds at most `max_length + 1` bytes. A `\r` before the `\n` is dropped.
+//!
+//! [`LineDecoder::feed`] does the decoder's part of a chunk at once: it completes the line
+//! left from the last chunk and keeps the unfinished line at the end of this one. What it
+//! returns, [`Lines`], is a plain [`Iterator`] over the complete lines in between that
+//! borrows the chunk only, never the decoder. So the natural code is also the correct one:
+//! `for line in self.lines.feed(data)` may call `&mut self` methods in its body, every line
+//! after a [`Line::TooLong`] is still visited, and a caller that stops early (`break`)
+//! drops only the lines it did not take: the stream's framing is already safe in the
+//! decoder.
 //!
 //! Lines that arrive whole inside one `data_received` are handed out straight from the
-//! loop's read buffer, without a copy; only a line split across reads is gathered here.
+//! loop's read buffer, without a copy; only a line split across reads is gathered (at most
+//! one per chunk: the first) and handed out owned.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::iter::FusedIterator;
 
-/// What [`Lines::next_line`] yields: a line without its `\n` (and `\r`), or the news
-/// that a line was too long and is being discarded.
-#[derive(Debug, PartialEq, Eq)]
+/// What [`Lines`] yields: a line without its `\n` (and `\r`), or the news that a line was
+/// too long and is being discarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// One complete line, without the line ending.
-    Line(&'a [u8]),
+    /// One complete line, without the line ending: borrowed from the chunk that was fed,
+    /// or owned if it was gathered across chunks. Either way it derefs to `[u8]`.
+    Line(Cow<'a, [u8]>),
     /// A line passed the limit; its bytes up to the next `\n` are dropped. Reported once
-    /// per over-long line, as soon as it is known.
+    /// per over-long line, as soon as it is known, in its place among the lines.
     TooLong,
+}
+
+impl Line<'_> {
+    /// The line's bytes, or `None` for [`Line::TooLong`]: for a protocol that answers an
+    /// over-long line with nothing.
+    pub fn text(&self) -> Option<&[u8]> {
+        match self {
+            Line::Line(text) => Some(text),
+            Line::TooLong => None,
+        }
+    }
 }
 
 /// Splits a byte stream into lines of at most `max_length` bytes.
@@ -33,16 +56,47 @@ pub enum Line<'a> {
 /// let mut decoder = LineDecoder::new(8);
 /// let mut got = Vec::new();
 /// for chunk in [&b"hel"[..], b"lo\r\nworld\nthis one is too long\nok\npart"] {
-///     let mut lines = decoder.feed(chunk);
-///     while let Some(line) = lines.next_line() {
+///     for line in decoder.feed(chunk) {
 ///         got.push(match line {
-///             Line::Line(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+///             Line::Line(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
 ///             Line::TooLong => "<too long>".to_owned(),
 ///         });
 ///     }
 /// }
 /// assert_eq!(got, ["hello", "world", "<too long>", "ok"]);
 /// assert_eq!(decoder.buffered(), 4); // "part" waits for its newline
+/// ```
+///
+/// The lines borrow the chunk, not the decoder, so a protocol can call its own `&mut self`
+/// methods (or keep the decoder in the same struct as other state) inside the loop:
+///
+/// ```
+/// use mio_selectors::event_loop::{Context, Line, LineDecoder, Protocol};
+///
+/// struct Commands {
+///     lines: LineDecoder,
+///     handled: u64,
+/// }
+///
+/// impl Commands {
+///     fn handle(&mut self, ctx: &mut Context<'_>, line: Line<'_>) {
+///         self.handled += 1;
+///         let _ = match line.text() {
+///             Some(b"quit") => ctx.write(b"bye\n"),
+///             Some(_) => ctx.write(b"ok\n"),
+///             None => ctx.write(b"! line too long\n"),
+///         };
+///     }
+/// }
+///
+/// impl Protocol for Commands {
+///     fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+///         for line in self.lines.feed(data) {
+///             self.handle(ctx, line); // `self` is free: nothing borrows it here
+///         }
+///     }
+/// }
+/// # let _ = Commands { lines: LineDecoder::new(80), handled: 0 };
 /// ```
 #[derive(Clone)]
 pub struct LineDecoder {
@@ -80,17 +134,68 @@ impl LineDecoder {
         (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
     }
 
-    /// Decodes the lines in `data`, which follows everything fed before. Call
-    /// [`Lines::next_line`] until it returns `None`: that is what keeps the bytes of an
-    /// unfinished line for the next `feed`. A caller that stops early (and drops the
-    /// [`Lines`]) drops the rest of `data` with it.
-    pub fn feed<'a>(&'a mut self, data: &'a [u8]) -> Lines<'a> {
-        Lines {
-            decoder: self,
-            data,
-            pos: 0,
-            clear_partial: false,
+    /// Decodes the lines in `data`, which follows everything fed before, and returns them
+    /// in order (lines and [`Line::TooLong`] notices).
+    ///
+    /// The decoder's part is done before this returns: the line left from the last chunk
+    /// is completed (it comes first), and the unfinished line at the end of `data` is
+    /// kept for the next call. So the [`Lines`] borrows `data` only, and a caller that
+    /// stops taking lines early (a `/quit`) drops just the complete lines it did not take;
+    /// the next `feed` goes on from the right place either way.
+    pub fn feed<'a>(&mut self, data: &'a [u8]) -> Lines<'a> {
+        let mut lines = Lines {
+            head: None,
+            rest: &[],
+            tail_too_long: false,
+            max_length: self.max_length,
+        };
+        let Some(first) = memchr(data) else {
+            // No newline: all of `data` continues the current line.
+            lines.tail_too_long = self.hold(data);
+            return lines;
+        };
+        // The line that ends at the first newline, which may have begun in earlier chunks.
+        let mut start = first + 1;
+        if std::mem::take(&mut self.discarding) {
+            // The end of an over-long line, reported already: dropped.
+        } else if self.partial.is_empty() {
+            start = 0; // it began in this chunk: handed out from `data` like the others
+        } else if self.partial.len() + first <= self.holdable() {
+            // Gathered across chunks: handed out owned, so that it borrows nothing. A copy,
+            // not the held buffer itself: the decoder keeps that, with its capacity, for the
+            // next chunk's tail. Moving it out made every chunk free one buffer and allocate
+            // another, and that churn among the write queues' big buffers cost the chat
+            // benchmark page faults (scripts/bench-chat.py, 10 receivers: 5x as many).
+            let mut line = Vec::with_capacity(self.partial.len() + first);
+            line.extend_from_slice(&self.partial);
+            line.extend_from_slice(&data[..first]);
+            self.partial.clear();
+            lines.head = Some(finish(Cow::Owned(line), self.max_length));
+        } else {
+            self.partial.clear();
+            lines.head = Some(Line::TooLong);
         }
+        // Complete lines up to the last newline; after it, the start of the next line.
+        let last = memrchr(data).unwrap_or(first);
+        lines.rest = &data[start..=last];
+        lines.tail_too_long = self.hold(&data[last + 1..]);
+        lines
+    }
+
+    /// Keeps `bytes`, the start (or more) of a line that has not ended. Returns whether
+    /// that made the line too long: reported once, after which its bytes are dropped up to
+    /// the newline, so memory stays bounded however long it gets.
+    fn hold(&mut self, bytes: &[u8]) -> bool {
+        if self.discarding || bytes.is_empty() {
+            return false;
+        }
+        if self.partial.len() + bytes.len() > self.holdable() {
+            self.partial.clear();
+            self.discarding = true;
+            return true;
+        }
+        self.partial.extend_from_slice(bytes);
+        false
     }
 
     /// Up to `max_length` content bytes, plus one for a `\r` that may turn out to precede
@@ -110,83 +215,67 @@ impl fmt::Debug for LineDecoder {
     }
 }
 
-/// The lines of one chunk, from [`LineDecoder::feed`]. A lending iterator: each line
-/// borrows the decoder or the chunk until the next call.
-#[derive(Debug)]
+/// The lines of one chunk, from [`LineDecoder::feed`], in order: an [`Iterator`] that
+/// borrows the chunk, not the decoder.
+///
+/// Dropping it before the end drops the complete lines not taken yet, nothing else: the
+/// decoder already holds the unfinished line that follows them.
+#[derive(Debug, Clone)]
 pub struct Lines<'a> {
-    decoder: &'a mut LineDecoder,
-    data: &'a [u8],
-    pos: usize,
-    /// The previous line was gathered in `partial`; empty it before going on.
-    clear_partial: bool,
+    /// A line completed from bytes of earlier chunks (or its `TooLong`), first out.
+    head: Option<Line<'a>>,
+    /// Complete lines, each ending in `\n`: the chunk from its first line that began in it
+    /// up to its last newline.
+    rest: &'a [u8],
+    /// The unfinished line at the end of the chunk went over the limit: say so last.
+    tail_too_long: bool,
+    max_length: usize,
 }
 
-impl Lines<'_> {
-    /// The next line or [`Line::TooLong`] notice, or `None` when the chunk is used up.
-    #[allow(clippy::should_implement_trait)] // a lending iterator: Iterator cannot lend
-    pub fn next_line(&mut self) -> Option<Line<'_>> {
-        if std::mem::take(&mut self.clear_partial) {
-            self.decoder.partial.clear();
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        if let Some(head) = self.head.take() {
+            return Some(head);
         }
-        // Find the next line first, as positions; borrow it only at the end.
-        let (start, end) = loop {
-            let rest = self.data.get(self.pos..).filter(|rest| !rest.is_empty())?;
-            let decoder = &mut *self.decoder;
-            let Some(i) = memchr(rest) else {
-                self.pos = self.data.len();
-                if decoder.discarding {
-                    return None;
-                }
-                if decoder.partial.len() + rest.len() > decoder.holdable() {
-                    // Over the limit with no end in sight: say so once, then drop bytes
-                    // up to the newline, so memory stays bounded however long it gets.
-                    decoder.partial.clear();
-                    decoder.discarding = true;
-                    return Some(Line::TooLong);
-                }
-                decoder.partial.extend_from_slice(rest);
-                return None;
-            };
-            let start = self.pos;
-            self.pos += i + 1;
-            if decoder.discarding {
-                decoder.discarding = false;
-                continue;
+        if let Some(i) = memchr(self.rest) {
+            let (line, rest) = self.rest.split_at(i);
+            self.rest = &rest[1..];
+            return Some(finish(Cow::Borrowed(line), self.max_length));
+        }
+        std::mem::take(&mut self.tail_too_long).then_some(Line::TooLong)
+    }
+}
+
+impl FusedIterator for Lines<'_> {}
+
+/// A complete line without its `\n`: drops a `\r` before it, and checks the limit.
+fn finish(mut line: Cow<'_, [u8]>, max_length: usize) -> Line<'_> {
+    match &mut line {
+        Cow::Borrowed(bytes) => {
+            *bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        }
+        Cow::Owned(bytes) => {
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
             }
-            break (start, start + i);
-        };
-        let decoder = &mut *self.decoder;
-        let line: &[u8] = if decoder.partial.is_empty() {
-            &self.data[start..end] // the whole line is in this chunk: no copy
-        } else if decoder.partial.len() + (end - start) <= decoder.holdable() {
-            decoder.partial.extend_from_slice(&self.data[start..end]);
-            self.clear_partial = true;
-            &decoder.partial
-        } else {
-            decoder.partial.clear();
-            return Some(Line::TooLong);
-        };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.len() > decoder.max_length {
-            return Some(Line::TooLong);
-        }
-        Some(Line::Line(line))
-    }
-}
-
-impl Drop for Lines<'_> {
-    /// A caller that stops before `None` must not find the line it took last (gathered in
-    /// `partial`) glued to the front of the next one. The rest of the chunk is its to drop.
-    fn drop(&mut self) {
-        if self.clear_partial {
-            self.decoder.partial.clear();
         }
     }
+    if line.len() > max_length {
+        return Line::TooLong;
+    }
+    Line::Line(line)
 }
 
 /// The index of the first `\n` in `bytes`.
 fn memchr(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
+}
+
+/// The index of the last `\n` in `bytes`.
+fn memrchr(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n')
 }
 
 #[cfg(test)]
@@ -197,8 +286,7 @@ mod tests {
     fn decode(decoder: &mut LineDecoder, chunks: &[&[u8]]) -> Vec<String> {
         let mut out = Vec::new();
         for chunk in chunks {
-            let mut lines = decoder.feed(chunk);
-            while let Some(line) = lines.next_line() {
+            for line in decoder.feed(chunk) {
                 out.push(match line {
                     Line::Line(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
                     Line::TooLong => "!".to_owned(),
@@ -216,6 +304,22 @@ mod tests {
             let got = decode(&mut decoder, &[&text[..cut], &text[cut..]]);
             assert_eq!(got, ["alpha", "beta", "", "gamma"], "cut at {cut}");
             assert_eq!(decoder.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn lines_split_anywhere_in_three_come_out_whole_with_the_notices_in_place() {
+        // Every way of cutting the text into three chunks, with over-long lines inside a
+        // chunk, across chunks and at the end: the same lines and notices, in order.
+        let text = b"ab\r\ntoolong\nc\n\nlonger than five\r\nd";
+        let want = ["ab", "!", "c", "", "!"];
+        for i in 0..=text.len() {
+            for j in i..=text.len() {
+                let mut decoder = LineDecoder::new(5);
+                let got = decode(&mut decoder, &[&text[..i], &text[i..j], &text[j..]]);
+                assert_eq!(got, want, "cut at {i} and {j}");
+                assert_eq!(decoder.take_remainder().as_deref(), Some(&b"d"[..]));
+            }
         }
     }
 
@@ -241,16 +345,69 @@ mod tests {
     }
 
     #[test]
-    fn stopping_after_a_gathered_line_does_not_glue_it_to_the_next() {
-        // A protocol may stop taking lines early (a chat client's `/quit`). The line it
-        // took last was gathered across two reads; it must not be prefixed to the next one.
+    fn the_rest_of_a_chunk_after_too_long_is_not_lost() {
+        // The issue's case: the natural `while let Some(Line::Line(..))` stopped at the
+        // first notice and the old `Lines` dropped the rest of the chunk with it. A `for`
+        // visits every line; and even a loop that stops at the notice leaves the decoder
+        // in step, so the next chunk's lines come out whole.
+        let mut decoder = LineDecoder::new(5);
+        let got = decode(&mut decoder, &[b"one\nfar too long\ntwo\nthr", b"ee\n"]);
+        assert_eq!(got, ["one", "!", "two", "three"]);
+
+        let mut decoder = LineDecoder::new(5);
+        let mut lines = decoder.feed(b"one\nfar too long\ntwo\nthr");
+        let mut taken = Vec::new();
+        while let Some(Line::Line(text)) = lines.next() {
+            taken.push(text.into_owned());
+        }
+        assert_eq!(taken, [b"one".to_vec()]);
+        // What the stopped loop did not take is still in the iterator, in order...
+        assert_eq!(lines.collect::<Vec<_>>(), [Line::Line(b"two"[..].into())]);
+        // ...and the decoder kept the unfinished line whatever the caller did.
+        assert_eq!(decode(&mut decoder, &[b"ee\n"]), ["three"]);
+    }
+
+    #[test]
+    fn stopping_early_keeps_the_stream_in_step() {
+        // A protocol may stop taking lines early (a chat client's `/quit`), with a line
+        // gathered across two reads taken and an unfinished one at the end: the next feed
+        // neither repeats the line taken nor loses the unfinished one.
         let mut decoder = LineDecoder::new(64);
         assert_eq!(decode(&mut decoder, &[b"hel"]), Vec::<String>::new());
-        let mut lines = decoder.feed(b"lo\n");
-        assert_eq!(lines.next_line(), Some(Line::Line(b"hello")));
+        let mut lines = decoder.feed(b"lo\nskipped\nnex");
+        assert_eq!(lines.next(), Some(Line::Line(b"hello"[..].to_vec().into())));
+        drop(lines);
+        assert_eq!(decoder.buffered(), 3);
+        assert_eq!(decode(&mut decoder, &[b"t\n"]), ["next"]);
+    }
+
+    #[test]
+    fn whole_lines_are_borrowed_and_only_a_gathered_one_is_owned() {
+        // The hot path (lines whole inside one read) costs no copy: each line is a slice
+        // of the chunk. Only the first line of a chunk can have begun in an earlier one.
+        let mut decoder = LineDecoder::new(16);
+        let _ = decoder.feed(b"sta");
+        let chunk = b"rt\r\nmiddle\r\nend\n";
+        let lines: Vec<_> = decoder.feed(chunk).collect();
+        assert!(matches!(&lines[0], Line::Line(Cow::Owned(text)) if text == b"start"));
+        for (line, want) in lines[1..].iter().zip([&b"middle"[..], b"end"]) {
+            let Line::Line(Cow::Borrowed(text)) = line else {
+                panic!("{line:?} is not borrowed");
+            };
+            assert_eq!(*text, want);
+            assert!(chunk.as_ptr_range().contains(&text.as_ptr()));
+        }
+        assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn a_stopped_decoder_keeps_no_line_it_handed_out() {
+        let mut decoder = LineDecoder::new(10);
+        let _ = decoder.feed(b"ab");
+        let lines = decoder.feed(b"c\n"); // completes "abc", never taken
         drop(lines);
         assert_eq!(decoder.buffered(), 0);
-        assert_eq!(decode(&mut decoder, &[b"next\n"]), ["next"]);
+        assert_eq!(decode(&mut decoder, &[b"x\n"]), ["x"]);
     }
 
     #[test]

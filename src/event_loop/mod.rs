@@ -44,13 +44,13 @@
 //! * **A panicking protocol hurts only itself.** Its connection is aborted and the loop
 //!   goes on (asyncio logs a callback's exception and goes on); a panicking protocol
 //!   factory costs the connection it was making.
-//! * **Slow work goes elsewhere.** A job too slow for the loop's thread (a password hash,
-//!   a blocking name lookup) runs on a bounded worker pool ([`EventLoop::add_pool`]), and
-//!   its result comes back as a callback on the loop; a full pool refuses at once.
 //! * **No RST on a close with input unread,** for protocols that ask: a
 //!   [lingering close](Transport::set_lingering_close) half-closes and drains first.
 //! * **Idle connections make room.** At [`Config::max_connections`] the connection marked
 //!   [reusable](Transport::set_reusable) the longest ago is closed for a new one.
+//! * **Slow work goes elsewhere.** A job too slow for the loop's thread (a password hash,
+//!   a blocking name lookup) runs on a bounded worker pool ([`EventLoop::add_pool`]), and
+//!   its result comes back as a callback on the loop; a full pool refuses at once.
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
@@ -564,9 +564,71 @@ impl<S: 'static> EventLoop<S> {
         self.core.add_pool(workers, queue)
     }
 
+    /// Runs `f` at `when`; see [`LoopContext::call_at`].
+    ///
+    /// Python: `loop.call_at(when, callback)`, `when` on `loop.time()`'s clock; here an
+    /// [`Instant`], the clock of [`LoopContext::now`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::event_loop::EventLoop;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let mut lp = EventLoop::new(Vec::new())?;
+    /// let start = Instant::now();
+    /// // Set out of order: they run by deadline.
+    /// lp.call_at(start + Duration::from_millis(40), |ctx| {
+    ///     ctx.app().push("second");
+    ///     ctx.stop();
+    /// });
+    /// lp.call_at(start + Duration::from_millis(20), |ctx| ctx.app().push("first"));
+    /// lp.run()?;
+    /// assert_eq!(*lp.app(), ["first", "second"]);
+    /// assert!(start.elapsed() >= Duration::from_millis(40));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn call_at(
+        &mut self,
+        when: Instant,
+        f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
+    ) -> TimerHandle {
+        self.context().call_at(when, f)
+    }
+
     /// A handle to call into the loop or stop it from other threads.
     pub fn handle(&self) -> LoopHandle<S> {
         LoopHandle::new(&self.core.shared)
+    }
+
+    /// Stops this loop on the first SIGINT (Ctrl-C) or SIGTERM, from a small thread:
+    /// [`run`](Self::run) returns `Ok(())` and the program ends its own way. A second
+    /// signal ends the process at once. See [`crate::signal`].
+    ///
+    /// Python: `loop.add_signal_handler(signal.SIGINT, loop.stop)` (and SIGTERM); or the
+    /// `KeyboardInterrupt` that Ctrl-C raises in a plain `run_forever()`.
+    ///
+    /// # Errors
+    /// The OS error installing the handlers or starting the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use mio_selectors::event_loop::EventLoop;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let mut lp = EventLoop::new(())?;
+    /// // ... listen_tcp, connect_tcp ...
+    /// lp.stop_on_ctrl_c()?;
+    /// lp.run()?; // returns after Ctrl-C or `kill`
+    /// println!("stopped; {} connections were open", lp.stats().open());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stop_on_ctrl_c(&self) -> io::Result<()> {
+        crate::signal::stop_on_ctrl_c(self.core.shared.stop.clone())
     }
 
     /// The loop's counters, shared: read them from any thread.

@@ -234,12 +234,12 @@ impl StreamConn {
 
     /// True while the loop should read from the socket.
     pub(crate) fn wants_read(&self) -> bool {
-        (self.reading
+        let reading = self.reading
             && self.made
             && !self.read_eof
             && !self.closing
-            && (self.pending_work == 0 || !self.work_peeked))
-            || self.linger.is_some()
+            && (self.pending_work == 0 || !self.work_peeked);
+        reading || self.linger.is_some()
     }
 
     /// True while the loop should wait for room to write (or, connecting, for the answer).

@@ -47,18 +47,16 @@ pub fn content_length(
     transfer_encoding: bool,
 ) -> Result<Option<u64>, RequestError> {
     if transfer_encoding && !values.is_empty() {
-        return Err(RequestError {
-            status: Status::BadRequest,
-            detail: "both Transfer-Encoding and Content-Length",
-            method: None,
-        });
+        return Err(refused(
+            Status::BadRequest,
+            "both Transfer-Encoding and Content-Length",
+        ));
     }
     if transfer_encoding {
-        return Err(RequestError {
-            status: Status::NotImplemented,
-            detail: "Transfer-Encoding is not supported",
-            method: None,
-        });
+        return Err(refused(
+            Status::NotImplemented,
+            "Transfer-Encoding is not supported",
+        ));
     }
     let mut length = None;
     for value in values {
@@ -68,24 +66,28 @@ pub fn content_length(
             let parsed = (!digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
                 .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
                 .flatten()
-                .ok_or(RequestError {
-                    status: Status::BadRequest,
-                    detail: "invalid Content-Length",
-                    method: None,
-                })?;
+                .ok_or(refused(Status::BadRequest, "invalid Content-Length"))?;
             match length {
                 Some(seen) if seen != parsed => {
-                    return Err(RequestError {
-                        status: Status::BadRequest,
-                        detail: "conflicting Content-Length headers",
-                        method: None,
-                    })
+                    return Err(refused(
+                        Status::BadRequest,
+                        "conflicting Content-Length headers",
+                    ))
                 }
                 _ => length = Some(parsed),
             }
         }
     }
     Ok(length)
+}
+
+/// A refusal of the body: its status and fixed text.
+const fn refused(status: Status, detail: &'static str) -> RequestError {
+    RequestError {
+        status,
+        detail,
+        method: None,
+    }
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -135,11 +137,10 @@ impl Form {
             .and_then(|value| value.split(';').next())
             .map(str::trim);
         if !media_type.is_some_and(|t| t.eq_ignore_ascii_case(FORM_TYPE)) {
-            return Err(RequestError {
-                status: Status::UnsupportedMediaType,
-                detail: "the body must be application/x-www-form-urlencoded",
-                method: None,
-            });
+            return Err(refused(
+                Status::UnsupportedMediaType,
+                "the body must be application/x-www-form-urlencoded",
+            ));
         }
         let fields = form_urlencoded::parse(body)
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
@@ -160,11 +161,8 @@ impl Form {
     /// # Errors
     /// 400 if the form has no such field.
     pub fn require(&self, name: &str) -> Result<&str, RequestError> {
-        self.get(name).ok_or(RequestError {
-            status: Status::BadRequest,
-            detail: "a form field is missing",
-            method: None,
-        })
+        self.get(name)
+            .ok_or(refused(Status::BadRequest, "a form field is missing"))
     }
 }
 

@@ -1,9 +1,11 @@
 //! Port of `http.server.SimpleHTTPRequestHandler.translate_path` (and the opening half of
 //! `send_head`): from a request target to a file under the root, and never outside it.
 //!
-//! Python's unquotes the path, drops `.` and `..` segments and joins the rest to the
-//! directory. It does not follow symlinks out of the root on purpose, but does not stop
-//! them either; this does.
+//! Python's unquotes the path, drops `.` and `..` segments, joins the rest to the directory
+//! and opens the result by name. It does not follow symlinks out of the root on purpose, but
+//! does not stop them either; this does, and by construction rather than by a check made
+//! before the open (see [`Root`](super::Root) for how the kernel keeps every lookup beneath
+//! the root's descriptor while other processes rename things in it).
 //!
 //! The rules, in the order they are applied:
 //!
@@ -12,44 +14,52 @@
 //! 2. The decoded path is split on `/` *after* decoding, so `%2e%2e%2f` is `../` and is
 //!    treated exactly as `../`. Empty and `.` segments are dropped (so `//etc/passwd` is
 //!    `etc/passwd` under the root); any `..` segment is a 403. There is no way to name an
-//!    absolute path: every path is joined below the root.
-//! 3. The result is resolved by the kernel (`realpath`, symlinks followed) and must still
-//!    lie under the root's own real path; a symlink pointing outside is a 403.
-//! 4. A directory is served as its `index.html`; asked for without its trailing slash it is
-//!    a 301 to the slash form, so that the page's relative links work. Anything that is not
-//!    a regular file (a FIFO, a device) is a 403: opening one could block or leak.
+//!    absolute path: every path is looked up below the root.
+//! 3. The name is looked up beneath the root's descriptor (`openat2(RESOLVE_BENEATH)`, or a
+//!    walk with the same rules): a relative symlink that stays inside is followed; an
+//!    absolute one, or one that climbs out, is a 403, at whatever step it is met and
+//!    whenever it was put there.
+//! 4. What the name is, is decided on an `O_PATH` descriptor (`fstat`), before anything is
+//!    opened: a FIFO, a socket or a device is a 403 and is never opened. A regular file is
+//!    then opened for reading by a second confined lookup of the same name, kept only if it
+//!    is the same file (device and inode).
+//! 5. A path ending in `/` or `/.` must name a directory (404 otherwise, as nginx and Python
+//!    answer `/page.html/`). A directory is served as its `index.html`, looked up beneath
+//!    *that directory's* descriptor (so a swap of the directory after it was found changes
+//!    nothing); asked for without its trailing slash it is a 301 to the slash form, so that
+//!    the page's relative links work. Only search permission on the directory is needed,
+//!    as for any path: a `0711` directory's readable `index.html` is served.
 //!
-//! What this does not defend against: someone who can write inside the root and swaps a
-//! directory for a symlink between step 3 and the open. The file is opened by its resolved
-//! path with `O_NOFOLLOW`, which closes that window for the last component only.
+//! Known limits, with their preconditions: a process that can *mount* inside the root (root,
+//! or a user namespace owning the mount) can put anything there; the file's *contents* may
+//! change while it is being sent (as with every server that does not copy files first); a
+//! symlink is followed when it stays beneath the root, so a writer in the root can still make
+//! one name serve another file *of the root*.
 
 use std::ffi::OsStr;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::location::directory_target;
-use super::Status;
+use super::{FileStat, Root, Status};
 
 /// What a request target names under the root.
-// The file variant is large (a `Metadata` is ~150 bytes) and the redirect small; boxing
-// would cost an allocation per request for a value that lives one function call.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Resolved {
     /// A regular file, opened for reading.
     File {
-        /// Its real path (no symlinks), under the root.
-        path: PathBuf,
-        /// The path as the request named it, joined to the root, symlinks not resolved:
-        /// what a cache re-checks with `stat` to see whether the name still means this file.
-        named: PathBuf,
+        /// The path beneath the root that was looked up (`docs/index.html` for `/docs/`):
+        /// what a cache looks up again, beneath the root, to see whether the name still
+        /// means this file.
+        relative: PathBuf,
         /// The open file.
         file: File,
-        /// Its metadata (`fstat` of the open file, so it describes what will be sent).
-        meta: Metadata,
+        /// Its identity and version, from `fstat` before it was opened (and the open file
+        /// is that same file).
+        stat: FileStat,
     },
     /// A directory asked for without its trailing slash: redirect to this target, its
     /// slash form rebuilt from the confined path (`//docs?x` gives `/docs/?x`).
@@ -59,90 +69,78 @@ pub enum Resolved {
 /// A refusal: the status, and what to write in the log.
 pub type Refusal = (Status, &'static str);
 
-/// Finds the file `target` names under `root`.
-///
-/// `root` must be the root's real path ([`std::fs::canonicalize`]); the server resolves it
-/// once at start.
+/// Finds the file `target` names beneath `root`, and opens it.
 ///
 /// # Errors
-/// 400 for a bad percent-escape or NUL, 403 for `..`, a path resolving outside the root, a
-/// directory with no `index.html` or a file that is not regular, 404 for a missing file,
-/// 500 for any other I/O error.
+/// 400 for a bad percent-escape or NUL, 403 for `..`, a path leading outside the root, a
+/// directory with no `index.html`, a file that is not regular or may not be read, 404 for
+/// a missing file (or a file named as a directory, `/page.html/`), 500 for any other I/O
+/// error.
 ///
 /// # Examples
 ///
 /// ```
-/// use mio_selectors::http::{resolve, Resolved, Status};
+/// use mio_selectors::http::{resolve, Resolved, Root, Status};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/site"))?;
+/// let root = Root::open(concat!(env!("CARGO_MANIFEST_DIR"), "/site"))?;
 /// assert!(matches!(resolve(&root, "/index.html"), Ok(Resolved::File { .. })));
 /// assert!(matches!(resolve(&root, "/%2e%2e/Cargo.toml"), Err((Status::Forbidden, _))));
 /// assert!(matches!(resolve(&root, "/nope.html"), Err((Status::NotFound, _))));
+/// assert!(matches!(resolve(&root, "/index.html/"), Err((Status::NotFound, _))));
 /// # Ok(())
 /// # }
 /// ```
-pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
+pub fn resolve(root: &Root, target: &str) -> Result<Resolved, Refusal> {
     let path_part = target.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode(path_part.as_bytes())?;
     let relative = confine(&decoded)?;
-    let joined = root.join(&relative);
+    // `/page.html/` and `/page.html/.` name a directory: O_DIRECTORY makes a file ENOTDIR.
+    let directory_form = decoded.ends_with(b"/") || decoded.ends_with(b"/.");
 
-    let real = std::fs::canonicalize(&joined).map_err(|err| io_refusal(&err))?;
-    if !real.starts_with(root) {
-        return Err((Status::Forbidden, "path resolves outside the root"));
-    }
-    let (real, file, meta) = open_regular(real)?;
-    if meta.is_dir() {
-        if !decoded.ends_with(b"/") {
+    let found = root
+        .lookup_at(root.dir(), &relative, directory_form)
+        .map_err(|err| io_refusal(&err))?;
+    let stat = root.stat(&found).map_err(|err| io_refusal(&err))?;
+    if stat.is_dir() {
+        if !directory_form {
             // Built from the segments, not copied: `//host/dir` must not become a
             // scheme-relative `Location: //host/dir/` (CVE-2021-28861). Keeps the query.
             return Ok(Resolved::Redirect(directory_target(target)));
         }
-        let named = joined.join("index.html");
-        // index.html may itself be a symlink: resolve and check it like any other path.
-        let index = match std::fs::canonicalize(real.join("index.html")) {
-            Ok(index) => index,
+        let index = Path::new("index.html");
+        let found_index = match root.lookup_at(found.as_fd(), index, false) {
+            Ok(fd) => fd,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 return Err((Status::Forbidden, "directory has no index.html"))
             }
             Err(err) => return Err(io_refusal(&err)),
         };
-        if !index.starts_with(root) {
-            return Err((Status::Forbidden, "path resolves outside the root"));
-        }
-        let (path, file, meta) = open_regular(index)?;
-        if !meta.is_file() {
+        let stat = root.stat(&found_index).map_err(|err| io_refusal(&err))?;
+        if !stat.is_file() {
             return Err((Status::Forbidden, "not a regular file"));
         }
+        let file = root
+            .open_same(found.as_fd(), index, &stat)
+            .map_err(|err| io_refusal(&err))?;
         return Ok(Resolved::File {
-            path,
-            named,
+            relative: relative.join(index),
             file,
-            meta,
+            stat,
         });
     }
-    if !meta.is_file() {
+    if !stat.is_file() {
+        // Decided on the O_PATH descriptor: a FIFO, socket or device is never opened.
         return Err((Status::Forbidden, "not a regular file"));
     }
-    Ok(Resolved::File {
-        path: real,
-        named: joined,
-        file,
-        meta,
-    })
-}
-
-/// Opens `path` without blocking (a FIFO would otherwise wait for a writer) and without
-/// following a symlink swapped in since it was resolved, and `fstat`s it.
-fn open_regular(path: PathBuf) -> Result<(PathBuf, File, Metadata), Refusal> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&path)
+    let file = root
+        .open_same(root.dir(), &relative, &stat)
         .map_err(|err| io_refusal(&err))?;
-    let meta = file.metadata().map_err(|err| io_refusal(&err))?;
-    Ok((path, file, meta))
+    Ok(Resolved::File {
+        relative,
+        file,
+        stat,
+    })
 }
 
 /// Splits a decoded path into segments and keeps them below the root (rule 2).
@@ -192,15 +190,22 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// An I/O error while resolving: missing is 404, not allowed is 403, the rest 500.
+/// An I/O error while resolving: missing is 404, not allowed or leading out is 403, the
+/// rest 500.
 fn io_refusal(err: &io::Error) -> Refusal {
     match err.raw_os_error() {
         Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => {
             (Status::NotFound, "no such file")
         }
         Some(libc::EACCES | libc::EPERM) => (Status::Forbidden, "permission denied"),
-        // ELOOP: a symlink where O_NOFOLLOW forbids one, or a cycle.
-        Some(libc::ELOOP) => (Status::Forbidden, "symlink refused"),
+        // EXDEV: RESOLVE_BENEATH (or the walk) met `..` above the root or an absolute symlink.
+        Some(libc::EXDEV) => (Status::Forbidden, "path leads outside the root"),
+        Some(libc::ELOOP) => (Status::Forbidden, "too many symlinks"),
+        // ENXIO: a socket swapped in between the type check and the open.
+        Some(libc::ENXIO) => (Status::Forbidden, "not a regular file"),
+        // ESTALE: the name meant another file by the time it was opened (a writer in the
+        // root renamed something meanwhile). What was checked is no longer there.
+        Some(libc::ESTALE) => (Status::NotFound, "the file changed while it was opened"),
         _ => (Status::InternalServerError, "I/O error opening the file"),
     }
 }

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `request` | `BaseHTTPRequestHandler.parse_request` | [`RequestReader`]: bytes in, [`Request`]s out, incrementally, with [`Limits`] |
 //! | `access_log` | `log_request`, `log_message` | [`AccessLog`]: lines queued, written by a thread of their own, escaped |
+//! | `beneath` | (none: Python opens by name) | [`Root`]: lookups that stay beneath the root's descriptor, whatever is renamed meanwhile |
 //! | `files` | `SimpleHTTPRequestHandler.translate_path` | [`resolve`]: a target to a file under the root, never outside it |
 //! | `location` | `send_head`'s redirect | the `Location` of a directory's 301, from the confined path |
 //! | `mime` | `mimetypes.guess_type` | [`content_type`] by extension |
@@ -28,6 +29,7 @@ mod access;
 mod access_log;
 pub mod app;
 mod auth;
+mod beneath;
 mod body;
 mod files;
 mod htpasswd;
@@ -35,6 +37,7 @@ mod location;
 mod mime;
 mod request;
 mod response;
+mod router;
 mod server;
 mod session;
 mod site;
@@ -46,6 +49,7 @@ pub use auth::{
     challenge, parse_basic, BasicError, CacheKey, Check, Credentials, Lookup, PasswordFile,
     Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
 };
+pub use beneath::{FileStat, Root};
 pub use body::{content_length, escape_html, Form, DEFAULT_MAX_BODY, FORM_TYPE};
 pub use files::{resolve, Refusal, Resolved};
 pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};

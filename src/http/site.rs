@@ -6,15 +6,17 @@
 //! would want to pin down (which status, which headers, which bytes) is decided here.
 
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::files::{resolve, Resolved};
 use super::location;
-use super::{content_type, error_page, DateCache, Method, Request, ResponseHead, Status, HTML};
+use super::{
+    content_type, error_page, DateCache, FileStat, Method, Request, ResponseHead, Root, Status,
+    HTML,
+};
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
 /// `file` (a region to stream, for large files).
@@ -39,8 +41,13 @@ pub const SMALL_FILE: u64 = 32 * 1024;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
+/// A file modified or changed this recently when it was read is not cached: another change
+/// within the file system's timestamp granularity would leave every field `fstat` gives
+/// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
+/// few milliseconds, other file systems by the second or two).
+const RACY: Duration = Duration::from_secs(2);
 
-/// The served directory: its real path, a cache of its small files, and the `Date` header.
+/// The served directory: its descriptor, a cache of its small files, and the `Date` header.
 ///
 /// Python: `SimpleHTTPRequestHandler(directory=...)`.
 ///
@@ -63,72 +70,68 @@ const CACHE_ENTRIES: usize = 1024;
 /// ```
 #[derive(Debug)]
 pub struct Site {
-    root: PathBuf,
+    root: Root,
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
 }
 
 /// A small file held in memory, and what identifies the file it was read from.
+///
+/// A hit looks the name up again beneath the root (`openat2(O_PATH)`, the same confinement
+/// as a miss) and compares `fstat`'s answer with `stat` in full: device and inode (the same
+/// file), size, mtime and ctime with nanoseconds (the same version: ctime moves on every
+/// write, `chmod`, `chown`, link and rename, and cannot be set back, so `cp -p` and
+/// `rsync -t --inplace` are seen), and mode, owner and group (still a regular file, still
+/// readable as it was). Anything that would make a miss refuse the name (a directory on the
+/// way moved out and symlinked back, a `..` or absolute symlink, lost search permission)
+/// makes the lookup fail, and the request goes the miss's way. Three system calls
+/// (`openat2`, `fstat`, `close`), as many as nginx's own `open`, `fstat`, `close`, and no
+/// read or `sendfile`.
+//
+// Why not lighttpd's stat cache, invalidated by inotify, where a hit needs no system call?
+// Measured (scripts/bench-http.sh, docs/performance.md), the confined lookup added about
+// 0.4 µs per keep-alive request and left CPU per request at 0.6-0.9 x nginx's on every
+// load. What inotify would cost instead: a watch on every directory on the way to every
+// cached file (the per-user limits, `max_user_instances` = 128 and `max_user_watches`, are
+// shared with every other process of the user, and each `--workers` loop needs its own
+// instance); a fallback to this lookup whenever those run out; and blind spots it has by
+// design: writes through a shared `mmap`, changes made by another NFS client, a bind mount
+// over a directory. And a hit served without a system call can be stale for as long as the
+// inotify event waits behind the request in the loop; never stale means a `read` of the
+// inotify descriptor per hit, one call against our three. Not worth the machinery here.
 #[derive(Debug)]
 struct Cached {
-    /// The path the request named (unresolved): `stat` on it must still find `identity`.
-    named: PathBuf,
-    identity: Identity,
+    /// The path beneath the root that was looked up when the file was read.
+    relative: PathBuf,
+    stat: FileStat,
     content_type: &'static str,
-    modified: SystemTime,
     body: Box<[u8]>,
 }
 
-/// Device, inode, size and modification time: if `stat` on the same name gives the same
-/// four, the name still means the same, unchanged file (the one checked to lie under the
-/// root when it was cached). Any edit changes the time or the size; a rename or a new
-/// symlink changes the inode.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Identity(u64, u64, u64, i64, i64);
-
-impl Identity {
-    fn of(meta: &Metadata) -> Identity {
-        Identity(
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-        )
-    }
-}
-
 impl Site {
-    /// Serves the directory `root`.
+    /// Serves the directory `root`: opens it once; every file is then looked up beneath
+    /// that descriptor ([`Root`]).
     ///
     /// # Errors
-    /// The OS error if `root` does not exist or cannot be resolved, or `InvalidInput` if it
-    /// is not a directory.
+    /// The OS error if `root` does not exist or cannot be opened as a directory.
     pub fn new(root: impl AsRef<Path>) -> io::Result<Site> {
-        let root = std::fs::canonicalize(root.as_ref()).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("document root {}: {err}", root.as_ref().display()),
-            )
-        })?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("document root {} is not a directory", root.display()),
-            ));
-        }
-        Ok(Site {
+        Ok(Site::with_root(Root::open(root)?))
+    }
+
+    /// Serves a root already opened (for instance with [`Root::walk_only`]).
+    pub fn with_root(root: Root) -> Site {
+        Site {
             root,
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
-        })
+        }
     }
 
     /// The root's real path.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 
     /// The response to a request: the file, a 304, a 301, or an error page.
@@ -137,14 +140,17 @@ impl Site {
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
         if let Some(cached) = self.cache.get(path) {
-            let fresh = std::fs::metadata(&cached.named)
-                .is_ok_and(|meta| Identity::of(&meta) == cached.identity);
+            let fresh = self
+                .root
+                .lookup(&cached.relative)
+                .and_then(|fd| self.root.stat(&fd))
+                .is_ok_and(|stat| stat == cached.stat);
             if fresh {
                 return file_response(
                     request,
                     &mut self.dates,
                     cached.content_type,
-                    cached.modified,
+                    cached.stat.modified(),
                     Body::Memory(&cached.body),
                 );
             }
@@ -153,25 +159,26 @@ impl Site {
         }
         match resolve(&self.root, &request.target) {
             Ok(Resolved::File {
-                path: real,
-                named,
+                relative,
                 file,
-                meta,
+                stat,
             }) => {
-                let content_type = content_type(&real);
-                let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-                if meta.len() > SMALL_FILE {
+                // The type follows the name asked for (`index.html` for a directory), as
+                // nginx's does, not a symlink's target.
+                let content_type = content_type(&relative);
+                let modified = stat.modified();
+                if stat.size > SMALL_FILE {
                     return file_response(
                         request,
                         &mut self.dates,
                         content_type,
                         modified,
-                        Body::File(file, meta.len()),
+                        Body::File(file, stat.size),
                     );
                 }
-                let mut body = Vec::with_capacity(meta.len() as usize);
-                if let Err(err) = file.take(meta.len()).read_to_end(&mut body) {
-                    log::error!("reading {}: {err}", real.display());
+                let mut body = Vec::with_capacity(stat.size as usize);
+                if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
+                    log::error!("reading {}: {err}", relative.display());
                     return self.error(
                         Status::InternalServerError,
                         "I/O error reading the file",
@@ -179,21 +186,22 @@ impl Site {
                         head_only,
                     );
                 }
-                let entry = Cached {
-                    named,
-                    identity: Identity::of(&meta),
-                    content_type,
-                    modified,
-                    body: body.into_boxed_slice(),
-                };
                 let response = file_response(
                     request,
                     &mut self.dates,
                     content_type,
                     modified,
-                    Body::Memory(&entry.body),
+                    Body::Memory(&body),
                 );
-                self.remember(path, entry);
+                if trustworthy(&stat, SystemTime::now()) && body.len() as u64 == stat.size {
+                    let entry = Cached {
+                        relative,
+                        stat,
+                        content_type,
+                        body: body.into_boxed_slice(),
+                    };
+                    self.remember(path, entry);
+                }
                 response
             }
             Ok(Resolved::Redirect(target)) => {
@@ -241,6 +249,14 @@ impl Site {
         self.cached_bytes += entry.body.len();
         self.cache.insert(path.to_owned(), entry);
     }
+}
+
+/// Whether a file read at `read_at` may be cached: not if it was modified or changed within
+/// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
+/// timestamp tick would then leave no trace in `fstat`.
+fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
+    let settled = |time: SystemTime| time + RACY <= read_at;
+    settled(stat.modified()) && settled(stat.changed())
 }
 
 enum Body<'a> {
@@ -314,5 +330,97 @@ fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool
         bytes,
         file: None,
         body_len,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, RequestReader};
+    use std::time::UNIX_EPOCH;
+
+    fn stat(mtime: i64, ctime: i64) -> FileStat {
+        FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mode: 0o100_644,
+            uid: 0,
+            gid: 0,
+            mtime: (mtime, 0),
+            ctime: (ctime, 0),
+        }
+    }
+
+    #[test]
+    fn a_file_changed_within_two_seconds_of_being_read_is_not_trusted() {
+        let read_at = UNIX_EPOCH + Duration::from_secs(1000);
+        assert!(trustworthy(&stat(990, 997), read_at));
+        assert!(trustworthy(&stat(998, 998), read_at));
+        assert!(!trustworthy(&stat(999, 990), read_at), "mtime 1 s before");
+        assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
+        assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
+        assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+    }
+
+    fn get(site: &mut Site, target: &str) -> Response {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        site.respond(&reader.next_request().unwrap().unwrap())
+    }
+
+    /// The rule as applied: a fresh file is served but not kept; once it has settled it
+    /// is kept, and a hit whose `fstat` differs in any field (here, only the mode) is not
+    /// served from memory.
+    #[test]
+    fn only_settled_files_are_cached_and_a_hit_compares_every_field() {
+        let dir = std::env::temp_dir().join(format!("mio-selectors-site-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), b"fresh").unwrap();
+        let mut site = Site::new(&dir).unwrap();
+        assert_eq!(get(&mut site, "/f.txt").status, Status::Ok);
+        assert!(site.cache.is_empty(), "a file written just now was cached");
+
+        // Pretend the cached copy was read long ago from a file with another mode: the hit
+        // must see the difference and read the file again.
+        let real = site
+            .root
+            .stat(&site.root.lookup(Path::new("f.txt")).unwrap())
+            .unwrap();
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: FileStat {
+                    mode: real.mode ^ 0o044,
+                    ..real
+                },
+                content_type: "text/plain",
+                body: Box::from(&b"stale"[..]),
+            },
+        );
+        site.cached_bytes = 5;
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nfresh"),
+            "served the stale copy"
+        );
+        // The same entry with the real stat is a hit (and is what a settled file gets).
+        site.cache.insert(
+            "/f.txt".to_owned(),
+            Cached {
+                relative: PathBuf::from("f.txt"),
+                stat: real,
+                content_type: "text/plain",
+                body: Box::from(&b"memory"[..]),
+            },
+        );
+        let response = get(&mut site, "/f.txt");
+        assert!(
+            response.bytes.ends_with(b"\r\n\r\nmemory"),
+            "a true hit was missed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

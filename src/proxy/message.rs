@@ -325,6 +325,7 @@ mod tests {
             max_request_line: 30,
             max_head: 60,
             max_headers: 2,
+            ..Limits::default()
         };
         let long_line = b"GET http://h/aaaaaaaaaaaaaaaaaaaaaa HTTP/1.0\r\n\r\n";
         assert_eq!(
