@@ -60,17 +60,18 @@ struct Cli {
     message: Option<String>,
     /// With --message: how many times to send it
     #[arg(long, default_value_t = 1, requires = "message",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    count: u64,
+          value_parser = common::at_least_one())]
+    count: usize,
     /// Send everything, shut down the write side, then read the echo
     #[arg(long)]
     half_close: bool,
     /// Verify the echo without printing it
     #[arg(long, short)]
     quiet: bool,
-    /// Seconds any one socket operation may take, 0 = no limit
-    #[arg(long, default_value_t = 10.0)]
-    timeout: f64,
+    /// Seconds any one socket operation may take (0: no limit)
+    #[arg(long, default_value = "10", value_parser = common::seconds_or_never)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    timeout: ::std::option::Option<Duration>,
 }
 
 /// Why the exchange failed. Python: `EchoMismatch`, or an `OSError`.
@@ -101,11 +102,8 @@ impl fmt::Display for EchoError {
 
 fn main() -> ExitCode {
     common::run(|cli: Cli| {
-        let timeout = if cli.timeout > 0.0 && cli.timeout.is_finite() {
-            Some(Duration::from_secs_f64(cli.timeout))
-        } else {
-            None
-        };
+        // Python: socket.create_connection(timeout=None) for 0: block as long as it takes.
+        let timeout = cli.timeout;
         let addrs = cli.address.resolve()?;
         let mut sock = connect(&addrs, timeout)
             .with_context(|| format!("cannot connect to {}", cli.address))?;

@@ -35,7 +35,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -72,12 +72,15 @@ struct Cli {
     /// fit the descriptor limit]
     #[arg(long, value_parser = common::at_least_one())]
     max_conns: Option<usize>,
-    /// Seconds a request head may take to arrive (then 408: stops slowloris)
-    #[arg(long, default_value_t = ServerConfig::default().head_timeout.as_secs_f64())]
-    head_timeout: f64,
+    /// Seconds a request head may take to arrive, then 408: stops slowloris (0: never)
+    // The defaults are ServerConfig::default()'s, written out: clap shows a text default.
+    #[arg(long, default_value = "10", value_parser = common::seconds_or_never)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    head_timeout: ::std::option::Option<Duration>,
     /// Seconds a kept-alive connection may idle between requests, or a response stall
-    #[arg(long, default_value_t = ServerConfig::default().idle_timeout.as_secs_f64())]
-    idle_timeout: f64,
+    /// (0: never)
+    #[arg(long, default_value = "15", value_parser = common::seconds_or_never)]
+    idle_timeout: ::std::option::Option<Duration>,
     /// Static paths under PREFIX need HTTP Basic credentials from the htpasswd FILE
     /// (bcrypt only: htpasswd -B); repeatable
     #[arg(long, value_name = "PREFIX=FILE")]
@@ -100,8 +103,8 @@ struct Cli {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     session_max: u32,
     /// Seconds a session lives unused (also its cookie's Max-Age)
-    #[arg(long, default_value_t = 1800.0)]
-    session_idle: f64,
+    #[arg(long, default_value = "1800", value_parser = common::positive_seconds)]
+    session_idle: Duration,
 }
 
 /// Descriptors one connection may hold: its socket, and a file while one is being sent.
@@ -113,6 +116,13 @@ fn main() -> ExitCode {
             .root
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
+        // The root first: a server that announces where it listens and then serves only
+        // errors is worse than one that says at once what is wrong.
+        check_root(&root)?;
+        let sites = (0..cli.workers)
+            .map(|_| Site::new(&root))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("cannot serve {}", root.display()))?;
         let cap = common::connection_cap(
             "--max-conns",
             cli.max_conns,
@@ -120,8 +130,8 @@ fn main() -> ExitCode {
             FDS_PER_CONNECTION,
             u64::from(cli.workers),
         )?;
-        let head_timeout = seconds(cli.head_timeout, "--head-timeout")?;
-        let idle_timeout = seconds(cli.idle_timeout, "--idle-timeout")?;
+        let head_timeout = or_never(cli.head_timeout);
+        let idle_timeout = or_never(cli.idle_timeout);
         // Every password file is read and checked before anything listens: a bad one is
         // a usage error (exit 2) naming its file and line.
         let mut access = AccessControl::default();
@@ -132,7 +142,7 @@ fn main() -> ExitCode {
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.htpasswd"))
         });
         let users = PasswordFile::load(&users).map_err(Failure::usage)?;
-        let session_idle = seconds(cli.session_idle, "--session-idle")?;
+        let session_idle = cli.session_idle;
         let model = app::Model::new(users, Sessions::new(cli.session_max as usize, session_idle));
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
@@ -155,8 +165,7 @@ fn main() -> ExitCode {
             .local_addr()
             .context("cannot read the listener's address")?;
         let mut servers = Vec::new();
-        for listener in listeners {
-            let site = Site::new(&root).context("cannot serve the document root")?;
+        for (listener, site) in listeners.into_iter().zip(sites) {
             let server = HttpServer::new(listener, site, config.clone())
                 .context("cannot start the HTTP server")?;
             servers.push(server);
@@ -188,9 +197,23 @@ fn main() -> ExitCode {
     })
 }
 
-fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| Failure::usage(format!("{flag}: {value} is not a duration in seconds")))
+/// A timeout flag's value for [`ServerConfig`], where "never" is the longest wait:
+/// the server's deadlines saturate (at about 24 days, `src/timeout.rs`), so a timer is
+/// armed but never fires in practice.
+fn or_never(timeout: Option<Duration>) -> Duration {
+    timeout.unwrap_or(Duration::MAX)
+}
+
+/// The document root is a directory this process can list: the line says which, and why
+/// not (`cannot serve /srv/www: No such file or directory (os error 2)`).
+fn check_root(root: &Path) -> common::Result {
+    let what = || format!("cannot serve {}", root.display());
+    let meta = std::fs::metadata(root).with_context(what)?;
+    if !meta.is_dir() {
+        return Err(Failure::new(format!("{}: not a directory", what())));
+    }
+    std::fs::read_dir(root).with_context(what)?;
+    Ok(())
 }
 
 /// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several

@@ -10,9 +10,19 @@
 //! cargo run --example udp_echo &                          # or: python3 docs/python/udp_echo.py &
 //! cargo run --example udp_client                          # 10 datagrams of 64 bytes, lockstep
 //! cargo run --example udp_client -- --count 100 --size 65507
+//! cargo run --example udp_client -- --count 10000 --window 10000 --size 64 --timeout 0.2 --retries 30
+//! kill %1
+//! cargo run --example udp_echo -- --host ::1 &            # IPv6: a larger datagram fits
 //! cargo run --example udp_client -- --host ::1 --size 65527
-//! cargo run --example udp_client -- --count 10000 --window 10000 --size 64 --timeout 0.2
+//! kill %1
 //! ```
+//!
+//! The third command is a burst: all 10,000 datagrams at once. That overflows the socket
+//! buffers (the kernel keeps a few hundred small datagrams per socket by default,
+//! `/proc/sys/net/core/rmem_default`), and UDP drops what does not fit, telling no one.
+//! Each round of resends gets a few hundred more through, so the burst needs `--retries
+//! 30` where lockstep needs 3: with the default it reports thousands lost and exits 1,
+//! which is UDP telling the truth. `tests/examples.rs` runs every command of this block.
 //!
 //! It prints one line, e.g. `datagrams=10 size=64 received=10 lost=0 resent=0 late=0
 //! corrupt=0 refused=0 rtt_us=31/45/90/90 elapsed=0.001`, and exits 0 only if every

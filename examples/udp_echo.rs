@@ -15,8 +15,11 @@
 //! ```sh
 //! nc -u 127.0.0.1 65434                                   # each line comes back
 //! cargo run --example udp_client -- --count 100 --size 1472
-//! cargo run --example udp_client -- --count 10000 --window 10000 --size 64   # a burst
+//! cargo run --example udp_client -- --count 10000 --window 10000 --size 64 --timeout 0.2 --retries 30
 //! ```
+//!
+//! The last is a burst, which overflows the socket buffers: see `examples/udp_client.rs`
+//! for why it needs `--retries 30`.
 //!
 //! Ctrl-C (or SIGTERM) stops it cleanly, and it logs what it received, echoed and dropped.
 

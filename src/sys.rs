@@ -72,14 +72,7 @@ pub(crate) fn is_blocking(fd: RawFd) -> io::Result<bool> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn raise_fd_limit() -> io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points at a live local.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut limit = nofile_limit()?;
     if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max;
         // SAFETY: setrlimit only reads the `rlimit` the pointer points at, a live local.
@@ -90,6 +83,19 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     // `rlim_t` is `u64` on Linux but narrower or signed elsewhere; the cast is for them.
     #[allow(clippy::unnecessary_cast)]
     Ok(limit.rlim_cur as u64)
+}
+
+/// `getrlimit(RLIMIT_NOFILE)`: the soft and the hard limit on open descriptors.
+fn nofile_limit() -> io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through the pointer, which points at a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(limit)
 }
 
 /// Sends up to `count` bytes of the file `in_fd`, from `offset`, to the socket `out_fd`,
@@ -126,4 +132,13 @@ pub(crate) fn sendfile(
     _count: usize,
 ) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The process's soft limit on open descriptors (`getrlimit(RLIMIT_NOFILE)`), for a
+/// message that says which limit was met. No descriptor is needed to ask, so it works
+/// when the process is out of them (reading `/proc/self/limits` would not).
+pub(crate) fn fd_limit() -> io::Result<u64> {
+    // `rlim_t` is `u64` on Linux but narrower or signed elsewhere; the cast is for them.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(nofile_limit()?.rlim_cur as u64)
 }

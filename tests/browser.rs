@@ -58,6 +58,15 @@ fn chromium_renders_the_bundled_site() {
         dom.contains(r#"<p id="browser-check">logo 64x64, stylesheet applied</p>"#),
         "the browser did not load the image or the stylesheet: {dom}"
     );
+    // The commands to try name the address the page came from, not the default 8080.
+    let url = server.url("/");
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        dom.contains(&format!(
+            r#"curl -v http://<span class="origin">{host}</span>/"#
+        )),
+        "the page does not show its own address, {host}: {dom}"
+    );
 
     // The subdirectory without its slash: the browser follows the 301 to docs/, and the
     // relative link there resolves against the directory.

@@ -127,7 +127,7 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
     );
     let front: SocketAddr = format!("127.0.0.1:{front}").parse().unwrap();
 
-    wait_for(Duration::from_secs(10), "both servers UP", || {
+    wait_for(common::LOADED, "both servers UP", || {
         let s = statuses(stats);
         s.len() == 2 && s.iter().all(|(_, st)| st == "UP")
     });
@@ -144,7 +144,7 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
     // Each instance's access log names HAProxy as the peer and the client it forwarded
     // for, from X-Forwarded-For (`option forwardfor`).
     if let Instance::Process(server) = &b {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + common::LOADED;
         let mut seen = Vec::new();
         while !seen
             .iter()
@@ -160,7 +160,7 @@ fn haproxy_spreads_requests_and_loses_none_after_an_instance_goes_down() {
 
     // Kill one instance...
     a.kill();
-    wait_for(Duration::from_secs(10), "server a marked DOWN", || {
+    wait_for(common::LOADED, "server a marked DOWN", || {
         statuses(stats)
             .iter()
             .any(|(name, st)| name == "a" && st.starts_with("DOWN"))

@@ -377,3 +377,52 @@ fn cargo_toml_metadata_is_true() {
         );
     }
 }
+
+/// The paths the Python twins and the examples name in their headers (`Rust version:
+/// examples/chat_server.rs (... src/chat/)`, `read it next to src/echo/multiplexed.rs`)
+/// exist: `src/chat.rs` became a folder once, and two docstrings went on naming the file.
+#[test]
+fn every_path_the_programs_name_exists() {
+    let mut files = Vec::new();
+    for dir in ["docs/python", "examples"] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .extension()
+                .is_some_and(|ext| ext == "py" || ext == "rs")
+            {
+                files.push(path);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for word in line.split(|c: char| c.is_whitespace() || "()`'\",;:".contains(c)) {
+                let word = word.trim_end_matches('.');
+                let named = ["src/", "examples/", "docs/", "tests/", "scripts/", "site/"]
+                    .iter()
+                    .any(|dir| word.starts_with(dir));
+                // A glob or a placeholder (`docs/*.md`, `src/<module>`) names no one file.
+                if !named || word.contains(['*', '<', '{']) {
+                    continue;
+                }
+                checked += 1;
+                if !root().join(word).exists() {
+                    problems.push(format!(
+                        "{}:{}: {word} does not exist",
+                        file.strip_prefix(root()).unwrap().display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} paths found: is the scan broken?"
+    );
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}

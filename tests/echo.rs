@@ -129,7 +129,7 @@ fn start_with(kind: Kind, config: Config) -> Server {
                 run()
             }));
             let tid = tid_rx
-                .recv_timeout(Duration::from_secs(5))
+                .recv_timeout(common::LOADED)
                 .expect("the server thread starts");
             Server {
                 kind,
@@ -368,16 +368,17 @@ fn echoes_a_message_back_unchanged(kind: Kind) {
     }
     sock.shutdown(Shutdown::Write).unwrap();
     assert_closed_by_server(&mut sock);
-    assert!(eventually(Duration::from_secs(5), || server.stats.open() == 0));
+    assert!(eventually(common::LOADED, || server.stats.open() == 0));
     assert_eq!(server.stats.accepted(), 1);
     let total: usize = messages.iter().map(|m| m.len()).sum();
     assert_echoed(&server.stats, total as u64);
 }
 
-/// Sends `total` bytes from one thread while this one reads the echo, after first waiting
-/// `pause` without reading; then half-closes and expects the server's end of file.
+/// Sends `total` bytes from one thread while this one reads the echo (with
+/// `blocked_first`, only once the client is blocked, see [`wait_until_blocked`]); then
+/// half-closes and expects the server's end of file.
 /// Returns how many bytes the writer had managed to send when the reading began.
-fn stream_through(server: &Server, total: u64, pause: Duration) -> u64 {
+fn stream_through(server: &Server, total: u64, blocked_first: bool) -> u64 {
     let mut sock = connect(server.addr);
     let mut writer_sock = sock.try_clone().unwrap();
     let pattern = Arc::new(Pattern::new());
@@ -389,7 +390,9 @@ fn stream_through(server: &Server, total: u64, pause: Duration) -> u64 {
             writer_sock.shutdown(Shutdown::Write)
         })
     };
-    thread::sleep(pause);
+    if blocked_first {
+        wait_until_blocked(server, &written, total);
+    }
     let written_before_reading = written.load(Ordering::Relaxed);
     receive_pattern(&mut sock, &pattern, total);
     writer.join().unwrap().expect("the writer sends everything");
@@ -397,11 +400,34 @@ fn stream_through(server: &Server, total: u64, pause: Duration) -> u64 {
     written_before_reading
 }
 
+/// Waits until a client that sends without reading is blocked: the server holds what
+/// it buffers for a connection (backpressure has engaged, for the servers that have it)
+/// and the client's count of bytes sent has stopped moving, or it sent everything.
+/// Waiting for that, not a fixed time, is what lets a server that absorbs everything show
+/// it on a busy machine, and a correct one pass quickly on an idle one.
+#[track_caller]
+fn wait_until_blocked(server: &Server, written: &AtomicU64, total: u64) {
+    let engaged = || match server.kind {
+        Kind::Multiplexed | Kind::Protocol => {
+            server.stats.peak_buffered() > server.config.high_water
+        }
+        Kind::Blocking | Kind::Threaded => server.stats.peak_buffered() > 0,
+    };
+    let mut last = (written.load(Ordering::Relaxed), Instant::now());
+    common::wait_until(common::LOADED, "the client to be blocked", || {
+        let now = written.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        }
+        now == total || (engaged() && last.1.elapsed() > Duration::from_millis(300))
+    });
+}
+
 fn echoes_a_16_mib_message_sent_while_the_echo_is_read(kind: Kind) {
     let server = start(kind);
     let total = 16 << 20;
-    stream_through(&server, total, Duration::ZERO);
-    assert!(eventually(Duration::from_secs(5), || server.stats.open() == 0));
+    stream_through(&server, total, false);
+    assert!(eventually(common::LOADED, || server.stats.open() == 0));
     assert_echoed(&server.stats, total);
 }
 
@@ -486,7 +512,7 @@ fn serves_5_clients_of_50_messages_one_after_another(kind: Kind) {
     }
     run_client_ok(&[server.addr], &bounded(5, 50, 1000));
     assert_eq!(server.stats.accepted(), 10);
-    assert!(eventually(Duration::from_secs(5), || server.stats.open() == 0));
+    assert!(eventually(common::LOADED, || server.stats.open() == 0));
     assert_echoed(&server.stats, 10 * 50 * 1000);
 }
 
@@ -496,7 +522,7 @@ fn serves_200_concurrent_clients_of_50_messages_each(kind: Kind) {
     assert_eq!(summary.bytes_verified, 200 * 50 * 1000);
     assert_eq!(server.stats.accepted(), 200);
     assert!(
-        eventually(Duration::from_secs(5), || server.stats.open() == 0),
+        eventually(common::LOADED, || server.stats.open() == 0),
         "{} connections still open",
         server.stats.open()
     );
@@ -524,7 +550,7 @@ fn keeps_serving_others_after_a_client_resets(kind: Kind) {
     let mut late = connect(server.addr);
     roundtrip(&mut late, b"late");
     assert!(
-        eventually(Duration::from_secs(5), || server.stats.open() == 1),
+        eventually(common::LOADED, || server.stats.open() == 1),
         "the reset connection was never closed: {} open",
         server.stats.open()
     );
@@ -534,7 +560,7 @@ fn keeps_serving_others_after_a_client_resets(kind: Kind) {
 fn bounds_what_it_buffers_for_a_client_that_sends_64_mib_before_reading(kind: Kind) {
     let server = start(kind);
     let total = 64 << 20;
-    let written = stream_through(&server, total, Duration::from_secs(1));
+    let written = stream_through(&server, total, true);
     log::info!("{kind:?}: the client had sent {written} of {total} bytes when it began reading");
     // The flood did not vanish into the server: the client was blocked by a full window.
     assert!(written < total, "the server absorbed all {total} bytes");
@@ -568,7 +594,7 @@ fn resumes_reading_with_the_smallest_water_marks(kind: Kind) {
     // Enough to overflow loopback's socket buffers while the client is not reading, so
     // that the server really pauses (checked below) and must resume.
     let total = 32 << 20;
-    stream_through(&server, total, Duration::from_millis(500));
+    stream_through(&server, total, true);
     assert!(
         server.stats.peak_buffered() > 3,
         "backpressure never engaged"
@@ -614,7 +640,7 @@ fn accepts_at_most_max_conns_and_the_next_client_once_one_closes(kind: Kind) {
         .read_exact(&mut echo)
         .expect("served once a slot is free");
     assert_eq!(&echo, b"three");
-    assert!(eventually(Duration::from_secs(2), || server.stats.open() == 2));
+    assert!(eventually(common::LOADED, || server.stats.open() == 2));
     assert_eq!(server.stats.accepted(), 3);
     roundtrip(&mut second, b"still served");
 }
@@ -680,7 +706,7 @@ fn closes_connections_idle_for_longer_than_the_idle_timeout(kind: Kind) {
     assert_eq!(silent.read(&mut buf).expect("closed, not reset"), 0);
     assert!(started.elapsed() >= limit, "closed before its timeout");
     assert!(
-        eventually(Duration::from_secs(2), || server.stats.open() == 1),
+        eventually(common::LOADED, || server.stats.open() == 1),
         "the silent and the flooding client are closed, the chatty one is not: {} open",
         server.stats.open()
     );
@@ -700,7 +726,7 @@ fn stops_within_2_s_with_clients_connected(kind: Kind) {
         let written = AtomicU64::new(0);
         send_pattern(&mut flood_writer, &Pattern::new(), 1 << 30, &written)
     });
-    assert!(eventually(Duration::from_secs(5), || {
+    assert!(eventually(common::LOADED, || {
         server.stats.peak_buffered() > 0
     }));
 
@@ -863,7 +889,7 @@ fn every_server_stops_with_the_error_when_its_listener_cannot_accept() {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|sock| sock.send_to(b"knock", addr))
         .expect("send a datagram");
-    assert!(eventually(Duration::from_secs(5), || thread.is_finished()));
+    assert!(eventually(common::LOADED, || thread.is_finished()));
     let err = thread
         .join()
         .unwrap()
@@ -877,7 +903,7 @@ fn every_server_stops_with_the_error_when_its_listener_cannot_accept() {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .and_then(|sock| sock.send_to(b"knock", addr))
         .expect("send a datagram");
-    assert!(eventually(Duration::from_secs(5), || thread.is_finished()));
+    assert!(eventually(common::LOADED, || thread.is_finished()));
     let err = thread.join().unwrap().expect_err("protocol server stops");
     assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
 }
@@ -1209,10 +1235,11 @@ fn rust_client_gets_every_byte_back_from_the_python_selectors_server() {
 
 /// Asserts that the server has counted `expected` bytes echoed. The count is the server
 /// thread's, made just after each `send` returns, so a client can hold the last bytes a
-/// moment before the count includes them: wait up to 2 s for it to settle.
+/// moment before the count includes them: wait for it to settle (at most
+/// [`common::LOADED`]).
 #[track_caller]
 fn assert_echoed(stats: &Stats, expected: u64) {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + common::LOADED;
     while stats.bytes_echoed() < expected && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(1));
     }

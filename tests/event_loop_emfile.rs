@@ -64,7 +64,7 @@ fn the_loop_rests_its_listener_when_out_of_descriptors_then_serves_everyone() {
     let previous = sys::set_fd_limit(open + ROOM).expect("lower the fd limit");
     let thread = thread::spawn(move || lp.run());
 
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + common::LOADED;
     while stats.accept_pauses() == 0 && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
     }

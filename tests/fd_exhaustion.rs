@@ -8,8 +8,9 @@ mod common;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio_selectors::echo::{Config, EchoServer};
 
@@ -40,6 +41,38 @@ impl CpuClock {
     }
 }
 
+/// Every line the crate logs at `info` or above, kept for the test to read (and printed
+/// to the test's stderr, as `common::init` would).
+struct Recorder;
+
+static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+impl log::Log for Recorder {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info && metadata.target().starts_with("mio_selectors")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = record.args().to_string();
+            eprintln!("[{}] {line}", record.level());
+            LOGGED.lock().unwrap().push((record.level(), line));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The logged lines of `level` that contain `needle`.
+fn logged(level: log::Level, needle: &str) -> Vec<String> {
+    let lines = LOGGED.lock().unwrap();
+    lines
+        .iter()
+        .filter(|(at, line)| *at == level && line.contains(needle))
+        .map(|(_, line)| line.clone())
+        .collect()
+}
+
 fn open_descriptors() -> u64 {
     std::fs::read_dir("/proc/self/fd")
         .expect("list /proc/self/fd")
@@ -48,7 +81,8 @@ fn open_descriptors() -> u64 {
 
 #[test]
 fn the_multiplexed_server_pauses_when_out_of_descriptors_then_serves_everyone() {
-    common::init();
+    log::set_logger(&Recorder).expect("the only logger of this test binary");
+    log::set_max_level(log::LevelFilter::Info);
     const CLIENTS: usize = 16;
     const ROOM: u64 = 4;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -69,15 +103,16 @@ fn the_multiplexed_server_pauses_when_out_of_descriptors_then_serves_everyone() 
     let mut cpu = CpuClock::open();
     // Room for ROOM more descriptors in the whole process (a little more: reading
     // /proc/self/fd itself holds one while it counts).
-    let previous = sys::set_fd_limit(open_descriptors() + ROOM).expect("lower the fd limit");
+    let limit = open_descriptors() + ROOM;
+    let previous = sys::set_fd_limit(limit).expect("lower the fd limit");
     let thread = thread::spawn(move || server.run());
 
-    // The server accepts what fits, then meets EMFILE.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while stats.accepted() < ROOM - 1 && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
-    thread::sleep(Duration::from_millis(200));
+    // The server accepts what fits, then meets EMFILE, and says so.
+    common::wait_until(
+        common::LOADED,
+        "the server to run out of descriptors",
+        || !logged(log::Level::Warn, "out of descriptors").is_empty(),
+    );
     let accepted = stats.accepted();
     assert!(accepted >= 1, "the server accepted nobody");
     assert!(
@@ -98,6 +133,23 @@ fn the_multiplexed_server_pauses_when_out_of_descriptors_then_serves_everyone() 
         !thread.is_finished(),
         "the server stopped instead of waiting"
     );
+    // A second of failed accepts, one per 100 ms back-off, and still one line: what
+    // happened, the limit, and what to do. (The count comes every 10 s.)
+    let warnings = logged(log::Level::Warn, "");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    for needle in [
+        "out of descriptors",
+        "Too many open files",
+        "ulimit -n",
+        "cap",
+    ] {
+        assert!(warnings[0].contains(needle), "{needle:?}: {}", warnings[0]);
+    }
+    assert!(
+        warnings[0].contains(&format!("may open {limit} ")),
+        "the limit, {limit}: {}",
+        warnings[0]
+    );
 
     // Descriptors free again: within its back-off the server resumes and serves everyone.
     sys::set_fd_limit(previous).expect("restore the fd limit");
@@ -111,6 +163,19 @@ fn the_multiplexed_server_pauses_when_out_of_descriptors_then_serves_everyone() 
         assert_eq!(reply, message.as_bytes());
     }
     assert_eq!(stats.accepted(), CLIENTS as u64);
+    // And when it clears, one line with the count of the accepts that failed meanwhile.
+    let cleared = logged(log::Level::Info, "descriptors free again");
+    assert_eq!(cleared.len(), 1, "{cleared:#?}");
+    let failed: u64 = cleared[0]
+        .split(" (")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {}", cleared[0]));
+    assert!(
+        failed >= 5,
+        "only {failed} failed accepts in a second: {}",
+        cleared[0]
+    );
 
     stop.stop();
     thread

@@ -914,6 +914,11 @@ fn a_client_that_pipelines_requests_for_a_large_file_without_reading_holds_few_f
                                         // Not reading: the first response fills the socket buffers and passes the high-water
                                         // mark, so the server stops answering. A server that answered anyway would queue, and
                                         // hold open, one file per request.
+                                        // The first response's file is opened (however long a busy machine takes), then
+                                        // watched for 300 ms: the count must stay small.
+    common::wait_until(common::LOADED, "the server to open the file", || {
+        descriptors_open_on(&path) >= 1
+    });
     let mut most = 0;
     let until = Instant::now() + Duration::from_millis(300);
     while Instant::now() < until {
@@ -981,8 +986,12 @@ fn a_client_that_stops_reading_mid_download_is_cut_off_after_the_idle_timeout() 
     sock.write_all(b"GET /big.bin HTTP/1.0\r\n\r\n").unwrap();
     let mut buf = [0; 1024];
     sock.read_exact(&mut buf).unwrap();
-    // Stall well past the idle timeout (600 ms): the socket buffers fill, no progress.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Stall, reading nothing, until the server gives up on the connection: the socket
+    // buffers fill, no progress, and after the idle timeout (600 ms) the server closes
+    // its end. Waiting for that, not a fixed 2.5 s, holds on a busy machine too.
+    common::wait_until(common::LOADED, "the server to cut the download off", || {
+        common::server_closed(server.addr, &sock)
+    });
     let mut rest = read_to_close(&mut sock);
     rest.splice(0..0, buf);
     assert!(
@@ -1183,8 +1192,9 @@ fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
             break status;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGINT"
+            start.elapsed() < common::LOADED,
+            "still running {:?} after SIGINT",
+            common::LOADED
         );
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -1437,8 +1447,16 @@ fn a_closed_connection_leaves_no_timer_behind() {
 
     let response = exchange(addr, b"GET /index.html HTTP/1.0\r\n\r\n");
     assert!(response.starts_with(b"HTTP/1.0 200 OK\r\n"));
-    // Let the loop finish the close and go to sleep, well before the watchdog's 300 ms.
-    std::thread::sleep(Duration::from_millis(100));
+    // Let the loop finish the close and go to sleep: its wake-ups stop for 100 ms (well
+    // under the watchdog's 300 ms, so a watchdog still armed is caught below).
+    let mut last = (wake_ups(&task), Instant::now());
+    common::wait_until(common::LOADED, "the loop to go to sleep", || {
+        let now = wake_ups(&task);
+        if now != last.0 {
+            last = (now, Instant::now());
+        }
+        last.1.elapsed() >= Duration::from_millis(100)
+    });
     let before = wake_ups(&task);
     std::thread::sleep(Duration::from_millis(600)); // past the watchdog's deadline
     let after = wake_ups(&task);

@@ -33,7 +33,7 @@ use mio_selectors::{Error, Selector, Token, EVENT_READ, EVENT_WRITE};
 type TestResult = Result<(), Box<dyn StdError>>;
 
 /// The longest any single wait may take before a test gives up: generous, the machine is shared.
-const PATIENCE: Duration = Duration::from_secs(5);
+const PATIENCE: Duration = common::LOADED;
 
 /// How much a handler may read per event (design.md §3, "bounded work per event").
 const READ_BUDGET: usize = 64 * 1024;
@@ -797,21 +797,17 @@ fn a_key_marked_drained_is_not_probed_until_its_next_report() -> TestResult {
 fn a_read_mark_is_ignored_once_the_peer_has_closed() -> TestResult {
     common::init();
     let (client, server) = tcp_pair();
+    let (server_addr, client_addr) = (server.local_addr()?, client.local_addr()?);
     let mut sel = Selector::new()?;
     let token = sel.register(server, EVENT_READ, ())?.token();
 
     (&client).write_all(b"last words")?;
     client.shutdown(std::net::Shutdown::Write)?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    // Wait until the FIN has surely arrived, so that one event carries both.
-    while Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
-        let mut probe = [0; 16];
-        if sel.get_key(token)?.fileobj().peek(&mut probe)? == 10 {
-            break;
-        }
-    }
-    thread::sleep(Duration::from_millis(50));
+    // Wait until the FIN has arrived (the server's end is in CLOSE_WAIT), so that one
+    // event carries both.
+    common::wait_until(PATIENCE, "the client's FIN", || {
+        common::tcp_state(server_addr, client_addr) == Some(common::TcpState::CLOSE_WAIT)
+    });
     assert_eq!(sel.select(1.0)?, vec![(token, EVENT_READ)]);
     let mut buf = [0; 1024];
     let n = sel.get_key_mut(token)?.fileobj().read(&mut buf)?;

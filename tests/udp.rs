@@ -128,7 +128,7 @@ fn burst_of_ten_thousand(kind: Kind) {
     if let Some(stats) = &server.stats {
         // Every datagram the server received was echoed or counted as dropped (the last
         // echo may still be on its way to `echoed` when the client has it: wait a little).
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + common::LOADED;
         while stats.received() != stats.echoed() + stats.dropped() {
             assert!(Instant::now() < deadline, "{stats}");
             thread::sleep(Duration::from_millis(5));

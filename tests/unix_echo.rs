@@ -216,14 +216,17 @@ fn the_example_removes_its_socket_file_on_sigterm_and_sigint() {
         // A client still connected when the signal comes.
         let _connected = UnixStream::connect(&path).unwrap();
         common::sys::kill(child.id(), signal).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + common::LOADED;
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("unix_echo still running 10 s after signal {signal}");
+                panic!(
+                    "unix_echo still running {:?} after signal {signal}",
+                    common::LOADED
+                );
             }
             thread::sleep(Duration::from_millis(10));
         };

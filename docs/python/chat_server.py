@@ -43,7 +43,7 @@ The wire protocol (a client such as `nc` can rely on it):
     again to read what it is still owed, then is disconnected.
   * A connection beyond --max-clients gets "! server full" and is closed.
 
-Rust version: examples/chat_server.rs (the same protocol, in src/chat.rs).
+Rust version: examples/chat_server.rs (the same protocol, in src/chat/).
 
 Run it:
 

@@ -19,7 +19,7 @@ course's UDP lesson points out, each handled where it happens:
   * at most one datagram per event, like the TCP servers' one recv():
     select() reports the socket again while more are queued.
 
-Rust version: examples/udp_echo.rs (src/udp_echo.rs).
+Rust version: examples/udp_echo.rs (src/udp_echo/).
 
 Run it:
 

@@ -175,14 +175,10 @@ impl Protocol<ChatState> for Client {
 /// # fn main() -> std::io::Result<()> {
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
 /// let addr = listener.local_addr()?;
-/// let (tx, rx) = std::sync::mpsc::channel();
-/// let thread = std::thread::spawn(move || -> std::io::Result<()> {
-///     // The loop is not `Send`: build it on the thread that runs it.
-///     let mut server = ChatServer::new(listener, Config::default())?;
-///     tx.send(server.stop_handle()).unwrap();
-///     server.run()
-/// });
-/// let stop = rx.recv().unwrap();
+/// // The server is `Send`: build it here, and hand it to the thread that runs it.
+/// let mut server = ChatServer::new(listener, Config::default())?;
+/// let stop = server.stop_handle();
+/// let thread = std::thread::spawn(move || server.run());
 ///
 /// let mut alice = BufReader::new(TcpStream::connect(addr)?);
 /// let mut line = String::new();

@@ -23,7 +23,9 @@
 //! * **Half-close.** A client that shuts down its sending side still gets every byte back
 //!   before the server closes the connection.
 //! * **Descriptor exhaustion.** When `accept` fails with `EMFILE`/`ENFILE`, the server stops
-//!   watching the listener for [`Config::accept_backoff`] instead of spinning on it.
+//!   watching the listener for [`Config::accept_backoff`] instead of spinning on it. It says
+//!   so once, with the limit and what to do, then only counts (every
+//!   [`OUT_OF_DESCRIPTORS_REPORT`]) until an accept succeeds again.
 //! * **Limits.** At most [`Config::max_conns`] connections at once (the listener leaves the
 //!   selector at the cap), and a connection with no event for [`Config::idle_timeout`] is
 //!   closed, so clients that never read cannot pin memory and descriptors for ever.
@@ -93,6 +95,21 @@ enum Closed {
     Idle(Duration),
 }
 
+/// How often a server that keeps running out of descriptors says so again, with a count:
+/// once per back-off (ten times a second) would bury every other line of the log.
+pub const OUT_OF_DESCRIPTORS_REPORT: Duration = Duration::from_secs(10);
+
+/// A run of failed accepts for want of descriptors (or memory), from the first until an
+/// accept succeeds: what the log needs to say it once, then count.
+#[derive(Clone, Copy, Debug)]
+struct OutOfDescriptors {
+    since: Instant,
+    failed: u64,
+    /// When the last line was logged, and `failed` then.
+    reported_at: Instant,
+    reported: u64,
+}
+
 /// When a listener taken out of the selector goes back in.
 #[derive(Clone, Copy, Debug)]
 enum Resume {
@@ -146,6 +163,8 @@ pub struct EchoServer {
     /// While accepting is paused (out of descriptors, or at the connection cap): the
     /// listener, taken out of the selector, and when to put it back.
     paused_listener: Option<(TcpListener, Resume)>,
+    /// Since when accepts have failed for want of descriptors, if they do.
+    out_of_descriptors: Option<OutOfDescriptors>,
     /// The time `select()` last returned: one clock read per call, not one per event, is
     /// what idle times are measured against.
     now: Instant,
@@ -179,6 +198,7 @@ impl EchoServer {
             stats: Arc::default(),
             local_addr,
             paused_listener: None,
+            out_of_descriptors: None,
             now,
             next_sweep,
         })
@@ -287,6 +307,14 @@ impl EchoServer {
                     .register(Socket::Connected(conn), EVENT_READ, Some(state))
                 {
                     Ok(_) => {
+                        if let Some(run) = self.out_of_descriptors.take() {
+                            info!(
+                                "descriptors free again after {:.1?} ({} accepts failed); \
+                                 accepting",
+                                run.since.elapsed(),
+                                run.failed
+                            );
+                        }
                         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                         self.stats.open.fetch_add(1, Ordering::Relaxed);
                         debug!("accepted connection from {addr}");
@@ -306,11 +334,7 @@ impl EchoServer {
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {} // the client gave up
             Err(err) if is_out_of_resources(&err) => {
-                warn!(
-                    "accept failed: {err}; not accepting for {:?} ({} connections open)",
-                    self.config.accept_backoff,
-                    self.stats.open()
-                );
+                self.report_out_of_descriptors(&err);
                 let until = instant_after(Instant::now(), self.config.accept_backoff);
                 self.pause_listener(token, Resume::At(until))?;
             }
@@ -322,6 +346,58 @@ impl EchoServer {
             Err(err) => warn!("accept failed: {err}; continuing"),
         }
         Ok(())
+    }
+
+    /// Says that accepting failed for want of descriptors: the first time in a run, one
+    /// line with the limit and what to do; then a count every [`OUT_OF_DESCRIPTORS_REPORT`]
+    /// (a failure every back-off, ten a second, would otherwise be ten lines a second).
+    fn report_out_of_descriptors(&mut self, err: &io::Error) {
+        let now = Instant::now();
+        let open = self.stats.open();
+        let Some(run) = &mut self.out_of_descriptors else {
+            let backoff = self.config.accept_backoff;
+            if err.raw_os_error() == Some(libc::EMFILE) {
+                let limit = crate::sys::fd_limit()
+                    .map_or_else(|_| "unknown".to_string(), |limit| limit.to_string());
+                warn!(
+                    "out of descriptors: accept failed: {err}, with {open} connections open; \
+                     this process may open {limit} (its limit, `ulimit -n`), and the \
+                     connection cap (max_conns) is {}. Raise the limit to the cap plus a few \
+                     (`ulimit -n`, up to the hard limit `ulimit -Hn`) or lower the cap below \
+                     it. New clients wait in the listen queue; retrying every {backoff:?}, \
+                     with a count every {OUT_OF_DESCRIPTORS_REPORT:?} until it clears",
+                    self.max_conns()
+                );
+            } else {
+                warn!(
+                    "out of resources: accept failed: {err}, with {open} connections open; \
+                     the whole system is short of descriptors or memory, not just this \
+                     process. New clients wait in the listen queue; retrying every \
+                     {backoff:?}, with a count every {OUT_OF_DESCRIPTORS_REPORT:?} until it \
+                     clears"
+                );
+            }
+            self.out_of_descriptors = Some(OutOfDescriptors {
+                since: now,
+                failed: 1,
+                reported_at: now,
+                reported: 1,
+            });
+            return;
+        };
+        run.failed += 1;
+        if now.duration_since(run.reported_at) >= OUT_OF_DESCRIPTORS_REPORT {
+            warn!(
+                "still out of descriptors: {} accepts failed in the last {:.0?} ({} since \
+                 {:.0?} ago), {open} connections open",
+                run.failed - run.reported,
+                now.duration_since(run.reported_at),
+                run.failed,
+                now.duration_since(run.since)
+            );
+            run.reported_at = now;
+            run.reported = run.failed;
+        }
     }
 
     /// Stops watching the listener until `resume`. Out of descriptors, every `accept` would
@@ -340,10 +416,10 @@ impl EchoServer {
     /// it (out of memory, say), the server keeps serving the connections it has and tries
     /// again after [`Config::accept_backoff`]: a failure here must not end the server.
     fn resume_accepting_when_due(&mut self) {
-        let due = match self.paused_listener {
-            Some((_, Resume::At(at))) => self.now >= at,
-            Some((_, Resume::BelowCap)) => self.stats.open() < self.max_conns(),
-            None => false,
+        let (due, after_backoff) = match self.paused_listener {
+            Some((_, Resume::At(at))) => (self.now >= at, true),
+            Some((_, Resume::BelowCap)) => (self.stats.open() < self.max_conns(), false),
+            None => (false, false),
         };
         if !due {
             return;
@@ -353,6 +429,8 @@ impl EchoServer {
             .sel
             .register(Socket::Listening(listener), EVENT_READ, None)
         {
+            // After a back-off, the next accept says whether it worked (see `accept`).
+            Ok(_) if after_backoff => debug!("watching the listener again"),
             Ok(_) => info!("accepting connections again"),
             Err(failed) => {
                 let retry = self.config.accept_backoff;

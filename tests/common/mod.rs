@@ -9,7 +9,7 @@ pub mod python;
 pub mod sys;
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Once;
@@ -24,6 +24,100 @@ pub fn init() {
     LOGGER.call_once(|| {
         let _ = env_logger::builder().is_test(true).try_init();
     });
+}
+
+/// How long a test waits for something that takes milliseconds on an idle machine: long
+/// enough for one whose two cores are both busy with other work (`cargo test` runs the
+/// test binaries' threads side by side, and CI machines are shared), short enough that a
+/// real hang still fails the test.
+pub const LOADED: Duration = Duration::from_secs(30);
+
+/// Calls `condition` every few milliseconds until it is true, and returns how long that
+/// took; fails the test, naming `what`, if it is still false after `limit`.
+///
+/// This is how a test waits for an event it cannot be told of directly (a server closing
+/// its side, a thread reaching a point, a counter moving): never a fixed sleep, which is
+/// either too short on a busy machine or needlessly long on an idle one.
+#[track_caller]
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still waiting after {limit:?} for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A TCP connection's state in the kernel, from `/proc/net/tcp` (or `tcp6`): the socket
+/// whose local address is `local` and whose peer is `remote`, or `None` if the table has
+/// no such row: the socket is gone, or (see [`server_closed`]) the row was skipped.
+///
+/// The server's side of a connection, seen from the test: an open one is `ESTABLISHED`
+/// or, after the client's FIN, `CLOSE_WAIT`; a closed one `FIN_WAIT1`, `LAST_ACK` and so
+/// on, or gone.
+pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<TcpState> {
+    let table = match local.ip() {
+        IpAddr::V4(_) => "/proc/net/tcp",
+        IpAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text =
+        std::fs::read_to_string(table).unwrap_or_else(|err| panic!("cannot read {table}: {err}"));
+    let (local, remote) = (proc_net_addr(local), proc_net_addr(remote));
+    text.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace().skip(1); // "sl", the row number
+        let (l, r, st) = (fields.next()?, fields.next()?, fields.next()?);
+        (l == local && r == remote).then(|| TcpState(u8::from_str_radix(st, 16).unwrap_or(0)))
+    })
+}
+
+/// A TCP state as the kernel numbers it (include/net/tcp_states.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpState(pub u8);
+
+impl TcpState {
+    pub const ESTABLISHED: TcpState = TcpState(1);
+    pub const CLOSE_WAIT: TcpState = TcpState(8);
+
+    /// Still open at the application's end: it has not called `close` (or `shutdown`
+    /// for writing) on it.
+    pub fn open(self) -> bool {
+        self == TcpState::ESTABLISHED || self == TcpState::CLOSE_WAIT
+    }
+}
+
+/// Whether the server at `server` has closed its end of `client`'s connection, as the
+/// kernel shows it, without reading from `client` (which would let the server send what
+/// it still holds): its socket is closing (`FIN_WAIT1`, `LAST_ACK`...; it closed with
+/// output still queued), or it reset ours (`TCP_CLOSE`; it closed with input unread, or
+/// aborted).
+///
+/// Both are positive evidence. A server socket simply missing from `/proc/net/tcp` is
+/// not: the kernel prints that table a page at a time, and a row can be skipped while
+/// other sockets come and go (the chat tests' thousand clients made it happen).
+pub fn server_closed(server: SocketAddr, client: &TcpStream) -> bool {
+    const TCP_CLOSE: u8 = 7;
+    let client_addr = client.local_addr().expect("the client's address");
+    let closing = tcp_state(server, client_addr).is_some_and(|state| !state.open());
+    closing || sys::tcp_state(client).expect("TCP_INFO") == TCP_CLOSE
+}
+
+/// An address as `/proc/net/tcp` prints it: each 32-bit word of the IP address in host
+/// byte order, then the port, in upper-case hex (`0100007F:1F90` for 127.0.0.1:8080).
+fn proc_net_addr(addr: SocketAddr) -> String {
+    let octets = match addr.ip() {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let words: String = octets
+        .chunks(4)
+        .map(|word| format!("{:08X}", u32::from_ne_bytes(word.try_into().unwrap())))
+        .collect();
+    format!("{words}:{:04X}", addr.port())
 }
 
 /// Python's `socket.socketpair()`: two connected Unix stream sockets, both non-blocking.
@@ -156,7 +250,7 @@ pub struct ExampleServer {
 }
 
 impl ExampleServer {
-    /// Starts `example(name) args` and waits (at most 20 s) for its `listening on` line;
+    /// Starts `example(name) args` and waits (at most [`LOADED`]) for its `listening on` line;
     /// the rest of its stderr goes to the test's.
     #[track_caller]
     pub fn start(name: &str, args: &[&str]) -> ExampleServer {
@@ -206,30 +300,30 @@ impl ExampleServer {
                 }
             }
         });
-        match rx.recv_timeout(Duration::from_secs(20)) {
+        match rx.recv_timeout(LOADED) {
             Ok(listening_on) => ExampleServer {
                 child,
                 listening_on,
             },
             Err(_) => {
                 let _ = child.kill();
-                panic!("{name} did not say where it listens within 20 s")
+                panic!("{name} did not say where it listens within {LOADED:?}")
             }
         }
     }
 
-    /// Sends `signal`, and waits at most 10 s for the exit status.
+    /// Sends `signal`, and waits at most [`LOADED`] for the exit status.
     #[track_caller]
     pub fn signal_and_wait(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
         sys::kill(self.child.id(), signal).expect("kill(2)");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + LOADED;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "still running 10 s after signal {signal}"
+                "still running {LOADED:?} after signal {signal}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -244,7 +338,7 @@ impl Drop for ExampleServer {
 }
 
 /// A library server running its loop on a thread of this process; stopped, and joined
-/// (at most 10 s), when dropped, failing the test if `run` failed.
+/// (at most [`LOADED`]), when dropped, failing the test if `run` failed.
 #[derive(Debug)]
 pub struct ServerThread {
     stop: mio_selectors::Stop,
@@ -252,10 +346,11 @@ pub struct ServerThread {
 }
 
 impl ServerThread {
-    /// Runs `body` on a new thread named `name`. The protocol layer's loop is not `Send`, so
-    /// `body` builds the server there, sends its stop handle (and anything else the test
-    /// wants, `T`) through the channel it is given, then runs it. Returns once the handle
-    /// has arrived (at most 10 s).
+    /// Runs `body` on a new thread named `name`: `body` builds the server there (so that a
+    /// server that fails to start fails on its own thread, with its error), sends its stop
+    /// handle (and anything else the test wants, `T`) through the channel it is given, then
+    /// runs it. Returns once the handle
+    /// has arrived (at most [`LOADED`]).
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         name: &str,
@@ -268,7 +363,7 @@ impl ServerThread {
             .name(name.to_string())
             .spawn(move || body(tx))
             .expect("spawn the server thread");
-        match rx.recv_timeout(Duration::from_secs(10)) {
+        match rx.recv_timeout(LOADED) {
             Ok((stop, extra)) => (
                 ServerThread {
                     stop,
@@ -278,12 +373,12 @@ impl ServerThread {
             ),
             Err(_) => match thread.join() {
                 Ok(Err(err)) => panic!("{name} did not start: {err}"),
-                _ => panic!("{name} did not start within 10 s"),
+                _ => panic!("{name} did not start within {LOADED:?}"),
             },
         }
     }
 
-    /// Stops the loop and returns what `run` returned (waiting at most 10 s).
+    /// Stops the loop and returns what `run` returned (waiting at most [`LOADED`]).
     #[track_caller]
     pub fn stop(mut self) -> io::Result<()> {
         self.stop_and_join().expect("the server thread")
@@ -292,11 +387,11 @@ impl ServerThread {
     fn stop_and_join(&mut self) -> Option<io::Result<()>> {
         self.stop.stop();
         let thread = self.thread.take()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + LOADED;
         while !thread.is_finished() {
             if Instant::now() > deadline {
                 return Some(Err(io::Error::other(
-                    "run() did not return 10 s after stop()",
+                    "run() did not return within LOADED (30 s) of stop()",
                 )));
             }
             std::thread::sleep(Duration::from_millis(5));

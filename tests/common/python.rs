@@ -27,7 +27,7 @@ pub struct PythonServer {
 
 impl PythonServer {
     /// Starts `python3 docs/python/<program> <args>` with `LOGLEVEL=INFO` and waits (at most
-    /// 15 s) for its `listening on ADDR` line, so tests can pass `--port 0`. The rest of its
+    /// [`super::LOADED`]) for its `listening on ADDR` line, so tests can pass `--port 0`. The rest of its
     /// log goes to the test's stderr, shown when a test fails.
     #[track_caller]
     pub fn start(program: &str, args: &[String]) -> PythonServer {
@@ -62,7 +62,7 @@ impl PythonServer {
                 }
             }
         });
-        let addr = match addr_rx.recv_timeout(Duration::from_secs(15)) {
+        let addr = match addr_rx.recv_timeout(super::LOADED) {
             Ok(addr) => addr.parse().unwrap_or_else(|err| {
                 let _ = child.kill();
                 panic!("{program}: bad listening address {addr:?}: {err}")
@@ -70,7 +70,10 @@ impl PythonServer {
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
-                panic!("{program} did not say where it listens within 15 s (exit: {status:?})")
+                panic!(
+                    "{program} did not say where it listens within {:?} (exit: {status:?})",
+                    super::LOADED
+                )
             }
         };
         PythonServer {

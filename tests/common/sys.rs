@@ -219,3 +219,29 @@ pub fn kill(pid: u32, signal: libc::c_int) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The kernel's TCP state of our own socket (`getsockopt(TCP_INFO)`, its first field,
+/// `tcpi_state`, numbered as in include/net/tcp_states.h): `7` (`TCP_CLOSE`) once the peer
+/// has reset the connection. Unlike a lookup in `/proc/net/tcp`, which the kernel prints
+/// a page at a time and which can skip a row while other sockets come and go, this asks
+/// about one socket directly.
+pub fn tcp_state(socket: &impl AsFd) -> io::Result<u8> {
+    let mut state = [0u8; 1];
+    let mut len = state.len() as libc::socklen_t;
+    // SAFETY: the descriptor is open (borrowed through `AsFd`); getsockopt writes at most
+    // `len` bytes (here 1: the kernel copies min(len, sizeof(tcp_info))) into `state`, a
+    // live local, and updates `len`, another.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            state.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(state[0])
+}
