@@ -60,8 +60,8 @@ struct Cli {
     max_object: u64,
     /// Seconds the upstream may take to answer (then 504); also how long a request waits
     /// for another's fetch of the same URL
-    #[arg(long, default_value_t = ProxyConfig::default().upstream_timeout.as_secs_f64())]
-    upstream_timeout: f64,
+    #[arg(long, default_value = "10", value_parser = common::positive_seconds)]
+    upstream_timeout: Duration,
     /// Threads, each with its own event loop, listening socket and cache, sharing the port
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
@@ -70,12 +70,15 @@ struct Cli {
     /// descriptor limit]
     #[arg(long, value_parser = common::at_least_one())]
     max_conns: Option<usize>,
-    /// Seconds a request head may take to arrive (then 408: stops slowloris)
-    #[arg(long, default_value_t = ProxyConfig::default().head_timeout.as_secs_f64())]
-    head_timeout: f64,
+    /// Seconds a request head may take to arrive, then 408: stops slowloris (0: never)
+    // The defaults are ProxyConfig::default()'s, written out: clap shows a text default.
+    #[arg(long, default_value = "10", value_parser = common::seconds_or_never)]
+    // Spelled out in full, so that clap does not read it as "an optional flag".
+    head_timeout: ::std::option::Option<Duration>,
     /// Seconds a kept-alive connection may idle between requests, or a response stall
-    #[arg(long, default_value_t = ProxyConfig::default().idle_timeout.as_secs_f64())]
-    idle_timeout: f64,
+    /// (0: never)
+    #[arg(long, default_value = "15", value_parser = common::seconds_or_never)]
+    idle_timeout: ::std::option::Option<Duration>,
 }
 
 /// Descriptors one client may hold: its socket and, on a miss, its upstream's.
@@ -105,9 +108,10 @@ fn main() -> ExitCode {
             allow,
             cache_bytes: cli.cache_bytes,
             max_object: cli.max_object,
-            upstream_timeout: seconds(cli.upstream_timeout, "--upstream-timeout")?,
-            head_timeout: seconds(cli.head_timeout, "--head-timeout")?,
-            idle_timeout: seconds(cli.idle_timeout, "--idle-timeout")?,
+            upstream_timeout: cli.upstream_timeout,
+            // "Never" is the longest wait: the deadlines saturate (src/timeout.rs).
+            head_timeout: cli.head_timeout.unwrap_or(Duration::MAX),
+            idle_timeout: cli.idle_timeout.unwrap_or(Duration::MAX),
             ..ProxyConfig::default()
         };
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
@@ -150,24 +154,7 @@ fn main() -> ExitCode {
     })
 }
 
-fn seconds(value: f64, flag: &str) -> common::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| Failure::usage(format!("{flag}: {value} is not a duration in seconds")))
-}
-
-/// Stops every worker's loop on Ctrl-C or SIGTERM.
+/// Stops every worker's loop on Ctrl-C or SIGTERM (a second signal ends the process).
 fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle Ctrl-C")?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal} received; stopping");
-                stops.iter().for_each(mio_selectors::Stop::stop);
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }
