@@ -504,6 +504,10 @@ fn hop_by_hop_fields_are_dropped_and_via_is_appended() {
     assert_eq!(parsed.header("x-hop"), None);
     assert_eq!(parsed.header("keep-alive"), None);
     assert_eq!(parsed.header("x-end"), Some("2"));
+    // The upstream sent no Date: the proxy adds the time the response arrived.
+    assert!(parsed
+        .header("date")
+        .is_some_and(|d| httpdate::parse_http_date(d).is_ok()));
     assert_eq!(
         parsed.header("via"),
         Some("1.0 origin-cache, 1.1 mio-proxy")

@@ -388,6 +388,12 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
         }
     };
     head.headers.remove_hop_by_hop();
+    // RFC 9110 §6.6.1: a response without Date gets the time it arrived, before it is
+    // forwarded or stored (its age is counted from there).
+    if !head.headers.contains("date") {
+        let date = httpdate::fmt_http_date(now);
+        head.headers.push("Date", date);
+    }
     if let Some(old) = fetch.revalidating.take() {
         if head.status == 304 {
             // RFC 9111 §4.3.4: freshen the stored response and serve it.
