@@ -573,11 +573,16 @@ fn the_allow_list_is_checked_before_connecting() {
 }
 
 /// A directory of fixed answers: `up.test` is 127.0.0.2, `elsewhere.test` is 127.0.0.3,
-/// anything else does not exist.
-struct FakeDns;
+/// anything else does not exist. It counts the lookups it was asked for.
+#[derive(Default)]
+struct FakeDns {
+    lookups: std::sync::atomic::AtomicUsize,
+}
 
 impl Resolve for FakeDns {
     fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let ip: IpAddr = match host {
             "up.test" => "127.0.0.2".parse().unwrap(),
             "elsewhere.test" => "127.0.0.3".parse().unwrap(),
@@ -603,7 +608,11 @@ fn names_are_checked_again_on_the_resolved_address() {
         Rule::name("elsewhere.test", vec![two], None),
         Rule::name("nosuch.test", vec![two], None),
     ]);
-    let proxy = start_proxy_with(ProxyConfig { allow, ..config() }, Arc::new(FakeDns));
+    let dns = Arc::new(FakeDns::default());
+    let proxy = start_proxy_with(ProxyConfig { allow, ..config() }, dns.clone());
+    // A name not on the list is refused before anything is looked up.
+    assert_eq!(get(proxy.addr, "http://other.test/").code, 403);
+    assert_eq!(dns.lookups.load(std::sync::atomic::Ordering::SeqCst), 0);
     let ok = get(proxy.addr, &format!("http://up.test:{}/", up2.addr.port()));
     assert_eq!((ok.code, ok.body.as_slice()), (200, &b"named"[..]));
     assert_eq!(
@@ -1193,4 +1202,51 @@ fn an_upstream_that_stalls_mid_body_is_cut_off() {
     );
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     assert!(body.len() < 100, "{text}");
+}
+
+#[test]
+fn chromium_browses_through_it() {
+    if !common::http::have_tool("chromium", "--version") {
+        return;
+    }
+    let origin = common::http::serve(&common::http::bundled_site(), Default::default());
+    let proxy = start_proxy(config());
+    let profile = common::http::TempDir::new("chromium-proxy-profile");
+    let out = common::http::run_bounded(
+        Duration::from_secs(90),
+        "chromium",
+        &[
+            "--headless",
+            "--no-sandbox", // CI runs as root, where Chromium's sandbox refuses to start
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--proxy-server=http://{}", proxy.addr),
+            // Chromium goes direct to loopback addresses unless told otherwise.
+            "--proxy-bypass-list=<-loopback>",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &origin.url("/"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The page's script ran after the image decoded and the stylesheet applied: all three
+    // came through the proxy.
+    assert!(
+        dom.contains(r#"<p id="browser-check">logo 64x64, stylesheet applied</p>"#),
+        "{dom}"
+    );
+    assert!(
+        proxy.stats.requests() >= 3,
+        "{} requests",
+        proxy.stats.requests()
+    );
 }
