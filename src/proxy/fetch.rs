@@ -143,7 +143,6 @@ pub(crate) fn start(
         let key = state.fetches[slot].request.key.clone();
         state.in_flight.insert(key, fid);
     }
-    ProxyStats::add(&state.stats.upstream_requests);
     if let Some(client) = state.clients.get_mut(&id) {
         client.phase = Phase::Fetching { fetch: fid };
     }
@@ -300,6 +299,7 @@ pub(crate) fn connected(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     let Some(conn) = fetch.upstream else {
         return;
     };
+    ProxyStats::add(&lp.app().stats.upstream_requests);
     let _ = lp.write_to(conn, &wire);
 }
 
