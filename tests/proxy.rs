@@ -40,6 +40,7 @@ fn a_fresh_hit_touches_nothing_upstream() {
     assert!(second.header("age").is_some(), "a hit says its Age");
     assert_eq!(up.count(), 1);
     assert_eq!((proxy.stats.hits(), proxy.stats.misses()), (1, 1));
+    assert_eq!(proxy.stats.upstream_requests(), 1);
 }
 
 #[test]
