@@ -1251,3 +1251,47 @@ fn chromium_browses_through_it() {
         proxy.stats.requests()
     );
 }
+
+#[test]
+fn responses_in_transit_are_bounded_by_cache_bytes() {
+    // Two storable responses of 800 bytes, each sent as 400, a pause, 400, a pause, then
+    // the close that ends it: while both are in transit they would hold 1600 bytes, over
+    // --cache-bytes 1500. The one that crosses the bound (the second, unless the machine
+    // delays it by a whole pause) is relayed and not stored; the other is stored.
+    let up = Upstream::start("127.0.0.1", |_, _| Reply::Stream {
+        head: b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\n\r\n".to_vec(),
+        total: 800,
+        step: 400,
+        pause: Duration::from_secs(1),
+    });
+    let proxy = start_proxy(ProxyConfig {
+        cache_bytes: 1500,
+        max_object: 1000,
+        ..config()
+    });
+    let fetch = |path: &'static str| {
+        let (addr, url) = (proxy.addr, up.url(path));
+        std::thread::spawn(move || request_bytes(addr, "GET", &url, &[]))
+    };
+    let a = fetch("/a");
+    wait_for(Duration::from_secs(5), "the first fetch", || {
+        up.count() == 1
+    });
+    let b = fetch("/b");
+    for (name, client) in [("a", a), ("b", b)] {
+        let bytes = client.join().unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.ends_with(&"x".repeat(800)),
+            "{name}: the whole body, stored or not"
+        );
+    }
+    let hits = ["/a", "/b"]
+        .iter()
+        .filter(|path| {
+            let bytes = request_bytes(proxy.addr, "GET", &up.url(path), &[]);
+            String::from_utf8_lossy(&bytes).contains("\r\nX-Cache: HIT\r\n")
+        })
+        .count();
+    assert_eq!(hits, 1, "exactly one of the two was stored");
+}

@@ -80,6 +80,8 @@ pub(crate) struct Fetch {
     body: Vec<u8>,
     /// How much of `body` the client has been given.
     sent: usize,
+    /// Bytes of `body` counted in `State::in_transit`.
+    counted: u64,
     /// The stale stored response this fetch revalidates.
     revalidating: Option<Arc<Stored>>,
     request_time: SystemTime,
@@ -132,6 +134,7 @@ pub(crate) fn start(
         storing: false,
         body: Vec::new(),
         sent: 0,
+        counted: 0,
         revalidating,
         request_time: SystemTime::now(),
         last_read: now,
@@ -494,13 +497,33 @@ fn body_bytes(lp: &mut LoopContext<'_, State>, fid: FetchId, data: &[u8]) {
             }
         },
     };
-    let max_object = lp.app().config.max_object;
-    if let Some(fetch) = lp.app().fetch(fid) {
-        if fetch.storing && fetch.body.len() as u64 > max_object {
-            debug!(
-                "{}: larger than --max-object; not stored",
-                fetch.request.key
-            );
+    let (max_object, cache_bytes) = {
+        let config = &lp.app().config;
+        (config.max_object, config.cache_bytes)
+    };
+    let State {
+        fetches,
+        in_transit,
+        ..
+    } = lp.app();
+    if let Some(fetch) = fetches
+        .get_mut(fid.slot)
+        .filter(|f| f.generation == fid.generation && f.storing)
+    {
+        // Count what this fetch holds toward the bound on all of them.
+        let held = fetch.body.len() as u64;
+        *in_transit += held - fetch.counted;
+        fetch.counted = held;
+        let why = if held > max_object {
+            Some("larger than --max-object")
+        } else if *in_transit > cache_bytes {
+            Some("responses in transit hold --cache-bytes already")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            debug!("{}: {why}; relayed, not stored", fetch.request.key);
+            *in_transit -= std::mem::take(&mut fetch.counted);
             fetch.storing = false;
             release_waiters(lp, fid);
         }
@@ -790,6 +813,7 @@ fn close_upstream(lp: &mut LoopContext<'_, State>, fid: FetchId) {
 fn remove(lp: &mut LoopContext<'_, State>, fid: FetchId) -> Option<Fetch> {
     lp.app().fetch(fid)?;
     let fetch = lp.app().fetches.remove(fid.slot);
+    lp.app().in_transit -= fetch.counted;
     if fetch.registered && lp.app().in_flight.get(&fetch.request.key) == Some(&fid) {
         lp.app().in_flight.remove(&fetch.request.key);
     }

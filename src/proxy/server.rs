@@ -126,6 +126,9 @@ pub(crate) struct State {
     pub(crate) next_generation: u64,
     /// Fetches others may wait for, by cache key (collapsed forwarding).
     pub(crate) in_flight: HashMap<String, FetchId>,
+    /// Body bytes held by fetches whose response may be stored, all together: at most
+    /// `cache_bytes`, or the fetch that would pass it streams instead.
+    pub(crate) in_transit: u64,
     pub(crate) dates: DateCache,
     /// The lookup, and the worker pool it runs on.
     pub(crate) resolve: Arc<dyn Resolve>,
@@ -211,6 +214,7 @@ impl ProxyServer {
             fetches: Slab::new(),
             next_generation: 0,
             in_flight: HashMap::new(),
+            in_transit: 0,
             dates: DateCache::default(),
             resolve,
             pool: None,
