@@ -13,7 +13,7 @@
 //! | a server listens with a backlog fit for bursts (`--backlog`, default [`DEFAULT_BACKLOG`]) | [`Listen::tcp`], [`Listen::udp`], [`listen_unix`] |
 //! | a server says where it listens, whatever `RUST_LOG` filters out | [`Listen::tcp`] (and the others) through [`announce`] |
 //! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
-//! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise | [`run`] (calls [`init_logging`]) |
+//! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise, and never make the thread that logs wait | [`run`] (calls [`init_logging`]) |
 //! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
 //! | a server raises its descriptor limit and sizes its connection cap to fit (`--max-conns`) | [`connection_cap`] |
 //!
@@ -81,7 +81,11 @@ pub type Result<T = ()> = std::result::Result<T, Failure>;
 pub fn run<C: Parser, T: Termination>(body: impl FnOnce(C) -> Result<T>) -> ExitCode {
     let cli = C::parse();
     init_logging();
-    match body(cli) {
+    let outcome = body(cli);
+    // Log lines go through a thread (see init_logging): let them out before the error
+    // line, and before the process ends.
+    flush_logs();
+    match outcome {
         Ok(done) => done.report(),
         Err(failure) => failure.report(),
     }
@@ -492,6 +496,7 @@ pub fn listen_unix(path: &Path, backlog: i32) -> Result<UnixListener> {
 /// `echo_server: listening on 127.0.0.1:65432 (backlog 4096)`, on stderr. Logging it would
 /// hide it under `RUST_LOG=mio_selectors::selector=debug`, or `RUST_LOG=off`.
 pub fn announce(line: fmt::Arguments<'_>) {
+    flush_logs(); // after the log lines that came before it, as it was logged
     let _ = writeln!(io::stderr(), "{}: {line}", program_name());
 }
 
@@ -674,8 +679,123 @@ fn caps_within(limit: u64, per_connection: u64, loops: u64) -> usize {
 /// Logs to stderr through `env_logger`; `RUST_LOG=debug` shows every connection. Without
 /// `RUST_LOG`, the examples log at `info`: start, stop, and anything that went wrong.
 /// [`run`] calls it.
+///
+/// The thread that logs never waits for stderr: `env_logger` formats each line on that
+/// thread and hands it to a bounded queue ([`LOG_QUEUE`] lines) that a thread of its own
+/// writes out. A reader of stderr that stops (a terminal paused with Ctrl-S, a pipe nobody
+/// reads) would otherwise stop an event loop at its next log line, every connection with
+/// it, however rare the line (the layer's "closing idle ones to make room" comes exactly
+/// when the server is busiest). Lines that do not fit are dropped, counted, and the count
+/// is written once stderr moves again. [`run`] and [`announce`] wait (briefly) for the
+/// queue to be written, so lines keep their order with what they print themselves.
 pub fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    use std::io::IsTerminal;
+    let env = env_logger::Env::default().default_filter_or("info");
+    let mut builder = env_logger::Builder::from_env(env);
+    // Colours as before on a terminal: env_logger cannot see through the pipe that stderr
+    // is one. RUST_LOG_STYLE, when set, still decides.
+    if std::env::var_os("RUST_LOG_STYLE").is_none() && io::stderr().is_terminal() {
+        builder.write_style(env_logger::WriteStyle::Always);
+    }
+    builder
+        .target(env_logger::Target::Pipe(Box::new(LogQueue::start())))
+        .init();
+}
+
+/// How many log lines may wait for stderr before new ones are dropped.
+pub const LOG_QUEUE: usize = 4096;
+
+/// What the logging thread is sent: a formatted line, or a request to say when everything
+/// sent before it has been written.
+enum LogItem {
+    Line(Vec<u8>),
+    Written(std::sync::mpsc::Sender<()>),
+}
+
+/// The queue's sending end, the `Write` env_logger writes each formatted line into.
+struct LogQueue {
+    queue: std::sync::mpsc::SyncSender<LogItem>,
+}
+
+static LOG_SENDER: std::sync::OnceLock<std::sync::mpsc::SyncSender<LogItem>> =
+    std::sync::OnceLock::new();
+static LOG_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl LogQueue {
+    fn start() -> LogQueue {
+        let (queue, items) = std::sync::mpsc::sync_channel::<LogItem>(LOG_QUEUE);
+        let _ = LOG_SENDER.set(queue.clone());
+        // If the thread cannot start, `items` is dropped and every line counts as dropped:
+        // better than a program that cannot start for want of a log.
+        let _ = thread::Builder::new()
+            .name("log".into())
+            .spawn(move || write_log(&items));
+        LogQueue { queue }
+    }
+}
+
+impl Write for LogQueue {
+    /// env_logger writes each line whole, with one `write_all`: one item per line.
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        if self.queue.try_send(LogItem::Line(line.to_vec())).is_err() {
+            LOG_DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The logging thread: writes lines as they come; after each, reports lines dropped since
+/// the last report.
+fn write_log(items: &std::sync::mpsc::Receiver<LogItem>) {
+    let mut reported = 0;
+    for item in items {
+        match item {
+            LogItem::Line(line) => {
+                let _ = io::stderr().write_all(&line);
+            }
+            LogItem::Written(done) => {
+                let _ = done.send(());
+            }
+        }
+        let dropped = LOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > reported {
+            let _ = writeln!(
+                io::stderr(),
+                "{}: {} log line{} dropped: stderr is not keeping up",
+                program_name(),
+                dropped - reported,
+                if dropped - reported == 1 { "" } else { "s" }
+            );
+            reported = dropped;
+        }
+    }
+}
+
+/// Waits until every log line queued so far is written, for at most 2 s (a stopped
+/// reader of stderr must not stop the program from ending).
+pub fn flush_logs() {
+    let Some(queue) = LOG_SENDER.get() else {
+        return;
+    };
+    let (done, written) = std::sync::mpsc::channel();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut item = LogItem::Written(done);
+    loop {
+        match queue.try_send(item) {
+            Ok(()) => break,
+            Err(std::sync::mpsc::TrySendError::Full(back)) => item = back,
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+        }
+        if std::time::Instant::now() >= deadline {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let _ = written.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
 }
 
 /// Stops the loop on Ctrl-C (SIGINT) or SIGTERM: the library's

@@ -286,13 +286,33 @@ impl From<&rustix::fs::Stat> for FileStat {
     }
 }
 
+/// Never panics: a file can be dated anywhere in `time_t` (tmpfs keeps its very ends),
+/// and where `SystemTime` cannot say a time (a platform with a narrower one) the nearest
+/// time it can is close enough for a server that clamps dates to [1970, 9999] anyway.
 fn to_system_time((secs, nanos): (i64, u32)) -> SystemTime {
     let nanos = Duration::from_nanos(u64::from(nanos));
-    if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs()) + nanos
+    let whole = Duration::from_secs(secs.unsigned_abs());
+    let time = if secs >= 0 {
+        UNIX_EPOCH.checked_add(whole)
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + nanos
+        UNIX_EPOCH.checked_sub(whole)
+    };
+    let time = time.unwrap_or(if secs >= 0 { far_future() } else { UNIX_EPOCH });
+    time.checked_add(nanos).unwrap_or(time)
+}
+
+/// The latest time `SystemTime` can hold here, found by halving (no platform constant).
+fn far_future() -> SystemTime {
+    let mut time = UNIX_EPOCH;
+    let mut step = Duration::from_secs(u64::MAX / 2);
+    while step > Duration::ZERO {
+        if let Some(later) = time.checked_add(step) {
+            time = later;
+        } else {
+            step /= 2;
+        }
     }
+    time
 }
 
 /// Opens `relative` beneath `start` with `flags`, by `resolver` (falling back to the walk
@@ -624,5 +644,8 @@ mod tests {
             to_system_time((-2, 500_000_000)),
             UNIX_EPOCH - Duration::from_millis(1500)
         );
+        // The ends of time_t, which tmpfs keeps: no panic.
+        assert!(to_system_time((i64::MAX, 999_999_999)) > UNIX_EPOCH);
+        assert!(to_system_time((i64::MIN, 0)) < UNIX_EPOCH);
     }
 }

@@ -148,6 +148,16 @@ impl HttpServer {
             // the loop it would at the layer's default 256 KiB, and one 2 MiB sendfile on a
             // fast link still leaves the other connections their turn within a millisecond.
             file_step: 2 * 1024 * 1024,
+            // One open file per connection, whatever it pipelines: the examples size their
+            // cap at two descriptors a connection, the socket and the file being sent. So
+            // the next request is answered only once the last response is wholly in the
+            // kernel's hands (marks of 0: anything left unsent pauses), and its file, if
+            // it had one, closed. With 64/16 KiB marks a client pipelining requests for
+            // files just over SMALL_FILE without reading held three open. Nothing is lost
+            // on the wire: the socket's own buffer still holds what went before, and it
+            // also bounds a connection's memory to one response.
+            high_water: 0,
+            low_water: 0,
             ..event_loop::Config::default()
         };
         let routes = Routes {
@@ -252,11 +262,9 @@ struct Connection {
     progress_at: Instant,
     /// The one watchdog timer, and when it is due.
     watchdog: Option<(TimerHandle, Instant)>,
-    /// Requests are not answered while what is owed to the client (response bytes and
-    /// file regions alike) is over the layer's high-water mark. Because the marks count
-    /// queued files, this also bounds how many files one connection holds open: a client
-    /// that pipelines requests for a large file without reading gets one or two queued,
-    /// not one per request.
+    /// Requests are not answered while any of a response (bytes or a file region) is
+    /// unsent: the server's water marks are 0. So one connection holds one file open at
+    /// most, and one response in memory, whatever it pipelines without reading.
     write_paused: bool,
     /// The client shut down its sending side; close once what it asked for is answered.
     peer_eof: bool,
@@ -370,10 +378,13 @@ impl Connection {
             }
             if !response.keep_alive {
                 self.done = true;
-                if request.is_none() {
+                if request.is_none() || self.reader.buffered() > 0 {
                     // A refused head: its body (or the rest of a flood) is likely still
                     // on its way, and closing on it unread would reset the connection
                     // before the client reads why (RFC 9112 §9.6; nginx lingers here too).
+                    // Likewise bytes of a next request already here (pipelined behind a
+                    // `Connection: close`): the rest of it is on its way, and may arrive
+                    // after the queue has emptied, when the socket is found empty.
                     transport.set_lingering_close(LingeringClose::Always);
                 }
                 transport.close();

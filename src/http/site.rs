@@ -8,9 +8,11 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::access_log::escape_log_field;
 use super::files::{resolve, Resolved};
 use super::location;
 use super::{
@@ -157,6 +159,10 @@ impl Site {
             let stale = self.cache.remove(path).expect("just found");
             self.cached_bytes -= stale.body.len();
         }
+        // The racy-clean rule's reference is a moment before the file is looked up and
+        // read, not after: a change in the file's last timestamp tick must have come before
+        // the read began, however long the read took.
+        let looked_up_at = SystemTime::now();
         match resolve(&self.root, &request.target) {
             Ok(Resolved::File {
                 relative,
@@ -178,7 +184,10 @@ impl Site {
                 }
                 let mut body = Vec::with_capacity(stat.size as usize);
                 if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
-                    log::error!("reading {}: {err}", relative.display());
+                    // The name is spelled as the client asked: escaped, as in the access log.
+                    let mut name = String::new();
+                    escape_log_field(&mut name, relative.as_os_str().as_bytes());
+                    log::error!("reading {name}: {err}");
                     return self.error(
                         Status::InternalServerError,
                         "I/O error reading the file",
@@ -193,7 +202,7 @@ impl Site {
                     modified,
                     Body::Memory(&body),
                 );
-                if trustworthy(&stat, SystemTime::now()) && body.len() as u64 == stat.size {
+                if trustworthy(&stat, looked_up_at) && body.len() as u64 == stat.size {
                     let entry = Cached {
                         relative,
                         stat,
@@ -255,7 +264,9 @@ impl Site {
 /// [`RACY`] of that moment (or after it: a clock set back), since a change in the same
 /// timestamp tick would then leave no trace in `fstat`.
 fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
-    let settled = |time: SystemTime| time + RACY <= read_at;
+    // Checked: a file may be dated at the very end of time_t (tmpfs keeps it), and
+    // `SystemTime + Duration` panics there. Such a file is never settled.
+    let settled = |time: SystemTime| time.checked_add(RACY).is_some_and(|t| t <= read_at);
     settled(stat.modified()) && settled(stat.changed())
 }
 
@@ -361,6 +372,14 @@ mod tests {
         assert!(!trustworthy(&stat(990, 999), read_at), "ctime 1 s before");
         assert!(!trustworthy(&stat(1000, 1000), read_at), "the same second");
         assert!(!trustworthy(&stat(990, 1005), read_at), "from the future");
+        assert!(
+            !trustworthy(&stat(i64::MAX, 990), read_at),
+            "the end of time_t"
+        );
+        assert!(
+            trustworthy(&stat(i64::MIN, 990), read_at),
+            "the start of time_t"
+        );
     }
 
     fn get(site: &mut Site, target: &str) -> Response {
