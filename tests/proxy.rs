@@ -642,15 +642,18 @@ fn upstream_failures_are_502_or_504_never_a_hang() {
         }
         _ => response("200 OK", &[], b"fine"),
     });
-    let proxy = start_proxy(ProxyConfig {
-        upstream_timeout: Duration::from_secs(1),
-        ..config()
-    });
+    let proxy = start_proxy(config());
     for path in ["/garbage", "/close", "/half", "/badchunks"] {
         assert_eq!(get(proxy.addr, &up.url(path)).code, 502, "{path}");
     }
+    // A proxy of its own with a short timeout, so the 502s above cannot turn into 504s on
+    // a loaded machine.
+    let impatient = start_proxy(ProxyConfig {
+        upstream_timeout: Duration::from_secs(1),
+        ..config()
+    });
     let start = Instant::now();
-    assert_eq!(get(proxy.addr, &up.url("/hang")).code, 504);
+    assert_eq!(get(impatient.addr, &up.url("/hang")).code, 504);
     assert!(start.elapsed() >= Duration::from_millis(900));
     wait_for(
         Duration::from_secs(5),
@@ -794,10 +797,18 @@ fn simultaneous_misses_for_a_slow_cacheable_url_make_one_upstream_request() {
 
 #[test]
 fn waiters_go_upstream_at_once_when_the_response_cannot_be_stored() {
-    let up = Upstream::start("127.0.0.1", |_, nth| {
-        // The head after a while, then the body a while later: the first fetch is still
-        // sending while the released waiters are served.
-        let delay = if nth == 0 { 600 } else { 300 };
+    // The first answer waits until the test has four requests waiting for it; then comes a
+    // no-store head, and the body a while later: the first fetch is still sending while
+    // the released waiters are served.
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let up = Upstream::start("127.0.0.1", move |_, nth| {
+        let delay = if nth == 0 {
+            let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+            0
+        } else {
+            300
+        };
         Reply::After(
             Duration::from_millis(delay),
             Box::new(Reply::Stream {
@@ -826,9 +837,10 @@ fn waiters_go_upstream_at_once_when_the_response_cannot_be_stored() {
             std::thread::spawn(move || get(addr, &url))
         })
         .collect();
-    wait_for(Duration::from_secs(5), "the others to wait", || {
+    wait_for(Duration::from_secs(10), "the others to wait", || {
         proxy.stats.collapsed() == 4
     });
+    open.send(()).unwrap();
     assert_eq!(first.join().unwrap().body, b"xxxx");
     for other in others {
         assert_eq!(other.join().unwrap().body, b"xxxx");
@@ -843,14 +855,15 @@ fn waiters_go_upstream_at_once_when_the_response_cannot_be_stored() {
 
 #[test]
 fn the_fetch_goes_on_for_waiters_when_its_client_leaves() {
-    let up = Upstream::start("127.0.0.1", |_, _| {
-        Reply::After(
-            Duration::from_millis(600),
-            Box::new(response(
-                "200 OK",
-                &[("Cache-Control", "max-age=60")],
-                b"for the waiter",
-            )),
+    // The answer waits until the test has a waiter and the first client has gone.
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let up = Upstream::start("127.0.0.1", move |_, _| {
+        let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        response(
+            "200 OK",
+            &[("Cache-Control", "max-age=60")],
+            b"for the waiter",
         )
     });
     let proxy = start_proxy(config());
@@ -865,10 +878,11 @@ fn the_fetch_goes_on_for_waiters_when_its_client_leaves() {
         let addr = proxy.addr;
         std::thread::spawn(move || get(addr, &url))
     };
-    wait_for(Duration::from_secs(5), "the waiter", || {
+    wait_for(Duration::from_secs(10), "the waiter", || {
         proxy.stats.collapsed() == 1
     });
     drop(starter);
+    open.send(()).unwrap();
     let r = waiter.join().unwrap();
     assert_eq!((r.code, r.body.as_slice()), (200, &b"for the waiter"[..]));
     assert_eq!(up.count(), 1);
@@ -1140,18 +1154,22 @@ fn the_example_takes_allow_and_workers() {
 #[test]
 fn a_waiter_stops_waiting_after_the_upstream_timeout() {
     // The first fetch gets a storable head at once, then a body that trickles for about
-    // 2.4 s, each byte well within the timeout: the fetch lives on, its waiter gives up.
+    // 3.6 s, each byte well within the timeout: the fetch lives on, its waiter gives up.
     let up = Upstream::start("127.0.0.1", |_, nth| {
         if nth == 0 {
             Reply::Stream {
-                head: b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 8\r\n\r\n"
+                head: b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 12\r\n\r\n"
                     .to_vec(),
-                total: 8,
+                total: 12,
                 step: 1,
                 pause: Duration::from_millis(300),
             }
         } else {
-            response("200 OK", &[("Cache-Control", "max-age=60")], b"xxxxxxxx")
+            response(
+                "200 OK",
+                &[("Cache-Control", "max-age=60")],
+                b"xxxxxxxxxxxx",
+            )
         }
     });
     let proxy = start_proxy(ProxyConfig {
@@ -1168,7 +1186,7 @@ fn a_waiter_stops_waiting_after_the_upstream_timeout() {
     });
     let waited = Instant::now();
     let second = get(proxy.addr, &url);
-    assert_eq!(second.body, b"xxxxxxxx");
+    assert_eq!(second.body, b"xxxxxxxxxxxx");
     assert!(
         waited.elapsed() >= Duration::from_millis(900),
         "it waited first"
@@ -1178,7 +1196,7 @@ fn a_waiter_stops_waiting_after_the_upstream_timeout() {
         "the waiter went upstream while the first fetch was still on"
     );
     assert_eq!(up.count(), 2);
-    assert_eq!(first.join().unwrap().body, b"xxxxxxxx");
+    assert_eq!(first.join().unwrap().body, b"xxxxxxxxxxxx");
 }
 
 #[test]
