@@ -1313,3 +1313,41 @@ fn responses_in_transit_are_bounded_by_cache_bytes() {
         .count();
     assert_eq!(hits, 1, "exactly one of the two was stored");
 }
+
+#[test]
+fn ab_keeps_its_connections_alive_through_it() {
+    if !common::http::have_tool("ab", "-V") {
+        return;
+    }
+    let up = Upstream::start("127.0.0.1", cacheable(b"for ab"));
+    let proxy = start_proxy(config());
+    let out = common::http::run_bounded(
+        Duration::from_secs(60),
+        "ab",
+        &[
+            "-k",
+            "-n",
+            "300",
+            "-c",
+            "4",
+            "-X",
+            &proxy.addr.to_string(),
+            &up.url("/ab"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ab reuses a connection only if the response says Keep-Alive, as an HTTP/1.0 one must.
+    for line in [
+        "Complete requests:      300",
+        "Failed requests:        0",
+        "Keep-Alive requests:    300",
+    ] {
+        assert!(text.contains(line), "{line:?} not in {text}");
+    }
+    assert_eq!(up.count(), 1);
+}
