@@ -265,7 +265,7 @@ impl Stored {
         let response_delay = response_time
             .duration_since(request_time)
             .unwrap_or_default();
-        apparent_age.max(age_value + response_delay)
+        apparent_age.max(age_value.saturating_add(response_delay))
     }
 
     fn date(&self) -> Option<SystemTime> {
@@ -299,7 +299,9 @@ impl Stored {
     /// assert!(!stored.is_fresh(sent + Duration::from_secs(50)));
     /// ```
     pub fn current_age(&self, now: SystemTime) -> Duration {
-        self.initial_age + now.duration_since(self.response_time).unwrap_or_default()
+        // Saturating: an `Age` of 2^64 - 1 seconds is hostile input, not a panic.
+        self.initial_age
+            .saturating_add(now.duration_since(self.response_time).unwrap_or_default())
     }
 
     /// The freshness lifetime (RFC 9111 §4.2.1, shared cache): `s-maxage`, else
@@ -735,6 +737,23 @@ mod tests {
         );
         assert_eq!(s.current_age(t(105)).as_secs(), 35);
         assert_eq!(s.current_age(t(115)).as_secs(), 45);
+        // An absurd Age saturates instead of overflowing, and is stale.
+        let s = Stored::new(
+            head(
+                200,
+                1,
+                headers(&[
+                    ("Age", "18446744073709551615"),
+                    ("Cache-Control", "max-age=60"),
+                ]),
+            ),
+            Vec::new().into(),
+            &r,
+            t(0),
+            t(1),
+        );
+        assert!(!s.is_fresh(t(2)));
+        assert_eq!(s.current_age(t(100)), Duration::MAX);
         // A Date in the future gives no negative age.
         let date = httpdate::fmt_http_date(t(500));
         let s = Stored::new(

@@ -28,6 +28,7 @@ use super::server::{ProxyStats, State, UpstreamSide};
 use super::{head_end, parse_response, storable, ChunkedDecoder, Framing, ResponseHead, Stored};
 use crate::event_loop::{ConnId, LoopContext, TimerHandle, Written};
 use crate::http::Status;
+use crate::timeout::instant_after;
 
 /// The largest response head accepted from an upstream.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -854,7 +855,7 @@ fn timer_fired(lp: &mut LoopContext<'_, State>, fid: FetchId) {
             "the upstream did not answer in time",
         ),
         Stage::Body => {
-            let due = fetch.last_read + timeout;
+            let due = instant_after(fetch.last_read, timeout);
             if fetch.upstream_paused {
                 // Waiting for the client, not the upstream: the client's timer decides.
                 fetch.last_read = now;

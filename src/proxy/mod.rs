@@ -73,6 +73,7 @@ mod hostile {
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nVary: Accept-Encoding\r\nETag: W/\"x\"\r\n\r\nhello",
         b"HTTP/1.0 304 NM\r\nTransfer-Encoding: chunked\r\nContent-Length: 1, 2\r\n\r\n",
         b"5;a=b\r\nhello\r\n0\r\nT: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nAge: 18446744073709551615\r\nDate: Mon, 01 Jan 1900 00:00:00 GMT\r\nExpires: Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n",
     ];
 
     fn exercise(input: &[u8]) {
