@@ -54,6 +54,7 @@ const PROGRAMS: &[(&str, Kind)] = &[
     ("echo_protocol", Server),
     ("echo_raw_mio", Server),
     ("http_server", Server),
+    ("http_proxy", Server),
     ("echo_client", Client),
     ("multiconn_client", Client),
     ("echo_load", Client),
@@ -341,9 +342,10 @@ fn value_options(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Options whose value is a name rather than a number: a host, a path, a message.
-/// (`--path` and `--root` would also make a server create or serve files.)
-const TEXT_OPTIONS: &[&str] = &["--host", "--path", "--root", "--message"];
+/// Options whose value is a name rather than a number: a host, a path, a message, an
+/// upstream to allow. (`--path` and `--root` would also make a server create or serve
+/// files; `--allow` resolves the name it is given, and a test must not ask the DNS.)
+const TEXT_OPTIONS: &[&str] = &["--host", "--path", "--root", "--message", "--allow"];
 
 /// Values a user may type for a number, meaning well or not: each must give a program
 /// that starts normally or a one-line usage error, never a panic (`echo_client --timeout
