@@ -136,14 +136,17 @@ fn main() -> ExitCode {
         // a usage error (exit 2) naming its file and line.
         let mut access = AccessControl::default();
         for spec in &cli.auth {
-            access.add_spec(spec).map_err(Failure::usage)?;
+            access
+                .add_spec(spec)
+                .map_err(|err| Failure::usage(format!("--auth: {err}")))?;
         }
         let users = cli.users.clone().unwrap_or_else(|| {
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.htpasswd"))
         });
-        let users = PasswordFile::load(&users).map_err(Failure::usage)?;
-        let session_idle = cli.session_idle;
-        let model = app::Model::new(users, Sessions::new(cli.session_max as usize, session_idle));
+        let users =
+            PasswordFile::load(&users).map_err(|err| Failure::usage(format!("--users: {err}")))?;
+        let sessions = Sessions::new(cli.session_max as usize, cli.session_idle);
+        let model = app::Model::new(users, sessions);
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;

@@ -19,8 +19,13 @@ Method:
   a short settling, static GETs are timed for SECONDS while they run. The checks
   answered meanwhile give the pool's throughput.
 * Both phases in one run, side by side; figures in milliseconds.
+* Then, on the idle server, TIMING_ROUNDS alternating 401s for a wrong password of a
+  real user and for a user the file does not have: their medians should match (the
+  unknown user is checked against a dummy hash of the same cost), so the answer's timing
+  does not tell which names exist.
 
-Prints a markdown table on stdout. Environment: CHECKS=16, COST=12, SECONDS=3.
+Prints markdown tables on stdout. Environment: CHECKS=16, COST=12, SECONDS=3,
+TIMING_ROUNDS=8.
 """
 import base64
 import http.client
@@ -36,6 +41,7 @@ import time
 CHECKS = int(os.environ.get("CHECKS", "16"))
 COST = int(os.environ.get("COST", "12"))
 SECONDS = float(os.environ.get("SECONDS", "3"))
+TIMING_ROUNDS = int(os.environ.get("TIMING_ROUNDS", "8"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -89,6 +95,20 @@ def checker(host, port, stop, counts, index):
         counts[index] = n
 
 
+def timed_401(host, port, user, password):
+    conn = http.client.HTTPConnection(host, port, timeout=120)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    started = time.perf_counter()
+    conn.request("GET", "/docs/", headers={"Authorization": f"Basic {token}"})
+    res = conn.getresponse()
+    res.read()
+    took = time.perf_counter() - started
+    conn.close()
+    if res.status != 401:
+        sys.exit(f"bench-auth: expected 401, got {res.status}")
+    return took
+
+
 def row(name, times, checks, seconds):
     ms = sorted(t * 1000 for t in times)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
@@ -128,6 +148,10 @@ def main():
         stop.set()
         for t in threads:
             t.join(timeout=120)
+        wrong, unknown = [], []
+        for i in range(TIMING_ROUNDS):
+            wrong.append(timed_401(host, port, "alice", f"nope{i}"))
+            unknown.append(timed_401(host, port, f"nobody{i}", f"nope{i}"))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -140,6 +164,15 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(row("idle", idle, 0, 0))
     print(row("busy", busy, checks, seconds))
+    print()
+    print(f"401 time (ms), {TIMING_ROUNDS} of each, alternating, idle server")
+    print()
+    print("| credentials | median | min | max |")
+    print("|---|---:|---:|---:|")
+    for name, times in [("wrong password, real user", wrong),
+                        ("unknown user", unknown)]:
+        ms = [t * 1000 for t in times]
+        print(f"| {name} | {statistics.median(ms):.1f} | {min(ms):.1f} | {max(ms):.1f} |")
 
 
 if __name__ == "__main__":

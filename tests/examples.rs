@@ -342,10 +342,19 @@ fn value_options(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Options whose value is a name rather than a number: a host, a path, a message, an
-/// upstream to allow. (`--path` and `--root` would also make a server create or serve
-/// files; `--allow` resolves the name it is given, and a test must not ask the DNS.)
-const TEXT_OPTIONS: &[&str] = &["--host", "--path", "--root", "--message", "--allow"];
+/// Options whose value is a name rather than a number: a host, a path, a message, a
+/// users file, an upstream to allow. (`--path` and `--root` would also make a server
+/// create or serve files; `--allow` resolves the name it is given, and a test must not ask
+/// the DNS.)
+const TEXT_OPTIONS: &[&str] = &[
+    "--host",
+    "--path",
+    "--root",
+    "--message",
+    "--users",
+    "--auth",
+    "--allow",
+];
 
 /// Values a user may type for a number, meaning well or not: each must give a program
 /// that starts normally or a one-line usage error, never a panic (`echo_client --timeout

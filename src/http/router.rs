@@ -1,6 +1,7 @@
-//! The router: which part of the server answers a request. An `/app/` route goes to the
-//! app's controllers; a static path under an `--auth` prefix needs Basic credentials
-//! first; everything else is a static file, as before.
+//! Port of a web framework's URL dispatcher (Django's `urls.py`): which part of the server
+//! answers a request. An `/app/` route goes to the app's controllers; a static path under
+//! an `--auth` prefix needs Basic credentials first; everything else is a static file, as
+//! before.
 //!
 //! Python: `http.server` has one handler class per server; a framework's URL dispatcher
 //! (Django's `urls.py`) is the model here, with the static files as the fall-back route.

@@ -135,11 +135,12 @@ struct Slot {
 }
 
 impl Sessions {
-    /// A store of at most `max` sessions (at least 1), each dropped after `idle` unused.
+    /// A store of at most `max` sessions (at least 1), each dropped after `idle` unused
+    /// (at least a second: a session must outlive the request that made it).
     pub fn new(max: usize, idle: Duration) -> Sessions {
         Sessions {
             max: max.max(1),
-            idle,
+            idle: idle.max(Duration::from_secs(1)),
             map: HashMap::new(),
             order: BTreeMap::new(),
             counter: 0,
@@ -336,6 +337,15 @@ mod tests {
             "a used at 9 s"
         );
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn a_zero_idle_time_still_keeps_a_session_for_its_request() {
+        let t = Instant::now();
+        let mut s = Sessions::new(0, Duration::ZERO);
+        let id = s.create(t).unwrap();
+        assert!(s.get_mut(&id, t).is_some());
+        assert_eq!(s.idle(), Duration::from_secs(1));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The app's controllers: one function per route, from a request to a [`Reply`], or to a
-//! password check that must run off the loop first ([`Step::Verify`]), finished by
-//! [`finish`] when its verdict is back.
+//! Port of a Django app's `views.py` and `urls.py`: the app's controllers, one function per
+//! route, from a request to a [`Reply`], or to a password check that must run off the loop
+//! first ([`Step::Verify`]), finished by [`finish`] when its verdict is back.
 //!
 //! Python: the `views.py` of a Django app (Django calls controllers "views"), with its
 //! `urls.py` as the `match` in [`handle`].

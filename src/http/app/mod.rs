@@ -1,4 +1,4 @@
-//! The `/app/` demo: a small web application on the loop, organised as the first
+//! Port of a small Django (or Flask) application, the `/app/` demo, organised as the first
 //! lecture's last slide draws it: **models** hold the state (users, sessions), **views**
 //! turn it into HTML, **controllers** take a request, use the models, and pick a view.
 //!

@@ -1,4 +1,5 @@
-//! The app's models: its users (an htpasswd file) and its sessions (in memory).
+//! Port of a Django app's `models.py`: the app's users (an htpasswd file) and its sessions
+//! (in memory).
 //!
 //! Python: the `models.py` of a Django app, with `django.contrib.auth`'s user table and
 //! `request.session` as the two models; here both are in-process objects owned by the

@@ -1,6 +1,6 @@
-//! The app's views: the HTML (and plain text) of each page. Pure functions of what the
-//! controller passes in; everything that came from a client is HTML-escaped here, at the
-//! one place where text becomes markup.
+//! Port of a Django app's templates: the app's views, the HTML (and plain text) of each
+//! page. Pure functions of what the controller passes in; everything that came from a
+//! client is HTML-escaped here, at the one place where text becomes markup.
 //!
 //! Python: the templates of a Django or Flask app (`render_template`, with autoescaping
 //! on); here `format!` and [`escape_html`].
