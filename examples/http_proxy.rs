@@ -1,7 +1,8 @@
 //! A caching HTTP/1.0 forward proxy: what `curl -x` and a browser's proxy setting talk to.
 //!
-//! Mirrors the proxy that docs/proxy.md sketches in Python (`http.server` whose `do_GET`
-//! fetches the URL with `urllib.request`), with a shared cache that follows RFC 9111; the
+//! Mirrors docs/python/http_proxy.py (`http.server` whose `do_GET` fetches the URL with
+//! `urllib.request`, and a dictionary for a cache), with a shared cache that follows
+//! RFC 9111; the
 //! proxy itself is the library's [`mio_selectors::proxy`] module on the protocol layer.
 //! Names are resolved on other threads, never on the loop's.
 //!
@@ -41,7 +42,7 @@ use mio_selectors::proxy::{AllowList, ProxyConfig, ProxyServer, Rule};
 #[command(
     version,
     after_help = common::help!(
-        mirrors = "the http.server + urllib proxy sketched in docs/proxy.md",
+        mirrors = "docs/python/http_proxy.py",
         stop = clean
     )
 )]

@@ -1351,3 +1351,41 @@ fn ab_keeps_its_connections_alive_through_it() {
     }
     assert_eq!(up.count(), 1);
 }
+
+/// docs/python/http_proxy.py, the Python program the example mirrors, answers the simple
+/// cases as the Rust proxy does: a cacheable URL is a miss then a hit, a no-store one a miss
+/// every time, an origin-form request a 400.
+#[test]
+fn the_python_proxy_agrees_on_the_simple_cases() {
+    let up = Upstream::start("127.0.0.1", |seen, _| match seen.path() {
+        p if p.ends_with("/keep") => {
+            response("200 OK", &[("Cache-Control", "max-age=60")], b"kept")
+        }
+        _ => response("200 OK", &[("Cache-Control", "no-store")], b"fresh"),
+    });
+    let rust = start_proxy(config());
+    let python =
+        common::python::PythonServer::start("http_proxy.py", &["--port".into(), "0".into()]);
+    for (name, addr) in [("rust", rust.addr), ("python", python.addr)] {
+        let seen_before = up.count();
+        for (path, expected) in [("/keep", ["MISS", "HIT"]), ("/fresh", ["MISS", "MISS"])] {
+            for state in expected {
+                // HTTP/1.0 without keep-alive: both close after the answer.
+                let bytes = request_bytes(addr, "GET", &up.url(&format!("/{name}{path}")), &[]);
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(text.starts_with("HTTP/1.0 200"), "{name} {path}: {text}");
+                assert!(
+                    text.contains(&format!("\r\nX-Cache: {state}\r\n")),
+                    "{name} {path}: {text}"
+                );
+            }
+        }
+        assert_eq!(
+            up.count() - seen_before,
+            3,
+            "{name}: one request for /keep, two for /fresh"
+        );
+        let origin_form = common::http::get_one(addr, "GET /keep HTTP/1.0\r\n\r\n");
+        assert_eq!(origin_form.code, 400, "{name}");
+    }
+}
