@@ -954,6 +954,7 @@ fn a_slow_client_pauses_the_upstream() {
         "head and the whole body arrived: {received}"
     );
     let hwm = vm_hwm(&status);
+    eprintln!("peak RSS of http_proxy relaying 64 MiB: {} KiB", hwm / 1024);
     assert!(
         hwm < 32 << 20,
         "peak RSS {hwm} bytes (sampled {peak}) for a 64 MiB download"
