@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo run --release --example http_server                 # http://127.0.0.1:8080/
 //! cargo run --release --example http_server -- --root ~/www --port 8000 --workers 2
+//! cargo run --release --example http_server -- --cache /=60 --cache /files/=0 --languages en,de
 //! RUST_LOG=warn cargo run --release --example http_server   # no access log
 //! cargo run --release --example http_server -- --auth /docs/=data/users.htpasswd
 //! ```
@@ -23,6 +24,9 @@
 //! ```sh
 //! curl -v http://127.0.0.1:8080/
 //! curl -I http://127.0.0.1:8080/logo.png
+//! curl -v -r 100-199 http://127.0.0.1:8080/files/large.txt        # 206 Partial Content
+//! curl -v -H 'Accept-Language: de' http://127.0.0.1:8080/negotiation/hello   # a variant
+//! curl -v http://127.0.0.1:8080/listing/                          # a directory listing
 //! printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -N 127.0.0.1 8080
 //! ab -n 10000 -c 50 http://127.0.0.1:8080/index.html
 //! python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/").status)'
@@ -44,8 +48,8 @@ use std::time::Duration;
 use clap::Parser;
 use common::{Context, Failure};
 use mio_selectors::http::{
-    app, AccessControl, HttpServer, Limits, PasswordFile, ServerConfig, Sessions, Site,
-    DEFAULT_MAX_BODY,
+    app, parse_language_list, AccessControl, CachePolicy, HttpServer, Limits, PasswordFile,
+    ServerConfig, Sessions, Site, DEFAULT_MAX_BODY, OPEN_FILES,
 };
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
@@ -81,6 +85,17 @@ struct Cli {
     /// (0: never)
     #[arg(long, default_value = "15", value_parser = common::seconds_or_never)]
     idle_timeout: ::std::option::Option<Duration>,
+    /// Freshness for paths under PREFIX: `Cache-Control: max-age=SECONDS` and `Expires`
+    /// (0: `Cache-Control: no-cache`). Repeatable; the longest matching prefix wins
+    #[arg(long = "cache", value_name = "PREFIX=SECONDS")]
+    cache: Vec<String>,
+    /// Languages that break ties between equally good variants of a negotiated resource,
+    /// most preferred first
+    #[arg(long, value_name = "LIST", default_value = "en")]
+    languages: String,
+    /// Refuse directories without index.html (403) instead of listing them
+    #[arg(long)]
+    no_listing: bool,
     /// Static paths under PREFIX need HTTP Basic credentials from the htpasswd FILE
     /// (bcrypt only: htpasswd -B); repeatable
     #[arg(long, value_name = "PREFIX=FILE")]
@@ -116,19 +131,37 @@ fn main() -> ExitCode {
             .root
             .clone()
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/site")));
+        let rules = cli
+            .cache
+            .iter()
+            .map(|rule| {
+                rule.parse()
+                    .map_err(|err| Failure::usage(format!("--cache {err}")))
+            })
+            .collect::<common::Result<Vec<_>>>()?;
+        let policy = CachePolicy::new(rules);
+        let languages = parse_language_list(&cli.languages)
+            .map_err(|err| Failure::usage(format!("--languages: {err}")))?;
         // The root first: a server that announces where it listens and then serves only
         // errors is worse than one that says at once what is wrong.
         check_root(&root)?;
         let sites = (0..cli.workers)
-            .map(|_| Site::new(&root))
+            .map(|_| {
+                Site::new(&root).map(|site| {
+                    site.with_cache_policy(policy.clone())
+                        .with_languages(languages.clone())
+                        .with_listing(!cli.no_listing)
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("cannot serve {}", root.display()))?;
-        let cap = common::connection_cap(
+        let cap = common::connection_cap_keeping(
             "--max-conns",
             cli.max_conns,
             common::DEFAULT_MAX_CONNS,
             FDS_PER_CONNECTION,
             u64::from(cli.workers),
+            OPEN_FILES as u64,
         )?;
         let head_timeout = or_never(cli.head_timeout);
         let idle_timeout = or_never(cli.idle_timeout);

@@ -201,15 +201,18 @@ count_syscalls() {
     fi
 }
 
-# breakdown NAME PID PORT: strace -c over 200 connection-per-request requests, one at a time;
-# prints "call=count_per_request ..." for calls made at least once per 10 requests.
+# breakdown NAME PID PORT [PATH [RANGE]]: strace -c over 200 connection-per-request requests
+# for PATH (default /index.html), one at a time, with `Range: RANGE` if given; prints
+# "call=count_per_request ..." for calls made at least once per 10 requests.
 breakdown() {
-    local pid=$2 port=$3 file=$WORK/bd.txt tracer
+    local pid=$2 port=$3 path=${4:-/index.html} range=${5:-} file=$WORK/bd.txt tracer
+    local header=()
+    [[ -z $range ]] || header=(-H "Range: $range")
     strace -c -f -q -o "$file" -p "$pid" 2>>"$LOG" &
     tracer=$!
     PIDS+=("$tracer")
     sleep 0.5
-    timeout 60 taskset -c 1 ab -q -n 200 -c 1 -s 10 "http://127.0.0.1:$port/index.html" >/dev/null 2>>"$LOG" || true
+    timeout 60 taskset -c 1 ab -q -n 200 -c 1 -s 10 "${header[@]}" "http://127.0.0.1:$port$path" >/dev/null 2>>"$LOG" || true
     sleep 0.2
     kill -TERM "$tracer" 2>/dev/null || true
     wait "$tracer" 2>/dev/null || true
@@ -281,7 +284,11 @@ for name in nginx http_server; do
     pid=${PID_OF[$name]}
     SC[$name,conn]=$(count_syscalls "$name" "$pid" "${PORT_OF[$name]}" conn)
     SC[$name,ab-k]=$(count_syscalls "$name" "$pid" "${PORT_OF[$name]}" ab-k)
-    if command -v strace >/dev/null; then BD[$name]=$(breakdown "$name" "$pid" "${PORT_OF[$name]}"); fi
+    if command -v strace >/dev/null; then
+        BD[$name]=$(breakdown "$name" "$pid" "${PORT_OF[$name]}")
+        # 64 KiB from the middle of the 64 MiB file: a 206 by sendfile from an offset.
+        BD[$name,range]=$(breakdown "$name" "$pid" "${PORT_OF[$name]}" /64m.bin "bytes=$((32 << 20))-$(((32 << 20) + 65535))")
+    fi
     RSS[$name]=$(slow_rss "$name" "$pid" "${PORT_OF[$name]}")
 done
 for name in nginx http_server; do stop "${PID_OF[$name]}"; done
@@ -331,6 +338,26 @@ if [[ -n ${BD[nginx]:-} ]]; then
     echo
     echo "- nginx: ${BD[nginx]}"
     echo "- http_server: ${BD[http_server]}"
+    echo
+    echo "The same, for \`Range: bytes=33554432-33619967\` of the 64 MiB file (a 206, 64 KiB by sendfile from the middle):"
+    echo
+    echo "- nginx: ${BD[nginx,range]}"
+    echo "- http_server: ${BD[http_server,range]}"
+    # The goal: a range of a large file costs what a small file does, plus one sendfile.
+    python3 - "${BD[http_server]}" "${BD[http_server,range]}" <<'PYEOF'
+import sys
+def calls(text):
+    return {k: float(v) for k, v in (item.split("=") for item in text.split())}
+small, ranged = calls(sys.argv[1]), calls(sys.argv[2])
+extra = {k: round(ranged.get(k, 0) - small.get(k, 0), 2) for k in sorted(set(small) | set(ranged))}
+extra = {k: v for k, v in extra.items() if abs(v) >= 0.1}
+total = (sum(ranged.values()), sum(small.values()))
+met = extra == {"sendfile": 1.0}
+print()
+print(f"- http_server, range minus small file: {' '.join(f'{k}={v:+g}' for k, v in extra.items()) or 'nothing'}"
+      f" ({total[0]:.1f} vs {total[1]:.1f} calls per request): "
+      + ("met (one sendfile more)" if met else "NOT met (goal: one sendfile more)"))
+PYEOF
 fi
 echo
 echo "### Memory: 16 concurrent downloads of the 64 MiB file at 4 MB/s each, ${SLOW_SECS} s"

@@ -84,3 +84,37 @@ fn chromium_renders_the_bundled_site() {
     let dom = dump_dom(&server.url("/missing.html"));
     assert!(dom.contains("404 Not Found"), "{dom}");
 }
+
+#[test]
+fn chromium_requests_a_range_loads_a_listing_and_gets_a_negotiated_variant() {
+    if !have_tool(CHROMIUM, "--version") {
+        return;
+    }
+    let server = serve(&bundled_site(), ServerConfig::default());
+    let size = std::fs::metadata(bundled_site().join("files/large.txt"))
+        .unwrap()
+        .len();
+
+    // The ranges page asks for bytes 100-199 with fetch() and writes what came back.
+    let dom = dump_dom(&server.url("/topics/ranges.html"));
+    assert!(
+        dom.contains(&format!(
+            r#"<span id="range-check">206 bytes 100-199/{size} 100 bytes</span>"#
+        )),
+        "the browser's Range request: {dom}"
+    );
+
+    // A directory without index.html: the listing, with its links, and no dot-file.
+    let dom = dump_dom(&server.url("/listing/"));
+    assert!(dom.contains("<h1>Index of /listing/</h1>"), "{dom}");
+    assert!(
+        dom.contains(r#"<a href="read%20me.txt">read me.txt</a>"#),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"<a href="sub/">sub/</a>"#), "{dom}");
+    assert!(!dom.contains(".secret"), "{dom}");
+
+    // A negotiated resource: headless Chromium asks for English (en-US).
+    let dom = dump_dom(&server.url("/negotiation/hello"));
+    assert!(dom.contains(r#"<h1 id="greeting">Hello!</h1>"#), "{dom}");
+}

@@ -42,7 +42,7 @@ impl App {
     fn get(&self, target: &str, cookie: Option<&str>) -> Parsed {
         let cookie = cookie.map(|sid| format!("sid={sid}"));
         let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
-        request(self.addr(), "GET", target, &headers, b"")
+        request_with_body(self.addr(), "GET", target, &headers, b"")
     }
     fn login(&self, user: &str, password: &str, cookie: Option<&str>) -> Parsed {
         let body: String = form_urlencoded::Serializer::new(String::new())
@@ -54,7 +54,7 @@ impl App {
         if let Some(cookie) = &cookie {
             headers.push(("Cookie", cookie));
         }
-        request(self.addr(), "POST", "/app/login", &headers, body.as_bytes())
+        request_with_body(self.addr(), "POST", "/app/login", &headers, body.as_bytes())
     }
     fn whoami(&self, sid: Option<&str>) -> String {
         let res = self.get("/app/whoami", sid);
@@ -106,7 +106,7 @@ fn visits_count_per_session_with_the_cookie_resent_each_time() {
     assert_ne!(sid_of(&other).unwrap(), sid);
     // Several cookies, spaces and quotes: the cookie crate finds ours.
     let header = format!("theme=dark;  sid=\"{sid}\" ; lang=en");
-    let res = request(
+    let res = request_with_body(
         app.addr(),
         "GET",
         "/app/visits",
@@ -184,7 +184,7 @@ fn a_login_gets_a_new_session_id_and_the_old_one_stops_existing() {
         "old id: a fresh session"
     );
     // Logout: the session ends, the cookie is cleared.
-    let res = request(
+    let res = request_with_body(
         app.addr(),
         "POST",
         "/app/logout",
@@ -229,7 +229,7 @@ fn whoami_by_basic_wins_over_the_session_and_wrong_basic_is_401() {
     let sid = sid_of(&app.login("bob", "builder", None)).unwrap();
     let cookie = format!("sid={sid}");
     let basic_alice = basic(USER, PASSWORD);
-    let res = request(
+    let res = request_with_body(
         app.addr(),
         "GET",
         "/app/whoami",
@@ -243,7 +243,7 @@ fn whoami_by_basic_wins_over_the_session_and_wrong_basic_is_401() {
         "Basic ***".into(),
         "Bearer x".into(),
     ] {
-        let res = request(
+        let res = request_with_body(
             app.addr(),
             "GET",
             "/app/whoami",
@@ -274,7 +274,7 @@ fn every_app_response_is_no_store_and_methods_paths_are_checked() {
         ("OPTIONS", "/app/whoami", 405, Some("GET, HEAD")),
         ("POST", "/app/", 405, Some("GET, HEAD")),
     ] {
-        let res = request(app.addr(), method, target, &[], b"");
+        let res = request_with_body(app.addr(), method, target, &[], b"");
         assert_eq!(res.code, code, "{method} {target}");
         assert_eq!(res.header("allow"), allow, "{method} {target}");
         assert_eq!(
@@ -306,7 +306,7 @@ fn a_post_from_another_origin_is_403() {
         ("http://127.0.0.1:1", 403),
         (own.as_str(), 303),
     ] {
-        let res = request(
+        let res = request_with_body(
             app.addr(),
             "POST",
             "/app/login",
@@ -370,7 +370,7 @@ fn body_errors_each_get_their_status_and_a_close() {
 fn form_errors_are_415_and_400() {
     let app = default_app();
     let post = |content_type: &str, body: &str| {
-        request(
+        request_with_body(
             app.addr(),
             "POST",
             "/app/login",

@@ -35,11 +35,11 @@ fn protected(
     serve_with_stats(&bundled_site(), config)
 }
 
-fn get(addr: SocketAddr, target: &str, authorization: Option<&str>) -> Parsed {
+fn get_with_auth(addr: SocketAddr, target: &str, authorization: Option<&str>) -> Parsed {
     let headers: Vec<(&str, &str)> = authorization
         .map(|value| vec![("Authorization", value)])
         .unwrap_or_default();
-    request(addr, "GET", target, &headers, b"")
+    request_with_body(addr, "GET", target, &headers, b"")
 }
 
 const CHALLENGE: &str = r#"Basic realm="/docs/", charset="UTF-8""#;
@@ -49,7 +49,7 @@ fn the_right_password_gets_the_file_marked_private() {
     let dir = TempDir::new("auth-right");
     let users = htpasswd(&dir, "users", &[("alice", "s3cret:with:colons")], 4);
     let (server, _) = protected(&users, |_| {});
-    let res = get(
+    let res = get_with_auth(
         server.addr,
         "/docs/",
         Some(&basic("alice", "s3cret:with:colons")),
@@ -60,7 +60,7 @@ fn the_right_password_gets_the_file_marked_private() {
         std::fs::read(bundled_site().join("docs/index.html")).unwrap()
     );
     assert_eq!(res.header("cache-control"), Some("private"));
-    let head = request(
+    let head = request_with_body(
         server.addr,
         "HEAD",
         "/docs/index.html",
@@ -72,7 +72,7 @@ fn the_right_password_gets_the_file_marked_private() {
         (200, Some("private"))
     );
     // Outside the prefix: no credentials needed, and nothing added.
-    let open = get(server.addr, "/index.html", None);
+    let open = get_with_auth(server.addr, "/index.html", None);
     assert_eq!((open.code, open.header("cache-control")), (200, None));
 }
 
@@ -88,7 +88,7 @@ fn wrong_passwords_unknown_users_and_missing_credentials_get_the_challenge() {
         Some(basic("mallory", "right")),
         Some(basic("ALICE", "right")),
     ] {
-        let res = get(server.addr, "/docs/index.html", authorization.as_deref());
+        let res = get_with_auth(server.addr, "/docs/index.html", authorization.as_deref());
         assert_eq!(res.code, 401, "{authorization:?}");
         assert_eq!(res.header("www-authenticate"), Some(CHALLENGE));
         assert!(!res.text().contains("subdir"), "the file leaked");
@@ -115,7 +115,7 @@ fn every_malformed_authorization_header_gets_the_challenge_without_a_check() {
         "YWxpY2U6cHc=",
         junk.as_str(),
     ] {
-        let res = get(server.addr, "/docs/", Some(value));
+        let res = get_with_auth(server.addr, "/docs/", Some(value));
         assert_eq!(res.code, 401, "{:.40}", value);
         assert_eq!(res.header("www-authenticate"), Some(CHALLENGE));
     }
@@ -135,11 +135,15 @@ fn every_spelling_of_a_protected_path_is_protected_and_its_siblings_are_not() {
         "/./docs/./index.html",
         "/docs/index.html?x=1",
     ] {
-        let res = get(server.addr, target, None);
+        let res = get_with_auth(server.addr, target, None);
         assert_eq!(res.code, 401, "{target}");
     }
     for target in ["/", "/index.html", "/style.css"] {
-        assert_eq!(get(server.addr, target, None).code, 200, "{target}");
+        assert_eq!(
+            get_with_auth(server.addr, target, None).code,
+            200,
+            "{target}"
+        );
     }
     assert_eq!(stats.pool_jobs(), 0, "unprotected requests make no check");
 }
@@ -164,7 +168,7 @@ fn a_page_and_its_twenty_assets_cost_one_check() {
     assert_eq!(stats.pool_jobs(), 1, "one bcrypt check, then the cache");
     // A wrong password is never answered from the cache.
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "pW"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "pW"))).code,
         401
     );
     assert_eq!(stats.pool_jobs(), 2);
@@ -176,28 +180,28 @@ fn a_changed_users_file_takes_effect_at_the_next_request() {
     let users = htpasswd(&dir, "users", &[("alice", "old")], 4);
     let (server, stats) = protected(&users, |_| {});
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
         200
     );
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
         200
     );
     assert_eq!(stats.pool_jobs(), 1, "cached");
     // The password changes (htpasswd rewrites the file): the cached success is dropped.
     htpasswd(&dir, "users", &[("alice", "new")], 4);
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "old"))).code,
         401
     );
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "new"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "new"))).code,
         200
     );
     // And a removed user is out.
     htpasswd(&dir, "users", &[("bob", "b")], 4);
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "new"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "new"))).code,
         401
     );
 }
@@ -235,7 +239,7 @@ fn a_full_queue_is_answered_503_with_retry_after_at_once() {
         );
         thread::sleep(Duration::from_millis(1));
     }
-    let res = get(server.addr, "/docs/", Some(&basic("alice", "x3")));
+    let res = get_with_auth(server.addr, "/docs/", Some(&basic("alice", "x3")));
     assert_eq!(res.code, 503);
     assert_eq!(res.header("retry-after"), Some("1"));
     assert_eq!(stats.pool_rejected(), 1);
@@ -265,7 +269,7 @@ fn a_full_queue_is_answered_503_with_retry_after_at_once() {
     }
     // Room again.
     assert_eq!(
-        get(server.addr, "/docs/", Some(&basic("alice", "pw"))).code,
+        get_with_auth(server.addr, "/docs/", Some(&basic("alice", "pw"))).code,
         200
     );
 }
@@ -292,7 +296,7 @@ fn static_requests_are_answered_while_sixteen_cost_12_checks_run() {
     let mut slowest = Duration::ZERO;
     for _ in 0..20 {
         let started = Instant::now();
-        let res = get(server.addr, "/style.css", None);
+        let res = get_with_auth(server.addr, "/style.css", None);
         slowest = slowest.max(started.elapsed());
         assert_eq!(res.code, 200);
     }
@@ -365,4 +369,32 @@ fn the_example_refuses_a_bad_users_file_naming_file_and_line() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn private_is_added_to_what_cache_says() {
+    use mio_selectors::http::{CachePolicy, Site};
+    let dir = TempDir::new("auth-cache-policy");
+    let users = htpasswd(&dir, "users", &[("alice", "pw")], 4);
+    let mut access = AccessControl::default();
+    access
+        .add_spec(&format!("/docs/={}", users.display()))
+        .expect("--auth");
+    let rules = vec!["/docs/=60".parse().unwrap(), "/=30".parse().unwrap()];
+    let site = Site::new(bundled_site())
+        .unwrap()
+        .with_cache_policy(CachePolicy::new(rules));
+    let server = serve_site(
+        site,
+        ServerConfig {
+            access: Some(Arc::new(Mutex::new(access))),
+            ..ServerConfig::default()
+        },
+    );
+    let res = get_with_auth(server.addr, "/docs/index.html", Some(&basic("alice", "pw")));
+    assert_eq!(res.code, 200);
+    assert_eq!(res.header("cache-control"), Some("private, max-age=60"));
+    // Unprotected: --cache alone.
+    let open = get_with_auth(server.addr, "/index.html", None);
+    assert_eq!(open.header("cache-control"), Some("max-age=30"));
 }

@@ -615,8 +615,22 @@ pub fn connection_cap(
     per_connection: u64,
     loops: u64,
 ) -> Result<ConnectionCap> {
+    connection_cap_keeping(flag, explicit, default, per_connection, loops, 0)
+}
+
+/// [`connection_cap`] for a server whose loops each also keep up to `kept_per_loop`
+/// descriptors open between connections (http_server's cache of open files).
+pub fn connection_cap_keeping(
+    flag: &str,
+    explicit: Option<usize>,
+    default: usize,
+    per_connection: u64,
+    loops: u64,
+    kept_per_loop: u64,
+) -> Result<ConnectionCap> {
     let limit = mio_selectors::raise_fd_limit().context("cannot raise the descriptor limit")?;
-    let fits = caps_within(limit, per_connection, loops);
+    let aside = RESERVED_FDS + (FDS_PER_LOOP + kept_per_loop) * loops.max(1);
+    let fits = caps_within(limit, per_connection, loops, aside);
     let cost = if loops > 1 {
         format!("{per_connection} per connection on each of {loops} workers")
     } else {
@@ -626,20 +640,20 @@ pub fn connection_cap(
         Some(wanted) if wanted > fits => Err(Failure::usage(format!(
             "{flag} {wanted} is more than the descriptor limit ({limit}) allows: at most \
              {fits} ({cost}, {} kept aside; ulimit -Hn raises the limit)",
-            RESERVED_FDS + FDS_PER_LOOP * loops
+            aside
         ))),
         Some(wanted) => Ok(ConnectionCap::new(wanted, None)),
         None if fits == 0 => Err(Failure::new(format!(
             "the descriptor limit ({limit}) leaves no room for connections ({cost}, {} \
              kept aside)",
-            RESERVED_FDS + FDS_PER_LOOP * loops
+            aside
         ))),
         None if default > fits => Ok(ConnectionCap::new(
             fits,
             Some(format!(
                 "{flag} lowered from {default} to {fits} to fit the descriptor limit \
                  ({limit}; {cost}, {} kept aside)",
-                RESERVED_FDS + FDS_PER_LOOP * loops
+                aside
             )),
         )),
         None => Ok(ConnectionCap::new(default, None)),
@@ -669,9 +683,9 @@ impl ConnectionCap {
 }
 
 /// Connections per loop that `limit` descriptors hold: see [`connection_cap`].
-fn caps_within(limit: u64, per_connection: u64, loops: u64) -> usize {
+fn caps_within(limit: u64, per_connection: u64, loops: u64, aside: u64) -> usize {
     let loops = loops.max(1);
-    let spare = limit.saturating_sub(RESERVED_FDS + FDS_PER_LOOP * loops);
+    let spare = limit.saturating_sub(aside);
     let fits = spare / (per_connection.max(1) * loops);
     usize::try_from(fits).unwrap_or(usize::MAX)
 }

@@ -212,6 +212,19 @@ impl Root {
 }
 
 impl Root {
+    /// Opens the directory `relative` beneath the root for reading its entries (a listing,
+    /// the variants of a negotiated name), with the same confinement as every lookup.
+    ///
+    /// # Errors
+    /// As [`lookup`](Self::lookup); `ENOTDIR` when the name is not a directory, `EACCES`
+    /// when it may not be read.
+    pub fn open_dir(&self, relative: &Path) -> io::Result<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        open_beneath(self.dir(), relative, flags, self.resolver())
+    }
+}
+
+impl Root {
     fn resolver(&self) -> Resolver {
         if self.walk_only || NO_OPENAT2.load(Ordering::Relaxed) {
             Resolver::Walk

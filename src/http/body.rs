@@ -16,8 +16,6 @@
 //! Which requests take a body, and what happens to an unwanted one, is the server's
 //! business (src/http/server.rs); this file only reads the headers and decodes forms.
 
-use std::borrow::Cow;
-
 use super::{RequestError, Status};
 
 /// The default `--max-body`: 64 KiB, plenty for a login form.
@@ -164,36 +162,6 @@ impl Form {
         self.get(name)
             .ok_or(refused(Status::BadRequest, "a form field is missing"))
     }
-}
-
-/// Escapes text for HTML content and attribute values (`&`, `<`, `>`, `"`, `'`).
-///
-/// Python: `html.escape(s, quote=True)`.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(
-///     mio_selectors::http::escape_html(r#"<a href="x">O'Neil & co</a>"#),
-///     "&lt;a href=&quot;x&quot;&gt;O&#x27;Neil &amp; co&lt;/a&gt;"
-/// );
-/// ```
-pub fn escape_html(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -66,6 +66,10 @@ pub enum Resolved {
     Redirect(String),
 }
 
+/// The refusal of a directory that has no `index.html`: the site lists it instead, unless
+/// listings are off.
+pub(crate) const NO_INDEX: &str = "directory has no index.html";
+
 /// A refusal: the status, and what to write in the log.
 pub type Refusal = (Status, &'static str);
 
@@ -112,7 +116,7 @@ pub fn resolve(root: &Root, target: &str) -> Result<Resolved, Refusal> {
         let found_index = match root.lookup_at(found.as_fd(), index, false) {
             Ok(fd) => fd,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Err((Status::Forbidden, "directory has no index.html"))
+                return Err((Status::Forbidden, NO_INDEX))
             }
             Err(err) => return Err(io_refusal(&err)),
         };

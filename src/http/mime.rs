@@ -28,6 +28,16 @@ pub fn content_type(path: &Path) -> &'static str {
         .map_or(OCTET_STREAM, |&(_, t)| t)
 }
 
+/// The type for an extension the table knows (case-insensitive), or `None`: what makes a
+/// file a variant for content negotiation (`negotiate.rs`), where an unknown extension
+/// such as `.bak` must not count.
+pub(crate) fn known_extension(ext: &[u8]) -> Option<&'static str> {
+    TYPES
+        .iter()
+        .find(|(e, _)| e.as_bytes().eq_ignore_ascii_case(ext))
+        .map(|&(_, t)| t)
+}
+
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Extension → type. A linear search: the table is short, and most lookups hit the first

@@ -16,7 +16,14 @@
 //! | `site` | `do_GET`, `do_HEAD`, `send_head` | [`Site::respond`]: a request to a [`Response`], small files cached |
 //! | `server` | `ThreadingHTTPServer` | [`HttpServer`]: a [`Protocol`](crate::event_loop::Protocol) per connection, timeouts, access log |
 //! | `status` | `http.HTTPStatus` | [`Status`] |
-//! | `body` | `rfile.read(Content-Length)`, `urllib.parse.parse_qsl`, `html.escape` | [`content_length`], [`Form`], [`escape_html`] |
+//! | `conditional` | `send_head`'s `If-Modified-Since` | [`etag`], [`Conditions::evaluate`] (RFC 9110 §13.2.2), [`if_range_allows`] |
+//! | `range` | none (nginx's range filter) | [`byte_range`]: one range, 206 or 416 |
+//! | `freshness` | none (nginx's `expires`) | [`CachePolicy`]: `--cache PREFIX=SECONDS` |
+//! | `negotiate` | none (Apache's MultiViews) | [`variants`], [`negotiate`]: `Accept`, `Accept-Language`, `Vary` |
+//! | `listing` | `list_directory` | [`listing_page`]: a directory's index, no `stat` per entry |
+//! | `hidden` | none | [`is_hidden`]: dot-segments are 403, `/.well-known/` excepted |
+//! | `escape` | `urllib.parse.quote`, `html.escape` | [`percent_encode`], [`html_escape`] |
+//! | `body` | `rfile.read(Content-Length)`, `urllib.parse.parse_qsl` | [`content_length`], [`Form`] |
 //! | `htpasswd` | Apache's `mod_authn_file` | [`Htpasswd`]: `user:bcrypt` lines, checked at load |
 //! | `access` | Apache's `<Location> Require valid-user` | [`AccessControl`]: which paths `--auth` protects |
 //! | `auth` | `mod_auth_basic` + `mod_authn_socache` | [`parse_basic`], [`PasswordFile`]: checks to run off the loop, a cache of successes |
@@ -31,10 +38,18 @@ pub mod app;
 mod auth;
 mod beneath;
 mod body;
+mod conditional;
+mod escape;
+mod file_response;
 mod files;
+mod freshness;
+mod hidden;
 mod htpasswd;
+mod listing;
 mod location;
 mod mime;
+mod negotiate;
+mod range;
 mod request;
 mod response;
 mod router;
@@ -50,15 +65,27 @@ pub use auth::{
     Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
 };
 pub use beneath::{FileStat, Root};
-pub use body::{content_length, escape_html, Form, DEFAULT_MAX_BODY, FORM_TYPE};
+pub use body::{content_length, Form, DEFAULT_MAX_BODY, FORM_TYPE};
+pub use conditional::{etag, if_range_allows, whole_seconds, Conditions, Precondition};
+pub use escape::{html_escape, percent_encode};
 pub use files::{resolve, Refusal, Resolved};
+pub use freshness::{write_freshness, CachePolicy, CacheRule, CacheRuleError, MAX_AGE_LIMIT};
+pub use hidden::is_hidden;
 pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};
+pub use listing::{listing_page, Entry, MAX_LISTED};
 pub use mime::content_type;
-pub use request::{Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP};
-pub use response::{error_page, DateCache, ResponseHead, HTML, SERVER};
+pub use negotiate::{
+    negotiate, not_acceptable_page, parse_language_list, variant_index, variants, Choice, Variant,
+    MAX_ELEMENTS,
+};
+pub use range::{byte_range, ByteRange};
+pub use request::{
+    Fields, Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
+};
+pub use response::{error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
 pub use session::{
     removal_cookie, session_cookie, MalformedId, Session, SessionId, Sessions, SESSION_COOKIE,
 };
-pub use site::{Response, Site, SMALL_FILE};
+pub use site::{Response, Site, OPEN_FILES, SMALL_FILE};
 pub use status::Status;

@@ -107,9 +107,70 @@ pub struct Request {
     pub content_length: Option<u64>,
     /// The body: `content_length` bytes, at most [`Limits::max_body`].
     pub body: Vec<u8>,
+    /// The headers of conditional, range and negotiated requests, as received.
+    pub fields: Fields,
     /// Bytes the head took on the wire, including leading empty lines (the body not
     /// included).
     pub head_len: usize,
+}
+
+/// The request headers the responder reads beyond the request line's needs: validators
+/// (RFC 9110 §13), ranges (§14) and negotiation (§12), kept as received (trimmed). Dates
+/// are parsed where they are used, since an invalid one is simply ignored there.
+///
+/// A field sent more than once is joined with `", "` (RFC 9110 §5.3): for the list-valued
+/// ones that is the same list; for `Range`, `If-Range` and `If-Unmodified-Since` it makes
+/// a value that is not valid, so the field is ignored, which is the safe reading.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// `If-Match`.
+    pub if_match: Option<String>,
+    /// `If-None-Match`.
+    pub if_none_match: Option<String>,
+    /// `If-Unmodified-Since`.
+    pub if_unmodified_since: Option<String>,
+    /// `If-Range`.
+    pub if_range: Option<String>,
+    /// `Range`.
+    pub range: Option<String>,
+    /// `Accept`.
+    pub accept: Option<String>,
+    /// `Accept-Language`.
+    pub accept_language: Option<String>,
+}
+
+impl Fields {
+    /// Keeps `value` if `name` is one of the fields; says whether it was.
+    fn take(&mut self, name: &str, value: &[u8]) -> bool {
+        let slot = if name.eq_ignore_ascii_case("if-match") {
+            &mut self.if_match
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            &mut self.if_none_match
+        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
+            &mut self.if_unmodified_since
+        } else if name.eq_ignore_ascii_case("if-range") {
+            &mut self.if_range
+        } else if name.eq_ignore_ascii_case("range") {
+            &mut self.range
+        } else if name.eq_ignore_ascii_case("accept") {
+            &mut self.accept
+        } else if name.eq_ignore_ascii_case("accept-language") {
+            &mut self.accept_language
+        } else {
+            return false;
+        };
+        // Not UTF-8 (obs-text): no valid value of these fields has such bytes; ignoring
+        // them is the same as ignoring the field's junk elements.
+        let value = String::from_utf8_lossy(trim(value));
+        match slot {
+            Some(previous) => {
+                previous.push_str(", ");
+                previous.push_str(&value);
+            }
+            None => *slot = Some(value.into_owned()),
+        }
+        true
+    }
 }
 
 /// Why a request head was refused: the status to answer with, and a short description for
@@ -489,6 +550,7 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
     let mut keep_alive_token = false;
     let mut if_modified_since = None;
     let mut forwarded_for = None;
+    let mut fields = Fields::default();
     let mut hosts = 0;
     let mut host = None;
     let mut authorization = None;
@@ -546,6 +608,8 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
                 .and_then(|s| httpdate::parse_http_date(s.trim()).ok());
         } else if name.eq_ignore_ascii_case("x-forwarded-for") {
             forwarded_for = Some(String::from_utf8_lossy(value).into_owned());
+        } else {
+            fields.take(name, value);
         }
     }
     // RFC 9112 §3.2: a 1.1 request without exactly one Host header gets a 400.
@@ -586,6 +650,7 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         content_type,
         content_length,
         body: Vec::new(),
+        fields,
         head_len: buf.len(),
     })
 }
@@ -1018,6 +1083,21 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(req.if_modified_since, None);
+    }
+
+    #[test]
+    fn conditional_range_and_negotiation_fields_are_kept_and_repeats_joined() {
+        let req = parse_all(
+            b"GET / HTTP/1.0\r\nrange: bytes=0-1\r\nIf-None-Match: \"a\"\r\n\
+              Accept: text/html\r\nIF-NONE-MATCH:  \"b\" \r\nAccept-Language: \xffde\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(req.fields.range.as_deref(), Some("bytes=0-1"));
+        assert_eq!(req.fields.if_none_match.as_deref(), Some("\"a\", \"b\""));
+        assert_eq!(req.fields.accept.as_deref(), Some("text/html"));
+        assert_eq!(req.fields.accept_language.as_deref(), Some("\u{fffd}de"));
+        assert_eq!(req.fields.if_match, None);
     }
 
     #[test]

@@ -39,6 +39,20 @@ pub struct ResponseHead<'a> {
     pub last_modified: Option<SystemTime>,
     /// `Location`, for a 301.
     pub location: Option<&'a str>,
+    /// `ETag`, for files (also on 206 and 304).
+    pub etag: Option<&'a str>,
+    /// `Accept-Ranges: bytes`, for files.
+    pub accept_ranges: bool,
+    /// `Content-Range`, for a 206 or 416.
+    pub content_range: Option<ContentRange>,
+    /// `Vary`, for negotiated responses (an empty value sends none).
+    pub vary: &'a str,
+    /// `Content-Language`, for a negotiated variant that has one (not on a 304).
+    pub content_language: Option<&'a str>,
+    /// `Content-Location`, for a negotiated variant: its file name.
+    pub content_location: Option<&'a str>,
+    /// Freshness (`--cache`): max-age in seconds, and the `Date` it counts from.
+    pub freshness: Option<(u64, SystemTime)>,
     /// Keep the connection open after this response (`Connection: keep-alive`) or not
     /// (`Connection: close`).
     pub keep_alive: bool,
@@ -53,6 +67,13 @@ impl<'a> ResponseHead<'a> {
             content_length: 0,
             last_modified: None,
             location: None,
+            etag: None,
+            accept_ranges: false,
+            content_range: None,
+            vary: "",
+            content_language: None,
+            content_location: None,
+            freshness: None,
             keep_alive: false,
         }
     }
@@ -78,8 +99,36 @@ impl<'a> ResponseHead<'a> {
                 self.content_type, self.content_length
             );
         }
+        if let Some(range) = self.content_range {
+            let _ = match range {
+                ContentRange::Part { first, last, size } => {
+                    write!(out, "Content-Range: bytes {first}-{last}/{size}\r\n")
+                }
+                ContentRange::Unsatisfied { size } => {
+                    write!(out, "Content-Range: bytes */{size}\r\n")
+                }
+            };
+        }
+        if self.accept_ranges {
+            out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+        }
         if let Some(modified) = self.last_modified {
             let _ = write!(out, "Last-Modified: {}\r\n", http_date(modified));
+        }
+        if let Some(etag) = self.etag {
+            let _ = write!(out, "ETag: {etag}\r\n");
+        }
+        if let Some((seconds, date)) = self.freshness {
+            super::write_freshness(out, seconds, date);
+        }
+        if !self.vary.is_empty() {
+            let _ = write!(out, "Vary: {}\r\n", self.vary);
+        }
+        if let (Some(language), true) = (self.content_language, self.status.has_body()) {
+            let _ = write!(out, "Content-Language: {language}\r\n");
+        }
+        if let Some(location) = self.content_location {
+            let _ = write!(out, "Content-Location: {location}\r\n");
         }
         if let Some(location) = self.location {
             let _ = write!(out, "Location: {location}\r\n");
@@ -93,6 +142,25 @@ impl<'a> ResponseHead<'a> {
             b"Connection: close\r\n\r\n"
         });
     }
+}
+
+/// A `Content-Range` header (RFC 9110 §14.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes FIRST-LAST/SIZE`, on a 206.
+    Part {
+        /// The first byte sent.
+        first: u64,
+        /// The last byte sent (inclusive).
+        last: u64,
+        /// The file's size.
+        size: u64,
+    },
+    /// `bytes */SIZE`, on a 416.
+    Unsatisfied {
+        /// The file's size.
+        size: u64,
+    },
 }
 
 /// The `Content-Type` of the pages [`error_page`] makes.
@@ -133,7 +201,7 @@ fn representable_second(time: SystemTime) -> u64 {
 }
 
 /// Formats `time` as an IMF-fixdate, clamped to [1970, 9999] so that no time panics.
-fn http_date(time: SystemTime) -> String {
+pub(crate) fn http_date(time: SystemTime) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(representable_second(time)))
 }
 
@@ -164,6 +232,14 @@ impl DateCache {
             self.text = http_date(UNIX_EPOCH + Duration::from_secs(second));
         }
         &self.text
+    }
+
+    /// [`now`](Self::now), and the time it stands for in whole seconds: what `Expires`
+    /// counts from, so that it is exactly `Date` plus the max-age.
+    pub fn now_and_time(&mut self) -> (&str, SystemTime) {
+        self.now();
+        let time = UNIX_EPOCH + Duration::from_secs(self.second);
+        (&self.text, time)
     }
 
     /// A file's modification time as `Last-Modified` may state it next to the `Date` that

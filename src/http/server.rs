@@ -363,8 +363,8 @@ impl Connection {
         {
             let mut transport = ctx.transport();
             let mut written = transport.write(&response.bytes);
-            if let Some((file, len)) = response.file {
-                written = transport.write_file(file, 0, len);
+            if let Some((file, offset, len)) = response.file {
+                written = transport.write_file(file, offset, len);
             }
             match written {
                 Ok(Written::Flowing) => {}

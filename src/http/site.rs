@@ -8,16 +8,20 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::access_log::escape_log_field;
-use super::files::{resolve, Resolved};
+use super::file_response::{file_response, Body, Meta, Negotiated, Now};
+use super::files::{confine, percent_decode, resolve, Resolved, NO_INDEX};
 use super::location;
 use super::{
-    content_type, error_page, DateCache, FileStat, Method, Request, ResponseHead, Root, Status,
-    HTML,
+    content_type, error_page, etag, is_hidden, listing_page, negotiate, not_acceptable_page,
+    percent_encode, variant_index, CachePolicy, DateCache, FileStat, Method, Refusal, Request,
+    ResponseHead, Root, Status, Variant, HTML, MAX_LISTED,
 };
 
 /// A response, ready to send: `bytes` (the head, and the body when it is small), then
@@ -30,8 +34,9 @@ pub struct Response {
     pub keep_alive: bool,
     /// The head, followed by the whole body when the body is held in memory: one write.
     pub bytes: Vec<u8>,
-    /// A file to send after `bytes`: the open file and how many bytes of it, from offset 0.
-    pub file: Option<(File, u64)>,
+    /// A file region to send after `bytes`: the open file, the offset of the first byte
+    /// and how many bytes (a 206 sends from the middle of the file).
+    pub file: Option<(Arc<File>, u64, u64)>,
     /// Body bytes (in `bytes` or `file`), for the access log.
     pub body_len: u64,
 }
@@ -43,6 +48,17 @@ pub const SMALL_FILE: u64 = 32 * 1024;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// ... and this many entries; when either would be passed it starts again empty.
 const CACHE_ENTRIES: usize = 1024;
+/// Large files are cached as open descriptors, at most this many per [`Site`] at once
+/// (a server must set them aside beside its connections' descriptors): a hit, a Range
+/// request for the middle of one included, then costs the hit's lookup and the
+/// `sendfile`, as nginx's `open_file_cache` saves its open and fstat.
+pub const OPEN_FILES: usize = 16;
+/// Listing pages kept at most (and [`CACHE_BYTES`] of them in all); and as many
+/// directories' variant indexes ...
+const LISTINGS: usize = 64;
+/// ... of at most this many variants in all (a directory with more is read for each
+/// negotiation).
+const MAX_INDEXED: usize = 100_000;
 /// A file modified or changed this recently when it was read is not cached: another change
 /// within the file system's timestamp granularity would leave every field `fstat` gives
 /// as it was (git's "racily clean" rule; Linux stamps files from a clock that ticks every
@@ -76,9 +92,27 @@ pub struct Site {
     dates: DateCache,
     cache: HashMap<String, Cached>,
     cached_bytes: usize,
+    cached_files: usize,
+    /// Listing pages, by the directory's path beneath the root, with its `fstat` then.
+    listings: HashMap<PathBuf, (FileStat, Arc<str>)>,
+    listing_bytes: usize,
+    /// Each directory's variants by negotiated name ([`variant_index`]), with its `fstat`.
+    variant_indexes: HashMap<PathBuf, (FileStat, VariantIndex)>,
+    /// Variants held in `variant_indexes`, in all.
+    indexed: usize,
+    /// `--cache PREFIX=SECONDS`.
+    policy: CachePolicy,
+    /// `--languages`: the tie-break between equally good variants, most preferred first.
+    languages: Vec<String>,
+    /// Directories without `index.html` are listed (`--no-listing` turns this off: 403).
+    listing: bool,
 }
 
-/// A small file held in memory, and what identifies the file it was read from.
+/// A directory's variants by negotiated name ([`variant_index`]).
+type VariantIndex = HashMap<Vec<u8>, Vec<Variant>>;
+
+/// A file held in memory (small) or open (large), and what identifies the file it was
+/// read from.
 ///
 /// A hit looks the name up again beneath the root (`openat2(O_PATH)`, the same confinement
 /// as a miss) and compares `fstat`'s answer with `stat` in full: device and inode (the same
@@ -89,7 +123,7 @@ pub struct Site {
 /// way moved out and symlinked back, a `..` or absolute symlink, lost search permission)
 /// makes the lookup fail, and the request goes the miss's way. Three system calls
 /// (`openat2`, `fstat`, `close`), as many as nginx's own `open`, `fstat`, `close`, and no
-/// read or `sendfile`.
+/// read (a small file) or only the `sendfile` (a large one).
 //
 // Why not lighttpd's stat cache, invalidated by inotify, where a hit needs no system call?
 // Measured (scripts/bench-http.sh, docs/performance.md), the confined lookup added about
@@ -108,7 +142,37 @@ struct Cached {
     relative: PathBuf,
     stat: FileStat,
     content_type: &'static str,
-    body: Box<[u8]>,
+    etag: String,
+    body: Stored,
+}
+
+/// A cached file's bytes, or, for a large file, the open file they are sent from. An open
+/// file reads what its inode holds now, so it is never staler than the hit's check.
+#[derive(Debug)]
+enum Stored {
+    Bytes(Box<[u8]>),
+    File(Arc<File>, u64),
+}
+
+impl Stored {
+    /// What it counts against [`CACHE_BYTES`].
+    fn bytes(&self) -> usize {
+        match self {
+            Stored::Bytes(bytes) => bytes.len(),
+            Stored::File(..) => 0,
+        }
+    }
+
+    fn is_file(&self) -> bool {
+        matches!(self, Stored::File(..))
+    }
+
+    fn body(&self) -> Body<'_> {
+        match self {
+            Stored::Bytes(bytes) => Body::Memory(bytes),
+            Stored::File(file, len) => Body::File(Arc::clone(file), *len),
+        }
+    }
 }
 
 impl Site {
@@ -128,7 +192,34 @@ impl Site {
             dates: DateCache::default(),
             cache: HashMap::new(),
             cached_bytes: 0,
+            cached_files: 0,
+            listings: HashMap::new(),
+            listing_bytes: 0,
+            variant_indexes: HashMap::new(),
+            indexed: 0,
+            policy: CachePolicy::default(),
+            languages: vec!["en".to_owned()],
+            listing: true,
         }
+    }
+    /// Sends freshness headers by path prefix (`--cache`); by default none are sent.
+    pub fn with_cache_policy(mut self, policy: CachePolicy) -> Site {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the languages that break ties between equally good variants of a negotiated
+    /// resource, lower case, most preferred first (`--languages`; default `en`).
+    pub fn with_languages(mut self, languages: Vec<String>) -> Site {
+        self.languages = languages;
+        self
+    }
+
+    /// Lists directories that have no `index.html` (the default), or refuses them with 403
+    /// (`--no-listing`).
+    pub fn with_listing(mut self, listing: bool) -> Site {
+        self.listing = listing;
+        self
     }
 
     /// The root's real path.
@@ -136,11 +227,47 @@ impl Site {
         self.root.path()
     }
 
-    /// The response to a request: the file, a 304, a 301, or an error page.
+    /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
+    /// variant or 406, a listing, a 301, or an error page.
     pub fn respond(&mut self, request: &Request) -> Response {
         let head_only = request.method == Method::Head;
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
+        let decoded = match percent_decode(path.as_bytes()) {
+            Ok(decoded) => decoded,
+            Err((status, detail)) => return self.error(status, detail, keep_alive, head_only),
+        };
+        if is_hidden(&decoded) {
+            return self.error(
+                Status::Forbidden,
+                "hidden path: a segment starts with '.'",
+                keep_alive,
+                head_only,
+            );
+        }
+        let max_age = self.policy.max_age(&decoded);
+        match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
+            Ok(response) => response,
+            Err((Status::NotFound, detail)) => self
+                .negotiated(request, &decoded, max_age)
+                .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
+            Err((Status::Forbidden, NO_INDEX)) if self.listing => {
+                self.listing(request, &decoded, max_age)
+            }
+            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+        }
+    }
+
+    /// The file `target` names: from the cache, or looked up beneath the root and opened
+    /// (and cached); or a 301 for a directory without its slash.
+    fn serve_file(
+        &mut self,
+        request: &Request,
+        target: &str,
+        max_age: Option<u64>,
+        negotiated: Negotiated<'_>,
+    ) -> Result<Response, Refusal> {
+        let path = target.split(['?', '#']).next().unwrap_or("");
         if let Some(cached) = self.cache.get(path) {
             let fresh = self
                 .root
@@ -148,84 +275,281 @@ impl Site {
                 .and_then(|fd| self.root.stat(&fd))
                 .is_ok_and(|stat| stat == cached.stat);
             if fresh {
-                return file_response(
+                // Only dates HTTP can say, no later than `Date`: a file dated 1960 or in
+                // year 10000 is served, not a panic.
+                let modified = self.dates.last_modified(cached.stat.modified());
+                let (text, time) = self.dates.now_and_time();
+                let meta = Meta {
+                    content_type: cached.content_type,
+                    modified,
+                    etag: &cached.etag,
+                };
+                return Ok(file_response(
                     request,
-                    &mut self.dates,
-                    cached.content_type,
-                    cached.stat.modified(),
-                    Body::Memory(&cached.body),
-                );
+                    Now { text, time },
+                    meta,
+                    cached.body.body(),
+                    negotiated,
+                    max_age,
+                ));
             }
             let stale = self.cache.remove(path).expect("just found");
-            self.cached_bytes -= stale.body.len();
+            self.forget(&stale);
         }
         // The racy-clean rule's reference is a moment before the file is looked up and
         // read, not after: a change in the file's last timestamp tick must have come before
         // the read began, however long the read took.
         let looked_up_at = SystemTime::now();
-        match resolve(&self.root, &request.target) {
-            Ok(Resolved::File {
+        match resolve(&self.root, target)? {
+            Resolved::File {
                 relative,
                 file,
                 stat,
-            }) => {
+            } => {
                 // The type follows the name asked for (`index.html` for a directory), as
                 // nginx's does, not a symlink's target.
                 let content_type = content_type(&relative);
-                let modified = stat.modified();
-                if stat.size > SMALL_FILE {
-                    return file_response(
-                        request,
-                        &mut self.dates,
-                        content_type,
-                        modified,
-                        Body::File(file, stat.size),
-                    );
-                }
-                let mut body = Vec::with_capacity(stat.size as usize);
-                if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
-                    // The name is spelled as the client asked: escaped, as in the access log.
-                    let mut name = String::new();
-                    escape_log_field(&mut name, relative.as_os_str().as_bytes());
-                    log::error!("reading {name}: {err}");
-                    return self.error(
-                        Status::InternalServerError,
-                        "I/O error reading the file",
-                        keep_alive,
-                        head_only,
-                    );
-                }
-                let response = file_response(
-                    request,
-                    &mut self.dates,
+                let tag = etag(stat.ino, stat.size, stat.mtime.0, i64::from(stat.mtime.1));
+                let modified = self.dates.last_modified(stat.modified());
+                let settled = trustworthy(&stat, looked_up_at);
+                let stored = if stat.size > SMALL_FILE {
+                    Stored::File(Arc::new(file), stat.size)
+                } else {
+                    let mut body = Vec::with_capacity(stat.size as usize);
+                    if let Err(err) = file.take(stat.size).read_to_end(&mut body) {
+                        // The name is spelled as the client asked: escaped, as in the
+                        // access log.
+                        let mut name = String::new();
+                        escape_log_field(&mut name, relative.as_os_str().as_bytes());
+                        log::error!("reading {name}: {err}");
+                        return Err((Status::InternalServerError, "I/O error reading the file"));
+                    }
+                    if body.len() as u64 != stat.size {
+                        // Shorter than fstat said: changing as we read. Serve what was read,
+                        // keep nothing.
+                        let (text, time) = self.dates.now_and_time();
+                        let meta = Meta {
+                            content_type,
+                            modified,
+                            etag: &tag,
+                        };
+                        return Ok(file_response(
+                            request,
+                            Now { text, time },
+                            meta,
+                            Body::Memory(&body),
+                            negotiated,
+                            max_age,
+                        ));
+                    }
+                    Stored::Bytes(body.into_boxed_slice())
+                };
+                let (text, time) = self.dates.now_and_time();
+                let meta = Meta {
                     content_type,
                     modified,
-                    Body::Memory(&body),
+                    etag: &tag,
+                };
+                let response = file_response(
+                    request,
+                    Now { text, time },
+                    meta,
+                    stored.body(),
+                    negotiated,
+                    max_age,
                 );
-                if trustworthy(&stat, looked_up_at) && body.len() as u64 == stat.size {
+                if settled {
                     let entry = Cached {
                         relative,
                         stat,
                         content_type,
-                        body: body.into_boxed_slice(),
+                        etag: tag,
+                        body: stored,
                     };
                     self.remember(path, entry);
                 }
-                response
+                Ok(response)
             }
-            Ok(Resolved::Redirect(target)) => {
+            Resolved::Redirect(target) => {
                 let location = location::absolute(&target, request.host.as_deref());
                 let page = error_page(Status::MovedPermanently, "the directory is here");
                 let head = ResponseHead {
                     location: Some(&location),
                     content_length: page.len() as u64,
-                    keep_alive,
+                    keep_alive: request.keep_alive,
                     ..ResponseHead::new(Status::MovedPermanently, HTML)
                 };
-                page_response(head, self.dates.now(), &page, head_only)
+                Ok(page_response(
+                    head,
+                    self.dates.now(),
+                    &page,
+                    request.method == Method::Head,
+                ))
             }
-            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
         }
+    }
+
+    /// Content negotiation for a path that names nothing: the best variant `NAME.*` in its
+    /// directory, served as a direct request for it would be, or a 406. `None` when the
+    /// directory holds no variant (then the answer stays 404).
+    fn negotiated(
+        &mut self,
+        request: &Request,
+        decoded: &[u8],
+        max_age: Option<u64>,
+    ) -> Option<Response> {
+        let slash = decoded.iter().rposition(|&b| b == b'/')?;
+        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
+        if base.is_empty() {
+            return None;
+        }
+        let found = self.variants_in(dir, base)?;
+        let fields = &request.fields;
+        let choice = negotiate(
+            &found,
+            fields.accept.as_deref(),
+            fields.accept_language.as_deref(),
+            &self.languages,
+        );
+        let head_only = request.method == Method::Head;
+        let Some(chosen) = choice.chosen else {
+            let page = not_acceptable_page(&found);
+            let head = ResponseHead {
+                content_length: page.len() as u64,
+                keep_alive: request.keep_alive,
+                vary: choice.vary,
+                ..ResponseHead::new(Status::NotAcceptable, HTML)
+            };
+            return Some(page_response(head, self.dates.now(), &page, head_only));
+        };
+        let variant = &found[chosen];
+        let name = percent_encode(&variant.name);
+        // The variant's own target, built from the decoded directory (a `%2F` in the
+        // request is a `/` there too), so it is resolved and confined like any request.
+        let mut target = String::with_capacity(dir.len() + name.len() + 8);
+        for segment in dir.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+            target.push('/');
+            target.push_str(&percent_encode(segment));
+        }
+        target.push('/');
+        target.push_str(&name);
+        let negotiated = Negotiated {
+            vary: choice.vary,
+            language: variant.language.as_deref(),
+            location: Some(&name),
+        };
+        Some(
+            match self.serve_file(request, &target, max_age, negotiated) {
+                Ok(response) => response,
+                Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
+            },
+        )
+    }
+
+    /// The variants of `base` in the directory at decoded path `dir`, or `None` if it has
+    /// none (or cannot be read). The directory's [`variant_index`] is kept while its `fstat`
+    /// is unchanged, like a listing: every 404 looks here, and a large directory must not
+    /// be read again for each.
+    fn variants_in(&mut self, dir: &[u8], base: &[u8]) -> Option<Vec<Variant>> {
+        let relative = confine(dir).ok()?;
+        // As for files: the racy-clean rule counts from before the directory is read.
+        let looked_up_at = SystemTime::now();
+        let fd = self.open_dir(&relative).ok()?;
+        let stat = self.root.stat(&fd).ok()?;
+        if let Some((seen, index)) = self.variant_indexes.get(&relative) {
+            if *seen == stat {
+                return index.get(base).cloned();
+            }
+        }
+        let names = entries(&fd)
+            .ok()?
+            .filter(|(_, is_dir)| !is_dir)
+            .map(|(name, _)| name);
+        let index = variant_index(names);
+        let found = index.get(base).cloned();
+        let size: usize = index.values().map(Vec::len).sum();
+        if trustworthy(&stat, looked_up_at) && size <= MAX_INDEXED {
+            if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
+                self.variant_indexes.clear();
+                self.indexed = 0;
+            }
+            if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
+                self.indexed -= old.values().map(Vec::len).sum::<usize>();
+            }
+            self.indexed += size;
+        }
+        found
+    }
+
+    /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
+    ///
+    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
+    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
+    /// is read and sorted once, not once per request, so asking for its listing again and
+    /// again does not hold the loop up each time.
+    fn listing(&mut self, request: &Request, decoded: &[u8], max_age: Option<u64>) -> Response {
+        let head_only = request.method == Method::Head;
+        let page = match self.listing_page(decoded) {
+            Ok(page) => page,
+            Err((status, detail)) => {
+                return self.error(status, detail, request.keep_alive, head_only)
+            }
+        };
+        let (date, time) = self.dates.now_and_time();
+        let head = ResponseHead {
+            content_length: page.len() as u64,
+            keep_alive: request.keep_alive,
+            freshness: max_age.map(|age| (age, time)),
+            ..ResponseHead::new(Status::Ok, HTML)
+        };
+        page_response(head, date, &page, head_only)
+    }
+
+    /// The listing page of the directory at `decoded`, from the cache of listings or read.
+    fn listing_page(&mut self, decoded: &[u8]) -> Result<Arc<str>, Refusal> {
+        let relative = confine(decoded)?;
+        // As for files: the racy-clean rule counts from before the directory is read.
+        let looked_up_at = SystemTime::now();
+        let fd = self.open_dir(&relative)?;
+        let stat = self.root.stat(&fd).map_err(|_| {
+            (
+                Status::InternalServerError,
+                "I/O error reading the directory",
+            )
+        })?;
+        if let Some((seen, page)) = self.listings.get(&relative) {
+            if *seen == stat {
+                return Ok(Arc::clone(page));
+            }
+        }
+        let page: Arc<str> = listing_page(decoded, entries(&fd)?, MAX_LISTED).into();
+        if trustworthy(&stat, looked_up_at) {
+            if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
+                self.listings.clear();
+                self.listing_bytes = 0;
+            }
+            if let Some((_, old)) = self.listings.insert(relative, (stat, Arc::clone(&page))) {
+                self.listing_bytes -= old.len();
+            }
+            self.listing_bytes += page.len();
+        }
+        Ok(page)
+    }
+
+    /// Opens the directory `relative` beneath the root, like any file.
+    fn open_dir(&self, relative: &Path) -> Result<OwnedFd, Refusal> {
+        self.root
+            .open_dir(relative)
+            .map_err(|err| match err.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => (Status::NotFound, "no such directory"),
+                Some(libc::EACCES | libc::EPERM | libc::EXDEV | libc::ELOOP) => {
+                    (Status::Forbidden, "directory may not be read")
+                }
+                _ => (
+                    Status::InternalServerError,
+                    "I/O error reading the directory",
+                ),
+            })
     }
 
     /// An error response with its HTML page (none for HEAD). Errors from the request
@@ -248,16 +572,54 @@ impl Site {
     }
 
     fn remember(&mut self, path: &str, entry: Cached) {
-        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.len() > CACHE_BYTES {
+        let is_file = entry.body.is_file();
+        if self.cache.len() >= CACHE_ENTRIES || self.cached_bytes + entry.body.bytes() > CACHE_BYTES
+        {
             // Start again rather than track recency: a full cache means many distinct
             // names (or spellings of names) are being asked for, and the ones that matter
             // come back within a few requests.
             self.cache.clear();
             self.cached_bytes = 0;
+            self.cached_files = 0;
+        } else if is_file && self.cached_files >= OPEN_FILES {
+            // The same for the open files alone: close them all (those being sent stay
+            // open until sent), keep the bytes.
+            self.cache
+                .retain(|_, cached| matches!(cached.body, Stored::Bytes(_)));
+            self.cached_files = 0;
         }
-        self.cached_bytes += entry.body.len();
-        self.cache.insert(path.to_owned(), entry);
+        if let Some(replaced) = self.cache.insert(path.to_owned(), entry) {
+            self.forget(&replaced);
+        }
+        self.cached_bytes += self.cache[path].body.bytes();
+        self.cached_files += usize::from(is_file);
     }
+
+    /// Takes an entry that left the cache out of the counts.
+    fn forget(&mut self, entry: &Cached) {
+        self.cached_bytes -= entry.body.bytes();
+        self.cached_files -= usize::from(entry.body.is_file());
+    }
+}
+
+/// The entries of an open directory: names, and whether `d_type` says directory, from the
+/// directory read alone (no `stat` per entry; where a file system leaves `d_type` unknown,
+/// the entry counts as a file).
+fn entries(fd: &OwnedFd) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusal> {
+    let entries = rustix::fs::Dir::read_from(fd).map_err(|_| {
+        (
+            Status::InternalServerError,
+            "I/O error reading the directory",
+        )
+    })?;
+    Ok(entries.filter_map(Result::ok).filter_map(|entry| {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            return None;
+        }
+        let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
+        Some((name.to_vec(), is_dir))
+    }))
 }
 
 /// Whether a file read at `read_at` may be cached: not if it was modified or changed within
@@ -268,62 +630,6 @@ fn trustworthy(stat: &FileStat, read_at: SystemTime) -> bool {
     // `SystemTime + Duration` panics there. Such a file is never settled.
     let settled = |time: SystemTime| time.checked_add(RACY).is_some_and(|t| t <= read_at);
     settled(stat.modified()) && settled(stat.changed())
-}
-
-enum Body<'a> {
-    Memory(&'a [u8]),
-    File(File, u64),
-}
-
-/// 200 with the file, or 304 when the client's copy is current.
-fn file_response(
-    request: &Request,
-    dates: &mut DateCache,
-    content_type: &'static str,
-    modified: SystemTime,
-    body: Body<'_>,
-) -> Response {
-    // HTTP dates have whole seconds; compare at that precision, or a file modified at
-    // 12:00:00.5 would never be "not modified since 12:00:00". And only dates HTTP can
-    // say, no later than `Date`: a file dated 1960 or in year 10000 is served, not a panic.
-    let modified = dates.last_modified(modified);
-    let date = dates.now();
-    let len = match &body {
-        Body::Memory(bytes) => bytes.len() as u64,
-        Body::File(_, len) => *len,
-    };
-    let not_modified = request
-        .if_modified_since
-        .is_some_and(|since| modified <= since);
-    let status = if not_modified {
-        Status::NotModified
-    } else {
-        Status::Ok
-    };
-    let head = ResponseHead {
-        content_length: len,
-        last_modified: Some(modified),
-        keep_alive: request.keep_alive,
-        ..ResponseHead::new(status, content_type)
-    };
-    let mut bytes = Vec::with_capacity(256);
-    head.write_to(&mut bytes, date);
-    let with_body = !not_modified && request.method == Method::Get;
-    let mut response = Response {
-        status,
-        keep_alive: request.keep_alive,
-        bytes,
-        file: None,
-        body_len: 0,
-    };
-    if with_body {
-        response.body_len = len;
-        match body {
-            Body::Memory(data) => response.bytes.extend_from_slice(data),
-            Body::File(file, len) => response.file = Some((file, len)),
-        }
-    }
-    response
 }
 
 fn page_response(head: ResponseHead<'_>, date: &str, page: &str, head_only: bool) -> Response {
@@ -416,7 +722,8 @@ mod tests {
                     ..real
                 },
                 content_type: "text/plain",
-                body: Box::from(&b"stale"[..]),
+                etag: "\"x\"".to_owned(),
+                body: Stored::Bytes(Box::from(&b"stale"[..])),
             },
         );
         site.cached_bytes = 5;
@@ -432,7 +739,8 @@ mod tests {
                 relative: PathBuf::from("f.txt"),
                 stat: real,
                 content_type: "text/plain",
-                body: Box::from(&b"memory"[..]),
+                etag: "\"x\"".to_owned(),
+                body: Stored::Bytes(Box::from(&b"memory"[..])),
             },
         );
         let response = get(&mut site, "/f.txt");

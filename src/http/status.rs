@@ -19,6 +19,8 @@ use std::fmt;
 pub enum Status {
     /// 200: here is the file.
     Ok,
+    /// 206: the byte range a `Range` header asked for.
+    PartialContent,
     /// 301: a directory was asked for without its trailing slash.
     MovedPermanently,
     /// 303: see the other page (`Location`) with a GET: the answer to a form's POST.
@@ -33,18 +35,24 @@ pub enum Status {
     Forbidden,
     /// 404: no such file under the root.
     NotFound,
+    /// 406: no variant of a negotiated resource suits `Accept` / `Accept-Language`.
+    NotAcceptable,
     /// 405: a method HTTP defines but this server does not allow (POST, PUT, ...).
     MethodNotAllowed,
     /// 408: the request head did not arrive in time.
     RequestTimeout,
     /// 411: a body without a `Content-Length`.
     LengthRequired,
+    /// 412: `If-Match` or `If-Unmodified-Since` failed.
+    PreconditionFailed,
     /// 413: the request's body is larger than the limit.
     PayloadTooLarge,
     /// 414: the request line is longer than the limit.
     UriTooLong,
     /// 415: a body in a format the route does not take.
     UnsupportedMediaType,
+    /// 416: a `Range` that starts past the end of the file.
+    RangeNotSatisfiable,
     /// 431: the request head is larger than the limit, or has too many headers.
     HeaderFieldsTooLarge,
     /// 500: something failed on the server's side (an I/O error reading the file).
@@ -66,6 +74,7 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::PartialContent => 206,
             Status::MovedPermanently => 301,
             Status::SeeOther => 303,
             Status::NotModified => 304,
@@ -74,11 +83,14 @@ impl Status {
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::NotAcceptable => 406,
             Status::RequestTimeout => 408,
             Status::LengthRequired => 411,
+            Status::PreconditionFailed => 412,
             Status::PayloadTooLarge => 413,
             Status::UriTooLong => 414,
             Status::UnsupportedMediaType => 415,
+            Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
@@ -93,6 +105,7 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
             Status::SeeOther => "See Other",
             Status::NotModified => "Not Modified",
@@ -101,11 +114,14 @@ impl Status {
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::NotAcceptable => "Not Acceptable",
             Status::RequestTimeout => "Request Timeout",
             Status::LengthRequired => "Length Required",
+            Status::PreconditionFailed => "Precondition Failed",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UriTooLong => "URI Too Long",
             Status::UnsupportedMediaType => "Unsupported Media Type",
+            Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",

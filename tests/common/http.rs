@@ -28,9 +28,16 @@ pub struct Running {
 /// Starts a server for `root` on 127.0.0.1 port 0.
 #[track_caller]
 pub fn serve(root: &Path, config: ServerConfig) -> Running {
+    serve_site(Site::new(root).expect("site"), config)
+}
+
+/// Starts a server for `site` on 127.0.0.1 port 0: a site made with options (`--cache`,
+/// `--languages`, `--no-listing`), or on a root opened by the caller
+/// (`Site::with_root(Root::open(..)?.walk_only())`).
+#[track_caller]
+pub fn serve_site(site: Site, config: ServerConfig) -> Running {
     super::init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let site = Site::new(root).expect("site");
     let server = HttpServer::new(listener, site, config).expect("server");
     let addr = server.local_addr();
     let stop = server.stop_handle();
@@ -428,6 +435,52 @@ impl Drop for ExampleServer {
     }
 }
 
+/// `METHOD path HTTP/1.0` with `headers`, on a fresh connection; the one response, parsed
+/// (no body for HEAD).
+#[track_caller]
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    let mut text = format!("{method} {path} HTTP/1.0\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    get_one(addr, &text)
+}
+
+/// `GET path` with `headers`.
+#[track_caller]
+pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    request(addr, "GET", path, headers)
+}
+
+/// `HEAD path` with `headers`.
+#[track_caller]
+pub fn head(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Parsed {
+    request(addr, "HEAD", path, headers)
+}
+
+/// The header names of a response, lower case, in order.
+pub fn header_names(res: &Parsed) -> Vec<String> {
+    res.headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect()
+}
+
+/// Sets a file's modification time with `touch -d`, to the nanosecond (`date` in UTC).
+#[track_caller]
+pub fn touch(path: &Path, date: &str) {
+    let ok = Command::new("touch")
+        .env("TZ", "UTC")
+        .arg("-d")
+        .arg(date)
+        .arg(path)
+        .status()
+        .expect("touch")
+        .success();
+    assert!(ok, "touch -d {date} failed");
+}
+
 /// [`serve`], but the server's thread cannot bypass file permissions: capabilities are per
 /// thread on Linux, so a test process running as root drops `CAP_DAC_OVERRIDE`,
 /// `CAP_DAC_READ_SEARCH` and `CAP_FOWNER` from that thread's effective set, and mode bits
@@ -479,22 +532,6 @@ pub fn wait_until_settled(path: &Path) {
             path.display()
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// [`serve`] for a [`Site`] built by the caller (`Site::with_root(Root::open(..)?.walk_only())`).
-#[track_caller]
-pub fn serve_site(site: Site, config: ServerConfig) -> Running {
-    super::init();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let server = HttpServer::new(listener, site, config).expect("server");
-    let addr = server.local_addr();
-    let stop = server.stop_handle();
-    let thread = std::thread::spawn(move || server.run());
-    Running {
-        addr,
-        stop: Some(Box::new(move || stop.stop())),
-        thread: Some(thread),
     }
 }
 
@@ -576,10 +613,10 @@ pub fn basic(user: &str, password: &str) -> String {
     format!("Basic {token}")
 }
 
-/// One HTTP/1.0 request on a fresh connection, with `headers` and `body` (a
+/// One HTTP/1.0 request on a fresh connection, with `Host`, `headers` and `body` (a
 /// `Content-Length` is added for a POST or a non-empty body); the one response, parsed.
 #[track_caller]
-pub fn request(
+pub fn request_with_body(
     addr: SocketAddr,
     method: &str,
     target: &str,

@@ -3,9 +3,9 @@
 //! client is HTML-escaped here, at the one place where text becomes markup.
 //!
 //! Python: the templates of a Django or Flask app (`render_template`, with autoescaping
-//! on); here `format!` and [`escape_html`].
+//! on); here `format!` and [`html_escape`].
 
-use crate::http::escape_html;
+use crate::http::html_escape;
 
 /// A page in the app's layout: title, then the body's HTML (already safe).
 fn layout(title: &str, body: &str) -> String {
@@ -68,7 +68,7 @@ pub fn login(user: &str, error: bool) -> String {
              <label>Password <input id=\"password\" name=\"password\" type=\"password\" \
              autocomplete=\"current-password\"></label>\n\
              <button id=\"submit\" type=\"submit\">Log in</button>\n</form>",
-            user = escape_html(user),
+            user = html_escape(user.as_bytes()),
         ),
     )
 }
