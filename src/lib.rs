@@ -63,10 +63,12 @@
 //! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
 //! | [`unix_echo`] | `socket.AF_UNIX` | echo over a Unix-domain socket; stale socket files removed, live ones and other files left alone |
 //! | [`http`] | `http.server` | the HTTP/1.0 responder: request reader, root-confined files, responses, the server on the protocol layer |
+//! | [`proxy`] | `http.server` + `urllib.request` | the caching forward proxy: RFC 9111's shared-cache rules, names resolved off the loop, collapsed forwarding |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
-//! echo servers' walkthrough, the HTTP server's walkthrough and deployment, and the measurements,
+//! echo servers' walkthrough, the HTTP server's walkthrough and deployment, the caching
+//! proxy, and the measurements,
 //! with every Rust example in them compiled and run as a test.
 //!
 //! # Platforms
@@ -89,6 +91,7 @@ pub mod guide;
 pub mod http;
 mod key;
 mod key_map;
+pub mod proxy;
 mod readiness;
 mod selector;
 pub mod signal;
