@@ -3,6 +3,7 @@
 //! Each test file pulls this in with `mod common;`. Not every file uses every helper.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod http;
 pub mod proxy;
 pub mod python;
