@@ -14,89 +14,14 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio_selectors::event_loop::{
-    Config, ConnId, Context, DatagramContext, DatagramProtocol, EventLoop, LoopHandle, LoopStats,
-    Lost, Protocol, Written,
+    Config, ConnId, Context, DatagramContext, DatagramProtocol, EventLoop, Lost, Protocol, Written,
 };
 
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What protocols saw, in order: one line per callback.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.lock().unwrap().push(line.into());
-    }
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    /// Waits (at most [`common::LOADED`]) until some line satisfies `f`; then returns every
-    /// line.
-    #[track_caller]
-    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + common::LOADED;
-        loop {
-            let lines = self.lines();
-            if lines.iter().any(|l| f(l)) {
-                return lines;
-            }
-            assert!(Instant::now() < deadline, "no {what} in {lines:?}");
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-/// A loop running on its own thread; stopped and joined on drop.
-struct Running {
-    handle: LoopHandle<()>,
-    stats: Arc<LoopStats>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Running {
-    fn start(lp: EventLoop) -> Running {
-        let handle = lp.handle();
-        let stats = lp.stats();
-        let mut lp = lp;
-        let thread = thread::spawn(move || lp.run());
-        Running {
-            handle,
-            stats,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the loop and returns what `run` returned.
-    fn stop(mut self) -> io::Result<()> {
-        self.handle.stop();
-        self.thread
-            .take()
-            .unwrap()
-            .join()
-            .expect("loop thread panicked")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.stop();
-            let _ = thread.join();
-        }
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
-}
+use common::event_loop::{connect, Log, Running, IO_TIMEOUT};
 
 fn listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod event_loop;
 pub mod http;
 pub mod proxy;
 pub mod python;
