@@ -35,7 +35,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-source scripts/lib.sh # say, die, the clean-up on exit, need_tools, wait_listening
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, syscalls_per_request, wait_listening
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -156,26 +156,10 @@ run_load() {
 
 # count_syscalls NAME PID PORT KIND: system calls per request over a SYSN-request ab run.
 count_syscalls() {
-    local pid=$2 port=$3 file=$WORK/sc.txt counter k=""
+    local k=""
     [[ $4 == conn ]] || k=-k
-    rm -f "$file"
-    if [[ $COUNTER == perf ]]; then
-        perf stat -e raw_syscalls:sys_enter -x, -o "$file" -p "$pid" 2>>"$LOG" &
-    else
-        strace -c -f -q -o "$file" -p "$pid" 2>>"$LOG" &
-    fi
-    counter=$!
-    PIDS+=("$counter")
-    sleep 0.5
-    timeout 120 taskset -c 1 ab -q $k -n "$SYSN" -c 50 -s 10 "http://127.0.0.1:$port/index.html" >/dev/null 2>>"$LOG" || true
-    sleep 0.2
-    if [[ $COUNTER == perf ]]; then kill -INT "$counter"; else kill -TERM "$counter"; fi 2>/dev/null || true
-    wait "$counter" 2>/dev/null || true
-    if [[ $COUNTER == perf ]]; then
-        awk -F, -v n="$SYSN" '$3 == "raw_syscalls:sys_enter" { printf "%.1f", $1 / n }' "$file"
-    else
-        awk -v n="$SYSN" '$NF == "total" { printf "%.1f", $4 / n }' "$file"
-    fi
+    syscalls_per_request "$2" "$SYSN" \
+        timeout 120 taskset -c 1 ab -q $k -n "$SYSN" -c 50 -s 10 "http://127.0.0.1:$3/index.html"
 }
 
 # breakdown NAME PID PORT [PATH [RANGE]]: strace -c over 200 connection-per-request requests

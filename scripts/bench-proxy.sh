@@ -32,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-source scripts/lib.sh # say, die, the clean-up on exit, need_tools
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, syscalls_per_request
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -180,26 +180,8 @@ run_load() {
 
 # count_syscalls PID KIND: system calls per request over a SYSN-request ab run.
 count_syscalls() {
-    local file=$WORK/sc.txt counter
-    rm -f "$file"
-    if [[ $COUNTER == perf ]]; then
-        perf stat -e raw_syscalls:sys_enter -x, -o "$file" -p "$1" 2>>"$LOG" &
-    else
-        strace -c -f -q -o "$file" -p "$1" 2>>"$LOG" &
-    fi
-    counter=$!
-    PIDS+=("$counter")
-    sleep 0.5
-    timeout 120 taskset -c 1 ab -q -k -n "$SYSN" -c 10 -s 10 -X "$PROXY" \
-        "http://127.0.0.1:$UP_PORT/$2.html" >/dev/null 2>>"$LOG" || true
-    sleep 0.2
-    if [[ $COUNTER == perf ]]; then kill -INT "$counter"; else kill -TERM "$counter"; fi 2>/dev/null || true
-    wait "$counter" 2>/dev/null || true
-    if [[ $COUNTER == perf ]]; then
-        awk -F, -v n="$SYSN" '$3 == "raw_syscalls:sys_enter" { printf "%.1f", $1 / n }' "$file"
-    else
-        awk -v n="$SYSN" '$NF == "total" { printf "%.1f", $4 / n }' "$file"
-    fi
+    syscalls_per_request "$1" "$SYSN" \
+        timeout 120 taskset -c 1 ab -q -k -n "$SYSN" -c 10 -s 10 -X "$PROXY" "http://127.0.0.1:$UP_PORT/$2.html"
 }
 
 declare -A CPU REQS RATE SYS
