@@ -129,6 +129,18 @@ fn serve(log: &Log, tune: impl Fn(&mut Recorder) + Send + 'static) -> (Running, 
     (Running::start(lp), addr)
 }
 
+/// A loop with `config` serving `factory`'s protocols on 127.0.0.1 port 0, running on its
+/// own thread; and the address it listens on.
+fn serve_tcp<P: Protocol + Send + 'static>(
+    config: Config,
+    factory: impl FnMut() -> P + Send + 'static,
+) -> (Running, SocketAddr) {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::with_config((), config).unwrap();
+    lp.listen_tcp(l, factory).unwrap();
+    (Running::start(lp), addr)
+}
+
 #[test]
 fn end_of_file_closes_after_the_echo_and_reports_peer_closed() {
     common::init();
@@ -635,16 +647,13 @@ fn stop_from_another_thread_returns_from_run_promptly_and_run_can_resume() {
 fn connections_over_the_limit_get_the_full_message_and_others_are_unaffected() {
     common::init();
     let log = Log::default();
-    let (l, addr) = listener();
     let config = Config {
         max_connections: 2,
         full_message: b"! server full\n".to_vec(),
         ..Config::default()
     };
-    let mut lp = EventLoop::with_config((), config).unwrap();
     let plog = log.clone();
-    lp.listen_tcp(l, move || Recorder::new(&plog)).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Recorder::new(&plog));
     let mut a = connect(addr);
     let mut b = connect(addr);
     for c in [&mut a, &mut b] {
@@ -821,15 +830,11 @@ fn serve_files_in_order(config: Config) {
     common::init();
     let (file, content) = temp_file(&format!("order-{}", config.file_step), 8 << 20);
     let peak = Arc::new(Mutex::new(0));
-    let (l, addr) = listener();
-    let mut lp = EventLoop::with_config((), config).unwrap();
     let p = Arc::clone(&peak);
-    lp.listen_tcp(l, move || Files {
+    let (_running, addr) = serve_tcp(config, move || Files {
         file: Arc::clone(&file),
         peak: Arc::clone(&p),
-    })
-    .unwrap();
-    let _running = Running::start(lp);
+    });
     let mut client = connect(addr);
     let sizes = [10u64, 8 << 20, 0, 70_000, 3];
     let mut request = String::new();
@@ -1325,14 +1330,11 @@ fn a_read_size_of_zero_still_reads() {
             let _ = ctx.write(data);
         }
     }
-    let (l, addr) = listener();
     let config = Config {
         read_size: 0,
         ..Config::default()
     };
-    let mut lp = EventLoop::with_config((), config).unwrap();
-    lp.listen_tcp(l, || Echo).unwrap();
-    let _running = Running::start(lp);
+    let (_running, addr) = serve_tcp(config, || Echo);
     let mut client = connect(addr);
     client.write_all(b"abc").unwrap();
     let mut echo = [0; 3];
@@ -1542,20 +1544,14 @@ fn a_lingering_close_half_closes_discards_input_and_ends_after_a_quiet_period() 
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
     let quiet = Duration::from_secs(1);
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: quiet,
-            lingering_time: Duration::from_secs(5),
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: quiet,
+        lingering_time: Duration::from_secs(5),
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Refuser(plog.clone()));
     let mut client = connect(addr);
     client.write_all(b"upload part 1").unwrap();
     let mut answer = Vec::new();
@@ -1598,18 +1594,12 @@ fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: Duration::from_secs(30),
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Closer(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Closer(plog.clone()));
     let mut client = connect(addr);
     client.write_all(b"hi").unwrap();
     // No linger (which would wait 30 s for the client): closed as soon as flushed.
@@ -1637,20 +1627,14 @@ fn a_lingering_close_ends_after_lingering_time_whatever_the_peer_sends() {
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
     let total = Duration::from_millis(800);
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: Duration::from_secs(30),
-            lingering_time: total,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: Duration::from_secs(30),
+        lingering_time: total,
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Refuser(plog.clone()));
     let mut client = connect(addr);
     let started = Instant::now();
     // Keep sending, never closing, until the server gives up (bounded by the deadline).
