@@ -1209,12 +1209,7 @@ fn apache_bench_completes_with_and_without_keep_alive() {
 
 #[test]
 fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let mut server = ExampleServer::start(&bin, &["--port", "0", "--workers", "2"]);
@@ -1400,23 +1395,11 @@ fn a_blocked_access_log_never_stalls_the_server() {
 /// on the loop stops answering; this one keeps answering.
 #[test]
 fn the_example_keeps_serving_while_nobody_reads_its_log() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0"]);
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
+    let _child = common::KillOnDrop(child);
     // About 70 bytes a line: 3,000 lines are three times what the pipe holds.
     let target = format!("/index.html?{}", "q".repeat(40));
     let mut sock = connect(addr);
@@ -1441,23 +1424,11 @@ fn the_example_keeps_serving_while_nobody_reads_its_log() {
 /// go through a thread. The examples' logger must never block the thread that logs.
 #[test]
 fn the_example_makes_room_at_its_limit_while_nobody_reads_its_log() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0", "--max-conns", "2"]);
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
+    let _child = common::KillOnDrop(child);
     // Fill the pipe with access-log lines (about 70 bytes each, three times the 64 KiB).
     let target = format!("/index.html?{}", "q".repeat(40));
     let head = format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n");

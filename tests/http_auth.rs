@@ -354,8 +354,7 @@ fn static_requests_are_answered_while_sixteen_cost_12_checks_run() {
 
 #[test]
 fn the_example_refuses_a_bad_users_file_naming_file_and_line() {
-    let Some(bin) = example_binary() else {
-        eprintln!("SKIPPED: examples/http_server is not built (cargo test builds it)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let dir = TempDir::new("auth-bad-file");

@@ -373,6 +373,22 @@ pub fn example_binary() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
+/// [`example_binary`] for a test that needs it: `None` after a `SKIPPED` line where only
+/// some test targets were built; under CI (`CI` set), where `cargo test` builds it, a
+/// missing binary fails the test instead.
+#[track_caller]
+pub fn example_binary_or_skip() -> Option<PathBuf> {
+    let bin = example_binary();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server is not built (a plain `cargo test` builds it)");
+    }
+    bin
+}
+
 /// `examples/http_server` running as a process of its own; killed (SIGKILL) on drop.
 pub struct ExampleServer {
     pub child: std::process::Child,

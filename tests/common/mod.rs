@@ -414,3 +414,13 @@ impl Drop for ServerThread {
         }
     }
 }
+
+/// Kills the child process when dropped (and reaps it), even if the test panics first.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
