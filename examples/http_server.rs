@@ -11,7 +11,13 @@
 //! cargo run --release --example http_server -- --root ~/www --port 8000 --workers 2
 //! cargo run --release --example http_server -- --cache /=60 --cache /files/=0 --languages en,de
 //! RUST_LOG=warn cargo run --release --example http_server   # no access log
+//! cargo run --release --example http_server -- --auth /docs/=data/users.htpasswd
 //! ```
+//!
+//! The `/app/` demo (sessions, a login form, `whoami`) is always on; its users come from
+//! `--users` (default: `data/users.htpasswd`, whose demo credentials the `/app/` page
+//! states). A users file that is not bcrypt-only htpasswd stops the server at start, with
+//! exit status 2 and the file and line named.
 //!
 //! Talk to it:
 //!
@@ -24,6 +30,8 @@
 //! printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -N 127.0.0.1 8080
 //! ab -n 10000 -c 50 http://127.0.0.1:8080/index.html
 //! python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/").status)'
+//! curl -v -u demo:demo http://127.0.0.1:8080/app/whoami
+//! curl -v -c jar -b jar -d user=demo -d password=demo http://127.0.0.1:8080/app/login
 //! ```
 //!
 //! Then open http://127.0.0.1:8080/ in a browser. Ctrl-C stops it cleanly: every worker's
@@ -33,13 +41,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
 use common::{Context, Failure};
 use mio_selectors::http::{
-    parse_language_list, CachePolicy, HttpServer, Limits, ServerConfig, Site, OPEN_FILES,
+    app, parse_language_list, AccessControl, CachePolicy, HttpServer, Limits, PasswordFile,
+    ServerConfig, Sessions, Site, DEFAULT_MAX_BODY, OPEN_FILES,
 };
 
 /// HTTP/1.0 static-file server on Python's selectors API (GET and HEAD)
@@ -86,6 +96,30 @@ struct Cli {
     /// Refuse directories without index.html (403) instead of listing them
     #[arg(long)]
     no_listing: bool,
+    /// Static paths under PREFIX need HTTP Basic credentials from the htpasswd FILE
+    /// (bcrypt only: htpasswd -B); repeatable
+    #[arg(long, value_name = "PREFIX=FILE")]
+    auth: Vec<String>,
+    /// The /app/ demo's users: an htpasswd file, bcrypt only [default: data/users.htpasswd
+    /// in the crate, with demo credentials]
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// Threads per worker for password checks (bcrypt is slow on purpose: off the loop)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    auth_workers: u16,
+    /// Password checks that may wait for those threads; one more is answered 503
+    /// with Retry-After: 1
+    #[arg(long, default_value_t = ServerConfig::default().auth_queue)]
+    auth_queue: usize,
+    /// Largest request body in bytes (a login form); larger is 413
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    max_body: u64,
+    /// Sessions kept at most; the least recently used goes first
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    session_max: u32,
+    /// Seconds a session lives unused (also its cookie's Max-Age)
+    #[arg(long, default_value = "1800", value_parser = common::positive_seconds)]
+    session_idle: Duration,
 }
 
 /// Descriptors one connection may hold: its socket, and a file while one is being sent.
@@ -131,14 +165,36 @@ fn main() -> ExitCode {
         )?;
         let head_timeout = or_never(cli.head_timeout);
         let idle_timeout = or_never(cli.idle_timeout);
+        // Every password file is read and checked before anything listens: a bad one is
+        // a usage error (exit 2) naming its file and line.
+        let mut access = AccessControl::default();
+        for spec in &cli.auth {
+            access
+                .add_spec(spec)
+                .map_err(|err| Failure::usage(format!("--auth: {err}")))?;
+        }
+        let users = cli.users.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.htpasswd"))
+        });
+        let users =
+            PasswordFile::load(&users).map_err(|err| Failure::usage(format!("--users: {err}")))?;
+        let sessions = Sessions::new(cli.session_max as usize, cli.session_idle);
+        let model = app::Model::new(users, sessions);
         // One listening socket per worker, all on one address; each worker is a loop of its
         // own, in a thread of its own.
         let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
         let config = ServerConfig {
-            limits: Limits::default(),
+            limits: Limits {
+                max_body: cli.max_body,
+                ..Limits::default()
+            },
             head_timeout,
             idle_timeout,
             max_connections: cap.take(),
+            access: (!access.is_empty()).then(|| Arc::new(Mutex::new(access))),
+            app: Some(Arc::new(Mutex::new(model))),
+            auth_workers: usize::from(cli.auth_workers),
+            auth_queue: cli.auth_queue,
             ..ServerConfig::default()
         };
         let bound = listeners[0]

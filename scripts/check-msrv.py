@@ -11,7 +11,7 @@ examples and tests could not build on 1.74. The lockfile is what a fresh clone b
 
 What it does not check: our own code's use of newer language features. Clippy's
 `incompatible_msrv` lint (on in CI) catches standard-library APIs newer than
-`rust-version`; building with that toolchain (`cargo +1.74 test`) would catch the rest,
+`rust-version`; building with that toolchain (`cargo +1.85 test`) would catch the rest,
 where it can be installed.
 """
 import json
@@ -20,7 +20,9 @@ import sys
 
 
 def version(text):
-    return tuple(int(part) for part in text.split("."))
+    """`1.85` and `1.85.0` alike, as a tuple of three numbers."""
+    parts = [int(part) for part in text.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():
@@ -32,19 +34,23 @@ def main():
     if not declared:
         sys.exit(f"{ours['name']}: no rust-version declared in Cargo.toml")
     locked = {node["id"] for node in meta["resolve"]["nodes"]}
+    # A crate that declares no rust-version still needs the Rust its edition needs
+    # (bcrypt 0.19 declares none, and is edition 2024: Rust 1.85).
+    edition_needs = {"2015": "1.0", "2018": "1.31", "2021": "1.56", "2024": "1.85"}
     newer = sorted(
-        (p["name"], p["version"], p["rust_version"])
+        (p["name"], p["version"], needs)
         for p in meta["packages"]
-        if p["id"] in locked and p.get("rust_version")
-        and version(p["rust_version"]) > version(declared))
+        if p["id"] in locked
+        for needs in [p.get("rust_version") or edition_needs.get(p.get("edition"), "1.0")]
+        if version(needs) > version(declared))
     for name, ver, needs in newer:
         print(f"{name} {ver} needs Rust {needs}; {ours['name']} declares {declared}")
     if newer:
         print("fix: `cargo update -p NAME` (the MSRV-aware resolver picks an older one), "
               "or raise rust-version in Cargo.toml")
         return 1
-    print(f"every locked crate builds on Rust {declared} (rust-version of {len(locked)} "
-          "crates checked)")
+    print(f"every locked crate builds on Rust {declared} (rust-version or edition of "
+          f"{len(locked)} crates checked)")
     return 0
 
 

@@ -88,7 +88,7 @@ impl<S, T> KeyMap<S, T> {
     pub(crate) fn slot_of_token(&self, slot: usize, generation: Option<u32>) -> Option<usize> {
         let key = self.keys.get(slot)?;
         generation
-            .map_or(true, |g| g == key.token.generation())
+            .is_none_or(|g| g == key.token.generation())
             .then_some(slot)
     }
 

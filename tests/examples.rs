@@ -341,9 +341,16 @@ fn value_options(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Options whose value is a name rather than a number: a host, a path, a message.
-/// (`--path` and `--root` would also make a server create or serve files.)
-const TEXT_OPTIONS: &[&str] = &["--host", "--path", "--root", "--message"];
+/// Options whose value is a name rather than a number: a host, a path, a message, a
+/// users file. (`--path` and `--root` would also make a server create or serve files.)
+const TEXT_OPTIONS: &[&str] = &[
+    "--host",
+    "--path",
+    "--root",
+    "--message",
+    "--users",
+    "--auth",
+];
 
 /// Values a user may type for a number, meaning well or not: each must give a program
 /// that starts normally or a one-line usage error, never a panic (`echo_client --timeout

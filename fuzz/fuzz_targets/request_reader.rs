@@ -3,7 +3,7 @@
 //! Properties checked, beyond "never panics":
 //! * the same input fed whole and fed in small pieces gives the same requests, and fails
 //!   (or not) the same way: incremental parsing changes nothing but timing;
-//! * the reader never holds more than one head's limit plus one piece.
+//! * the reader never holds more than one head's and one body's limit plus one piece.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,6 +14,7 @@ const LIMITS: Limits = Limits {
     max_request_line: 64,
     max_head: 256,
     max_headers: 8,
+    max_body: 64,
 };
 
 /// Feeds `input` in pieces of `piece` bytes, taking requests after each; returns them and
@@ -31,7 +32,7 @@ fn run(input: &[u8], piece: usize) -> (Vec<Request>, bool) {
             }
         }
         assert!(
-            reader.buffered() <= LIMITS.max_head + piece,
+            reader.buffered() <= LIMITS.max_head + LIMITS.max_body as usize + piece,
             "buffered {} bytes",
             reader.buffered()
         );

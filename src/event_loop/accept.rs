@@ -247,9 +247,11 @@ impl<S: 'static> Core<S> {
             return false;
         };
         let now = self.state.now;
-        if self.state.reclaim_logged.map_or(true, |at| {
-            now.saturating_duration_since(at) >= Duration::from_secs(1)
-        }) {
+        if self
+            .state
+            .reclaim_logged
+            .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+        {
             self.state.reclaim_logged = Some(now);
             info!(
                 "{} connections open (the limit): closing idle ones to make room",

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::handle::LoopHandle;
+use super::pool::{PoolError, PoolId, WorkId, WorkPanicked};
 use super::protocol::{DatagramProtocol, Protocol};
 use super::timers::TimerHandle;
 use super::transport::{Transport, WriteError, Written};
@@ -164,6 +165,66 @@ impl<S: 'static> LoopContext<'_, S> {
         LoopHandle::new(&self.core.shared)
     }
 
+    /// Starts a pool of `workers` threads for jobs too slow for the loop's thread, with
+    /// room for `queue` jobs waiting beside the running ones; see [`run_in_executor`](Self::run_in_executor)
+    /// and [`Context::run_in_pool`]. The pool stops when the loop is dropped.
+    ///
+    /// Python: `concurrent.futures.ThreadPoolExecutor(max_workers=workers)` passed to
+    /// `loop.set_default_executor`; its queue has no bound.
+    ///
+    /// # Errors
+    /// `InvalidInput` for 0 workers; the OS error if a thread cannot be started.
+    pub fn add_pool(&mut self, workers: usize, queue: usize) -> io::Result<PoolId> {
+        self.core.add_pool(workers, queue)
+    }
+
+    /// Runs `job` on a thread of `pool`, then `done` with its result on the loop's thread,
+    /// at a later iteration (never inside this call). If the loop is dropped first, `done`
+    /// never runs.
+    ///
+    /// Python: `loop.run_in_executor(executor, job)`, with `done` as the future's done
+    /// callback. For a job on behalf of one connection use [`Context::run_in_pool`], which
+    /// also pauses the connection and forgets the result if it closes.
+    ///
+    /// # Errors
+    /// [`PoolError::Full`] at once if `pool` already holds its `workers + queue` jobs
+    /// (nothing runs; `done` is dropped), [`PoolError::Unknown`] for an id of another loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::event_loop::EventLoop;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut lp = EventLoop::new(0u64)?;
+    /// let pool = lp.add_pool(2, 16)?;
+    /// lp.context().run_in_executor(
+    ///     pool,
+    ///     || (1..=20u64).product::<u64>(), // runs on a worker thread
+    ///     |ctx, result| {
+    ///         *ctx.app() = result.unwrap(); // runs on the loop's thread
+    ///         ctx.stop();
+    ///     },
+    /// )?;
+    /// lp.run()?;
+    /// assert_eq!(*lp.app(), 2_432_902_008_176_640_000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_in_executor<T, W, D>(
+        &mut self,
+        pool: PoolId,
+        job: W,
+        done: D,
+    ) -> Result<(), PoolError>
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        D: FnOnce(&mut LoopContext<'_, S>, Result<T, WorkPanicked>) + Send + 'static,
+    {
+        self.core.run_in_executor(pool, job, done)
+    }
+
     /// Serves TCP connections from `listener`, each with a protocol from `factory`.
     ///
     /// Python: `loop.create_server(protocol_factory, sock=listener)`.
@@ -281,6 +342,29 @@ impl<S: 'static> Context<'_, S> {
     /// Closes this connection after flushing: `ctx.transport().close()`.
     pub fn close(&mut self) {
         self.transport().close();
+    }
+
+    /// Runs `job` on a thread of `pool` for this connection, and calls the protocol's
+    /// [`work_done`](Protocol::work_done) with its result on the loop's thread.
+    ///
+    /// Until then the connection reads nothing (the peer's bytes wait in the kernel, so a
+    /// pipelined request cannot overtake the one being checked) and its idle timeout does
+    /// not run; writing works as usual. If the connection closes first, `work_done` is
+    /// never called: a job still waiting for a worker is skipped, a running one finishes
+    /// and its result is dropped.
+    ///
+    /// Python: `await loop.run_in_executor(executor, job)` in a coroutine that serves one
+    /// connection.
+    ///
+    /// # Errors
+    /// [`PoolError::Full`] at once if the pool holds its `workers + queue` jobs: nothing is
+    /// queued and the connection reads on. [`PoolError::Unknown`] for an id of another loop.
+    pub fn run_in_pool<T, W>(&mut self, pool: PoolId, job: W) -> Result<WorkId, PoolError>
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+    {
+        self.lp.core.run_in_pool(self.id, pool, job)
     }
 
     /// Calls this protocol's [`timer_fired`](Protocol::timer_fired) after `delay`, with the

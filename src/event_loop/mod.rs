@@ -19,6 +19,7 @@
 //! | `write_queue.rs` | the transport's `_buffer` | bytes and file regions in one queue |
 //! | `timers.rs` | `call_later`, `TimerHandle` | the timer heap, [`TimerHandle`] |
 //! | `handle.rs` | `call_soon_threadsafe` | [`LoopHandle`] |
+//! | `pool.rs` | `run_in_executor` | worker pools: [`PoolId`], [`Done`], [`PoolError`] |
 //! | `lines.rs` | `StreamReader.readline`, `LineOnlyReceiver` | [`LineDecoder`] |
 //! | `stream.rs` | `socket.socket` | TCP or Unix stream, [`Addr`] |
 //!
@@ -47,6 +48,9 @@
 //!   [lingering close](Transport::set_lingering_close) half-closes and drains first.
 //! * **Idle connections make room.** At [`Config::max_connections`] the connection marked
 //!   [reusable](Transport::set_reusable) the longest ago is closed for a new one.
+//! * **Slow work goes elsewhere.** A job too slow for the loop's thread (a password hash,
+//!   a blocking name lookup) runs on a bounded worker pool ([`EventLoop::add_pool`]), and
+//!   its result comes back as a callback on the loop; a full pool refuses at once.
 //! * **Descriptor exhaustion is survived.** `EMFILE`/`ENFILE` on accept takes the listener
 //!   off the selector for [`Config::accept_backoff`] instead of spinning on it.
 
@@ -56,6 +60,7 @@ mod context;
 mod datagram;
 mod handle;
 mod lines;
+mod pool;
 mod protocol;
 mod stream;
 mod timers;
@@ -78,12 +83,14 @@ use slab::Slab;
 pub use context::{Connections, Context, DatagramContext, LoopContext};
 pub use handle::{LoopClosed, LoopHandle};
 pub use lines::{Line, LineDecoder, Lines};
+pub use pool::{Done, PoolError, PoolId, WorkFailed, WorkId, WorkPanicked};
 pub use protocol::{DatagramProtocol, Lost, Protocol};
 pub use stream::Addr;
 pub use timers::TimerHandle;
 pub use transport::{InvalidLimits, LingeringClose, Transport, WriteError, Written};
 
 use handle::{Job, Shared};
+use pool::Pool;
 use stream::Stream;
 use timers::Timers;
 use transport::{CloseReason, StreamConn};
@@ -170,6 +177,9 @@ pub struct LoopStats {
     open: AtomicUsize,
     datagrams_dropped: AtomicU64,
     accept_pauses: AtomicU64,
+    pool_threads: AtomicUsize,
+    pool_jobs: AtomicU64,
+    pool_rejected: AtomicU64,
     reclaimed: AtomicU64,
     lingering_closes: AtomicU64,
     linger_probes: AtomicU64,
@@ -199,6 +209,19 @@ impl LoopStats {
     /// Times a listener was rested after running out of descriptors.
     pub fn accept_pauses(&self) -> u64 {
         self.accept_pauses.load(Ordering::Relaxed)
+    }
+    /// Worker threads of the loop's pools alive now. After the loop is dropped this falls
+    /// to 0 as each thread finishes the job it was running.
+    pub fn pool_threads(&self) -> usize {
+        self.pool_threads.load(Ordering::Relaxed)
+    }
+    /// Jobs the loop's pools took.
+    pub fn pool_jobs(&self) -> u64 {
+        self.pool_jobs.load(Ordering::Relaxed)
+    }
+    /// Jobs refused because their pool was full ([`PoolError::Full`]).
+    pub fn pool_rejected(&self) -> u64 {
+        self.pool_rejected.load(Ordering::Relaxed)
     }
     /// Reusable connections ([`Transport::set_reusable`]) closed at
     /// [`Config::max_connections`] to make room for a new one.
@@ -288,6 +311,8 @@ pub(crate) struct State {
     /// a second, as nginx).
     pub(crate) reclaim_logged: Option<Instant>,
     next_generation: u32,
+    /// The last [`WorkId`] given out.
+    pub(crate) last_work: u64,
 }
 
 /// A protocol factory, type-erased.
@@ -350,6 +375,8 @@ pub(crate) struct Core<S> {
     pub(crate) calls: Slab<Call<S>>,
     pub(crate) app: S,
     pub(crate) shared: Arc<Shared<S>>,
+    /// The worker pools; dropped with the loop, which stops their threads.
+    pub(crate) pools: Vec<Pool>,
 }
 
 /// An event loop that runs protocols: asyncio's loop, on the crate's level-triggered
@@ -446,6 +473,7 @@ impl<S: 'static> EventLoop<S> {
                     reusable: BTreeSet::new(),
                     reclaim_logged: None,
                     next_generation: 0,
+                    last_work: 0,
                 },
                 calls: Slab::new(),
                 app,
@@ -454,6 +482,7 @@ impl<S: 'static> EventLoop<S> {
                     closed: AtomicBool::new(false),
                     stop,
                 }),
+                pools: Vec::new(),
             },
             buf,
             due: Vec::new(),
@@ -539,6 +568,14 @@ impl<S: 'static> EventLoop<S> {
         f: impl FnOnce(&mut LoopContext<'_, S>) + Send + 'static,
     ) -> TimerHandle {
         self.context().call_later(delay, f)
+    }
+
+    /// Starts a worker pool; see [`LoopContext::add_pool`].
+    ///
+    /// # Errors
+    /// As [`LoopContext::add_pool`].
+    pub fn add_pool(&mut self, workers: usize, queue: usize) -> io::Result<PoolId> {
+        self.core.add_pool(workers, queue)
     }
 
     /// Runs `f` at `when`; see [`LoopContext::call_at`].
@@ -752,9 +789,17 @@ impl<S: 'static> EventLoop<S> {
             return;
         }
         if mask.contains(EVENT_READ) && conn.wants_read() {
+            // While a job of the connection's runs on a pool, nothing is read: a peek tells
+            // whether the peer left (end of file, reset) without taking a pipelined request.
+            let peeking = conn.pending_work > 0;
             // Python: one recv(256 KiB) per event into a fresh bytes object; here one read of
             // `read_size` (64 KiB) into the loop's buffer, lent to data_received.
-            match conn.stream.read(&mut self.buf[..read_size]) {
+            let result = if peeking {
+                conn.stream.peek(&mut self.buf[..1])
+            } else {
+                conn.stream.read(&mut self.buf[..read_size])
+            };
+            match result {
                 // Python: `_read_ready__on_eof`. Reading stops either way; the protocol
                 // decides whether the connection stays open for writing.
                 Ok(0) => {
@@ -765,6 +810,10 @@ impl<S: 'static> EventLoop<S> {
                             conn.close_with(CloseReason::PeerClosed);
                         }
                     }
+                }
+                Ok(_) if peeking => {
+                    conn.work_peeked = true;
+                    core.mark_dirty(id);
                 }
                 Ok(n) => {
                     conn.last_active = now;
@@ -1010,7 +1059,14 @@ impl<S: 'static> Core<S> {
             }
             return;
         }
-        let deadline = instant_after(conn.last_active, idle);
+        // Waiting for its pool job is not idleness: the connection does not read meanwhile,
+        // through no fault of the peer's.
+        let last_active = if conn.pending_work > 0 {
+            now
+        } else {
+            conn.last_active
+        };
+        let deadline = instant_after(last_active, idle);
         if deadline > now {
             conn.idle_timer = Some(self.state.timers.insert(deadline, Action::Idle(id)));
             return;
@@ -1131,6 +1187,11 @@ impl<S: 'static> Core<S> {
                 .flatten()
             {
                 self.state.timers.cancel(timer);
+            }
+            if let Some(cancelled) = &conn.work_cancelled {
+                // Its jobs still waiting for a worker are skipped; results of running
+                // ones find no connection and are dropped.
+                cancelled.store(true, Ordering::Release);
             }
             if let Some(since) = conn.reusable_since {
                 self.state.reusable.remove(&(since, ConnId(id)));

@@ -17,6 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::context::{Context, DatagramContext};
+use super::pool::Done;
 use super::timers::TimerHandle;
 
 /// Why a connection ended: the argument of [`Protocol::connection_lost`].
@@ -184,6 +185,16 @@ pub trait Protocol<S = ()> {
     /// Python: none; asyncio protocols build idle timeouts from `call_later`.
     fn timed_out(&mut self, ctx: &mut Context<'_, S>) {
         let _ = ctx;
+    }
+
+    /// A job this connection handed to a worker pool with
+    /// [`Context::run_in_pool`](super::Context::run_in_pool) is done; [`Done::take`] gives
+    /// its result. Reading has resumed (unless the protocol paused it, or another job is
+    /// still out). Not called if the connection went away first.
+    ///
+    /// Python: `await loop.run_in_executor(None, func)` resuming the coroutine.
+    fn work_done(&mut self, ctx: &mut Context<'_, S>, done: Done) {
+        let _ = (ctx, done);
     }
 }
 

@@ -69,6 +69,16 @@ impl Stream {
         }
     }
 
+    /// Looks at what is waiting without taking it (`recv(MSG_PEEK)`): 0 means end of
+    /// file, an error a reset. A Unix-domain stream answers 1, "something may be there":
+    /// mio does not wrap its peek, and std's is unstable, so the caller stops watching it.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.peek(buf),
+            Stream::Unix(_) => Ok(1),
+        }
+    }
+
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),

@@ -174,6 +174,16 @@ pub(crate) struct StreamConn {
     /// Bytes written by *other* connections' callbacks wait for the loop's end-of-iteration
     /// flush (see [`Transport::write`]); no write interest meanwhile.
     pub(crate) flush_pending: bool,
+    /// Jobs of this connection on a worker pool whose results have not come back: no
+    /// reading meanwhile, and the idle timeout waits.
+    pub(crate) pending_work: usize,
+    /// Set when the connection goes, so that its jobs still waiting for a worker are
+    /// skipped. Made at its first job.
+    pub(crate) work_cancelled: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// While a job runs the loop still watches the socket, peeking, to learn of a peer that
+    /// leaves (end of file, reset); once it sees data waiting it stops watching (a
+    /// level-triggered selector would report that data again and again) until the job is back.
+    pub(crate) work_peeked: bool,
 }
 
 /// A lingering close in progress: RFC 9112 §9.6's staged close, as nginx does it.
@@ -241,12 +251,20 @@ impl StreamConn {
             reusable_since: None,
             dirty: false,
             flush_pending: false,
+            pending_work: 0,
+            work_cancelled: None,
+            work_peeked: false,
         }
     }
 
     /// True while the loop should read from the socket.
     pub(crate) fn wants_read(&self) -> bool {
-        (self.reading && self.made && !self.read_eof && !self.closing) || self.linger.is_some()
+        let reading = self.reading
+            && self.made
+            && !self.read_eof
+            && !self.closing
+            && (self.pending_work == 0 || !self.work_peeked);
+        reading || self.linger.is_some()
     }
 
     /// True while the loop should keep the socket's read interest without reading: a
@@ -627,9 +645,11 @@ impl Transport<'_> {
         }
     }
 
-    /// True while the loop reads from this connection. Python: `is_reading()`.
+    /// True while the loop reads from this connection: not paused, not closing, and no job
+    /// of its out on a worker pool ([`Context::run_in_pool`](super::Context::run_in_pool)).
+    /// Python: `is_reading()`.
     pub fn is_reading(&self) -> bool {
-        self.conn.wants_read()
+        self.conn.wants_read() && self.conn.pending_work == 0
     }
 
     /// True once `close`, `abort`, or a failure started ending it. Python: `is_closing()`.

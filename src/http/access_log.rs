@@ -331,7 +331,7 @@ fn write_lines(queue: &Queue, mut sink: Sink, dropped: &AtomicU64) {
         }
         ok = ok && sink.flush();
         let lost = dropped.load(Ordering::Relaxed);
-        let due = reported_at.map_or(true, |at| at.elapsed() >= REPORT_EVERY);
+        let due = reported_at.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
         if ok && lost > reported && due {
             ok = sink.report(lost - reported);
             reported = lost;

@@ -23,17 +23,28 @@
 //! | `listing` | `list_directory` | [`listing_page`]: a directory's index, no `stat` per entry |
 //! | `hidden` | none | [`is_hidden`]: dot-segments are 403, `/.well-known/` excepted |
 //! | `escape` | `urllib.parse.quote`, `html.escape` | [`percent_encode`], [`html_escape`] |
+//! | `body` | `rfile.read(Content-Length)`, `urllib.parse.parse_qsl` | [`content_length`], [`Form`] |
+//! | `htpasswd` | Apache's `mod_authn_file` | [`Htpasswd`]: `user:bcrypt` lines, checked at load |
+//! | `access` | Apache's `<Location> Require valid-user` | [`AccessControl`]: which paths `--auth` protects |
+//! | `auth` | `mod_auth_basic` + `mod_authn_socache` | [`parse_basic`], [`PasswordFile`]: checks to run off the loop, a cache of successes |
+//! | `session` | `http.cookies`, Django's sessions | [`Sessions`]: ids from the OS's CSPRNG, LRU and idle bounds |
+//! | `app/` | a Django app: models, templates, views | [`app`]: the `/app/` demo as model, view and controller |
 //!
 //! [The HTTP guide](crate::guide::http) walks through a request from socket to response.
 
+mod access;
 mod access_log;
+pub mod app;
+mod auth;
 mod beneath;
+mod body;
 mod conditional;
 mod escape;
 mod file_response;
 mod files;
 mod freshness;
 mod hidden;
+mod htpasswd;
 mod listing;
 mod location;
 mod mime;
@@ -41,17 +52,26 @@ mod negotiate;
 mod range;
 mod request;
 mod response;
+mod router;
 mod server;
+mod session;
 mod site;
 mod status;
 
+pub use access::{AccessControl, AuthSpecError, Protected};
 pub use access_log::{escape_log_field, AccessLog, ACCESS_LOG_CAPACITY, ACCESS_LOG_TARGET};
+pub use auth::{
+    challenge, parse_basic, BasicError, CacheKey, Check, Credentials, Lookup, PasswordFile,
+    Verdict, CACHE_ENTRIES, CACHE_TTL, MAX_CREDENTIALS,
+};
 pub use beneath::{FileStat, Root};
+pub use body::{content_length, Form, DEFAULT_MAX_BODY, FORM_TYPE};
 pub use conditional::{etag, if_range_allows, whole_seconds, Conditions, Precondition};
 pub use escape::{html_escape, percent_encode};
 pub use files::{resolve, Refusal, Resolved};
 pub use freshness::{write_freshness, CachePolicy, CacheRule, CacheRuleError, MAX_AGE_LIMIT};
 pub use hidden::is_hidden;
+pub use htpasswd::{Htpasswd, HtpasswdError, MAX_COST};
 pub use listing::{listing_page, Entry, MAX_LISTED};
 pub use mime::content_type;
 pub use negotiate::{
@@ -64,5 +84,8 @@ pub use request::{
 };
 pub use response::{error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER};
 pub use server::{HttpServer, ServerConfig};
+pub use session::{
+    removal_cookie, session_cookie, MalformedId, Session, SessionId, Sessions, SESSION_COOKIE,
+};
 pub use site::{Response, Site, OPEN_FILES, SMALL_FILE};
 pub use status::Status;

@@ -154,7 +154,7 @@ fn is_variant_language(ext: &[u8]) -> bool {
     };
     (2..=3).contains(&primary.len())
         && primary.iter().all(u8::is_ascii_alphabetic)
-        && sub.map_or(true, |sub| {
+        && sub.is_none_or(|sub| {
             (1..=8).contains(&sub.len()) && sub.iter().all(u8::is_ascii_alphanumeric)
         })
 }
@@ -496,7 +496,7 @@ fn type_quality(ranges: &[MediaRange], content_type: &str) -> u32 {
         } else {
             continue;
         };
-        if best.map_or(true, |(s, _)| specificity > s) {
+        if best.is_none_or(|(s, _)| specificity > s) {
             best = Some((specificity, range.q));
         }
     }
@@ -517,7 +517,7 @@ fn language_quality(ranges: &[LanguageRange], language: Option<&str>) -> u32 {
         } else {
             continue;
         };
-        if best.map_or(true, |(s, _)| specificity > s) {
+        if best.is_none_or(|(s, _)| specificity > s) {
             best = Some((specificity, range.q));
         }
     }

@@ -15,14 +15,29 @@ use std::time::SystemTime;
 
 use super::Status;
 
-/// The request's method. Only the two a static-file server answers get this far; the reader
-/// turns the others into a 405 or 501 [`RequestError`].
+/// The request's method: one of those RFC 9110 defines. Static files answer GET and HEAD,
+/// the `/app/` routes POST too; the others get a 405 from the server, with the `Allow`
+/// of the resource. An unknown method is a 501 [`RequestError`] from the reader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// `GET`: send the file.
     Get,
     /// `HEAD`: the headers `GET` would send, without the body.
     Head,
+    /// `POST`: a form for an `/app/` route (a 405 elsewhere).
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `CONNECT`
+    Connect,
+    /// `OPTIONS`
+    Options,
+    /// `TRACE`
+    Trace,
+    /// `PATCH`
+    Patch,
 }
 
 impl Method {
@@ -31,6 +46,13 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
         }
     }
 }
@@ -71,9 +93,24 @@ pub struct Request {
     pub host: Option<String>,
     /// `X-Forwarded-For`, set by a proxy in front (docs/deploy.md); for the access log only.
     pub forwarded_for: Option<String>,
+    /// `Authorization`, as sent (Basic credentials are parsed where they are needed).
+    pub authorization: Option<Vec<u8>>,
+    /// `Cookie` (several `Cookie` lines are joined with `; `, as RFC 6265 §5.4 sends one).
+    pub cookie: Option<String>,
+    /// `Origin`, for the CSRF check of a POST.
+    pub origin: Option<String>,
+    /// `Content-Type` of the body.
+    pub content_type: Option<String>,
+    /// `Content-Length`: `None` without one. The body was read (and is in `body`) before
+    /// the request was returned, whatever the method: a body the route does not take is
+    /// skipped by its length, never parsed as the next request.
+    pub content_length: Option<u64>,
+    /// The body: `content_length` bytes, at most [`Limits::max_body`].
+    pub body: Vec<u8>,
     /// The headers of conditional, range and negotiated requests, as received.
     pub fields: Fields,
-    /// Bytes the head took on the wire, including leading empty lines.
+    /// Bytes the head took on the wire, including leading empty lines (the body not
+    /// included).
     pub head_len: usize,
 }
 
@@ -176,7 +213,8 @@ pub const MAX_HEADERS_CAP: usize = 128;
 /// Size limits on a request head, each answered with its own status.
 ///
 /// The defaults are nginx's: an 8 KiB request line (`large_client_header_buffers 4 8k`),
-/// and a head of at most 16 KiB here, with 64 headers (browsers send about 15).
+/// and a head of at most 16 KiB here, with 64 headers (browsers send about 15); a body of
+/// at most 64 KiB (`--max-body`; nginx's `client_max_body_size` is 1 MiB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest request line (`GET /path HTTP/1.1`), in bytes: longer is 414 URI Too Long.
@@ -185,6 +223,9 @@ pub struct Limits {
     pub max_head: usize,
     /// Most header lines: more is 431. Capped at [`MAX_HEADERS_CAP`].
     pub max_headers: usize,
+    /// Largest body (`Content-Length`) of any request: larger is 413, before a byte of
+    /// it is read.
+    pub max_body: u64,
 }
 
 impl Default for Limits {
@@ -193,6 +234,7 @@ impl Default for Limits {
             max_request_line: 8 * 1024,
             max_head: 16 * 1024,
             max_headers: 64,
+            max_body: super::DEFAULT_MAX_BODY,
         }
     }
 }
@@ -238,6 +280,8 @@ pub struct RequestReader {
     failed: Option<RequestError>,
     /// The current head's complete request line has been checked by httparse.
     line_checked: bool,
+    /// A parsed head whose body is still arriving.
+    waiting_body: Option<Request>,
 }
 
 /// How much of an incomplete request line is checked for garbage on every call.
@@ -257,6 +301,7 @@ impl RequestReader {
             scanned: 0,
             failed: None,
             line_checked: false,
+            waiting_body: None,
         }
     }
 
@@ -278,27 +323,44 @@ impl RequestReader {
         self.buf.len() - self.consumed
     }
 
-    /// Whether part of a request head has arrived: the connection is in the middle of a
-    /// request (a timeout then deserves a 408), not idle between requests.
+    /// Whether part of a request (its head, or its body) has arrived: the connection is in
+    /// the middle of a request (a timeout then deserves a 408), not idle between requests.
     pub fn in_request(&self) -> bool {
         self.buffered() > 0
     }
 
-    /// The next complete request, `Ok(None)` if its head has not fully arrived yet, or the
-    /// reason the head is refused.
+    /// The next complete request (its head, and its body if it has a `Content-Length`),
+    /// `Ok(None)` if it has not fully arrived yet, or the reason it is refused.
     ///
     /// # Errors
-    /// A [`RequestError`] with the status to answer: 400 for a malformed head, 405 for a
-    /// method other than GET and HEAD that HTTP defines, 501 for an unknown method or a
-    /// `Transfer-Encoding`, 413 for a body, 414, 431 for the [`Limits`], 505 for a version
-    /// other than 1.x. After an error the reader stays failed.
+    /// A [`RequestError`] with the status to answer: 400 for a malformed head (or both
+    /// `Content-Length` and `Transfer-Encoding`, or two different lengths), 501 for an
+    /// unknown method or a `Transfer-Encoding`, 413 for a body over
+    /// [`Limits::max_body`], 414, 431 for the other [`Limits`], 505 for a version other
+    /// than 1.x. After an error the reader stays failed.
     pub fn next_request(&mut self) -> Result<Option<Request>, RequestError> {
         if let Some(err) = self.failed {
             return Err(err);
         }
-        match self.parse() {
-            Ok(Some(request)) => {
-                self.consume(request.head_len);
+        let parsed = match self.waiting_body.take() {
+            Some(request) => Ok(Some(request)),
+            None => self.parse(),
+        };
+        match parsed {
+            Ok(Some(mut request)) => {
+                // The body is read as it arrives, never by waiting: until it is all here,
+                // the head waits (parsed once) and the request is "in progress", so the
+                // head timeout bounds a body that trickles in too.
+                let body_len = request.content_length.unwrap_or(0) as usize;
+                let end = request.head_len + body_len;
+                if self.buffered() < end {
+                    self.waiting_body = Some(request);
+                    return Ok(None);
+                }
+                if body_len > 0 {
+                    request.body = self.pending()[request.head_len..end].to_vec();
+                }
+                self.consume(end);
                 Ok(Some(request))
             }
             Ok(None) => Ok(None),
@@ -463,16 +525,18 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
             "malformed request line",
         ));
     };
+    // The methods RFC 9110 defines are known: the server answers those it does not allow
+    // on a resource with 405 and that resource's `Allow`.
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
-        // The methods RFC 9110 defines: known, but not allowed on static files.
-        "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH" => {
-            return Err(RequestError::new(
-                Status::MethodNotAllowed,
-                "only GET and HEAD are allowed",
-            ))
-        }
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "CONNECT" => Method::Connect,
+        "OPTIONS" => Method::Options,
+        "TRACE" => Method::Trace,
+        "PATCH" => Method::Patch,
         _ => return Err(RequestError::new(Status::NotImplemented, "unknown method")),
     };
     let version = if minor == 0 {
@@ -489,6 +553,13 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
     let mut fields = Fields::default();
     let mut hosts = 0;
     let mut host = None;
+    let mut authorization = None;
+    let mut cookie: Option<String> = None;
+    let mut origin = None;
+    let mut content_type = None;
+    let mut content_lengths: [&[u8]; 4] = [b""; 4];
+    let mut lengths = 0;
+    let mut transfer_encoding = false;
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -508,27 +579,29 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
             }
             host = std::str::from_utf8(value).ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("content-length") {
-            // A static-file server takes no bodies. Refusing any non-zero length (rather
-            // than skipping the body) also shuts out request smuggling through
-            // disagreeing lengths.
-            let digits = trim(value);
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            // Every line is kept: two that disagree are a 400 (body::content_length).
+            if lengths == content_lengths.len() {
                 return Err(RequestError::new(
                     Status::BadRequest,
-                    "invalid Content-Length",
+                    "too many Content-Length headers",
                 ));
             }
-            if digits.iter().any(|&d| d != b'0') {
-                return Err(RequestError::new(
-                    Status::PayloadTooLarge,
-                    "this server accepts no request body",
-                ));
-            }
+            content_lengths[lengths] = value;
+            lengths += 1;
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(RequestError::new(
-                Status::NotImplemented,
-                "Transfer-Encoding is not supported",
-            ));
+            transfer_encoding = true;
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(value.to_vec());
+        } else if name.eq_ignore_ascii_case("cookie") {
+            let value = String::from_utf8_lossy(value);
+            cookie = Some(match cookie {
+                Some(before) => format!("{before}; {value}"),
+                None => value.into_owned(),
+            });
+        } else if name.eq_ignore_ascii_case("origin") {
+            origin = Some(String::from_utf8_lossy(trim(value)).into_owned());
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(String::from_utf8_lossy(trim(value)).into_owned());
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             if_modified_since = std::str::from_utf8(value)
                 .ok()
@@ -544,6 +617,14 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         return Err(RequestError::new(
             Status::BadRequest,
             "an HTTP/1.1 request needs one Host header",
+        ));
+    }
+    let content_length = super::content_length(&content_lengths[..lengths], transfer_encoding)
+        .map_err(|err| RequestError::new(err.status, err.detail))?;
+    if content_length.is_some_and(|length| length > limits.max_body) {
+        return Err(RequestError::new(
+            Status::PayloadTooLarge,
+            "the request body is larger than the limit",
         ));
     }
     let keep_alive = match version {
@@ -563,6 +644,12 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         host,
         if_modified_since,
         forwarded_for,
+        authorization,
+        cookie,
+        origin,
+        content_type,
+        content_length,
+        body: Vec::new(),
         fields,
         head_len: buf.len(),
     })
@@ -770,11 +857,29 @@ mod tests {
         (b"GET / FOO/1.0\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"GET / HTTP/1.2\r\n\r\n", 505),
-        (b"POST / HTTP/1.0\r\n\r\n", 405),
-        (b"DELETE / HTTP/1.0\r\n\r\n", 405),
+        // Known methods are the server's to refuse, with the resource's `Allow`.
+        (b"POST / HTTP/1.0\r\n\r\n", 200),
+        (b"DELETE / HTTP/1.0\r\n\r\n", 200),
         (b"BREW / HTTP/1.0\r\n\r\n", 501),
         (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
-        (b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", 413),
+        // A body is read whatever the method (and skipped where not taken).
+        (b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", 200),
+        (
+            b"POST /a HTTP/1.0\r\nContent-Length: 65537\r\n\r\nhello",
+            413,
+        ),
+        (
+            b"POST /a HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello",
+            400,
+        ),
+        (
+            b"POST /a HTTP/1.0\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            400,
+        ),
+        (
+            b"POST /a HTTP/1.0\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+            200,
+        ),
         // A raw space in the target makes four words: malformed, not a version problem.
         (b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
         (b"GET /a b HTTP/1.0\r\n\r\n", 400),
@@ -1075,6 +1180,7 @@ mod tests {
             max_request_line: 64,
             max_head: 256,
             max_headers: 8,
+            max_body: 64,
         };
         for &(input, piece) in FUZZ_REGRESSIONS {
             assert_eq!(
@@ -1084,6 +1190,51 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn a_body_is_read_as_it_arrives_and_the_next_request_follows_it() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"POST /app/login HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nuser");
+        assert_eq!(reader.next_request(), Ok(None), "body incomplete");
+        assert!(reader.in_request());
+        reader.feed(b"=x&p");
+        assert_eq!(reader.next_request(), Ok(None));
+        // The body's last byte, then a pipelined request that must not be read as body.
+        reader.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let post = reader.next_request().unwrap().unwrap();
+        assert_eq!((post.method, post.content_length), (Method::Post, Some(9)));
+        assert_eq!(post.body, b"user=x&pG");
+        assert!(
+            reader.next_request().is_err(),
+            "the 10th byte starts the next request"
+        );
+
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"GET /a HTTP/1.0\r\nContent-Length: 3\r\n\r\nGETGET /b HTTP/1.0\r\n\r\n");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/a");
+        assert_eq!(reader.next_request().unwrap().unwrap().target, "/b");
+        assert!(!reader.in_request());
+    }
+
+    #[test]
+    fn cookies_authorization_origin_and_content_type_are_kept() {
+        let req = parse_all(
+            b"POST /x HTTP/1.1\r\nHost: h:1\r\nCookie: a=1\r\nCookie: sid=2\r\n\
+              Authorization: Basic eA==\r\nOrigin: http://h:1\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(req.cookie.as_deref(), Some("a=1; sid=2"));
+        assert_eq!(req.authorization.as_deref(), Some(&b"Basic eA=="[..]));
+        assert_eq!(req.origin.as_deref(), Some("http://h:1"));
+        assert_eq!(req.host.as_deref(), Some("h:1"));
+        assert_eq!(
+            req.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(req.content_length, Some(0));
     }
 
     #[test]

@@ -19,15 +19,20 @@
 use std::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{debug, log_enabled, Level};
+use log::{debug, error, log_enabled, Level};
 
 use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
-use super::{error_page, Limits, Method, Request, RequestReader, Site, Status, HTML, SERVER};
+use super::router::{self, Routed, Routes, Then};
+use super::{
+    app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
+    Site, Status, Verdict, HTML, SERVER,
+};
 use crate::event_loop::{
-    self, Addr, Context, EventLoop, LingeringClose, Lost, Protocol, TimerHandle, Written,
+    self, Addr, Context, Done, EventLoop, LingeringClose, LoopStats, Lost, PoolError, PoolId,
+    Protocol, TimerHandle, Written,
 };
 use crate::timeout::instant_after;
 use crate::Stop;
@@ -48,6 +53,19 @@ pub struct ServerConfig {
     /// Connections open at once, at most. At the limit the keep-alive connection idle the
     /// longest is closed to make room; with none idle, the next is answered 503 and closed.
     pub max_connections: usize,
+    /// `--auth PREFIX=FILE` rules: static paths that need Basic credentials. Shared by
+    /// every worker's loop (so they share one cache of verified passwords).
+    pub access: Option<Arc<Mutex<AccessControl>>>,
+    /// The `/app/` demo (`--users`, `--session-max`, `--session-idle`); `None` serves
+    /// `/app/` as static files. Shared by every worker's loop, so that a session is found
+    /// whichever worker a connection lands on.
+    pub app: Option<Arc<Mutex<app::Model>>>,
+    /// Threads per loop for password checks (`--auth-workers`), when `access` or `app`
+    /// is set.
+    pub auth_workers: usize,
+    /// Checks that may wait for those threads (`--auth-queue`), running ones not
+    /// counted; one more is answered 503 with `Retry-After: 1` at once.
+    pub auth_queue: usize,
     /// Where each answered request's line goes. `None` (the default): to the `log` crate
     /// at info (target [`ACCESS_LOG_TARGET`](super::ACCESS_LOG_TARGET)), through one
     /// logger thread the process's servers share, and nowhere when `RUST_LOG` turns info
@@ -62,6 +80,10 @@ impl Default for ServerConfig {
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15),
             max_connections: 4096,
+            access: None,
+            app: None,
+            auth_workers: 2,
+            auth_queue: 256,
             access_log: None,
         }
     }
@@ -101,9 +123,11 @@ pub struct HttpServer {
     local_addr: SocketAddr,
 }
 
-/// What every connection shares: the site (its cache and `Date` header).
+/// What every connection shares: the site (its cache and `Date` header), the routes, and
+/// the pool for password checks.
 struct App {
-    site: Site,
+    routes: Routes,
+    pool: Option<PoolId>,
 }
 
 impl HttpServer {
@@ -136,7 +160,17 @@ impl HttpServer {
             low_water: 0,
             ..event_loop::Config::default()
         };
-        let mut lp = EventLoop::with_config(App { site }, loop_config)?;
+        let routes = Routes {
+            site,
+            access: config.access.clone(),
+            app: config.app.clone(),
+            dates: DateCache::default(),
+        };
+        let mut lp = EventLoop::with_config(App { routes, pool: None }, loop_config)?;
+        if config.access.is_some() || config.app.is_some() {
+            let pool = lp.add_pool(config.auth_workers.max(1), config.auth_queue)?;
+            lp.app_mut().pool = Some(pool);
+        }
         let mut config = config;
         if config.access_log.is_none() && log_enabled!(target: ACCESS_LOG_TARGET, Level::Info) {
             config.access_log = Some(AccessLog::shared_to_log()?);
@@ -149,6 +183,12 @@ impl HttpServer {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The loop's counters, readable from any thread while it runs: connections, and the
+    /// password checks its pool took ([`LoopStats::pool_jobs`]) or refused.
+    pub fn stats(&self) -> Arc<LoopStats> {
+        self.lp.stats()
     }
 
     /// A handle that ends [`run`](Self::run) from another thread (tests, Ctrl-C).
@@ -164,7 +204,7 @@ impl HttpServer {
     pub fn run(mut self) -> io::Result<()> {
         debug!(
             "serving {} on http://{}",
-            self.lp.app().site.root().display(),
+            self.lp.app().routes.site.root().display(),
             self.local_addr
         );
         self.lp.run()
@@ -175,7 +215,7 @@ impl fmt::Debug for HttpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpServer")
             .field("local_addr", &self.local_addr)
-            .field("root", &self.lp.app().site.root())
+            .field("root", &self.lp.app().routes.site.root())
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +237,13 @@ fn full_message() -> Vec<u8> {
     .into_bytes();
     out.extend_from_slice(page.as_bytes());
     out
+}
+
+/// A request waiting for its password check.
+struct Checking {
+    request: Request,
+    then: Then,
+    started: Instant,
 }
 
 /// One client connection.
@@ -221,6 +268,9 @@ struct Connection {
     write_paused: bool,
     /// The client shut down its sending side; close once what it asked for is answered.
     peer_eof: bool,
+    /// A request whose password check runs on the pool: nothing else is answered (and
+    /// the layer reads nothing) until its verdict is back.
+    checking: Option<Checking>,
     /// The connection is closing: nothing more is answered.
     done: bool,
 }
@@ -239,20 +289,48 @@ impl Connection {
             watchdog: None,
             write_paused: false,
             peer_eof: false,
+            checking: None,
             done: false,
         }
     }
 
-    /// Answers every complete request buffered, in order, until one closes the connection
-    /// or what is owed to the client passes the high-water mark.
+    /// Answers every complete request buffered, in order, until one closes the connection,
+    /// what is owed to the client passes the high-water mark, or one waits for a password
+    /// check.
     fn answer(&mut self, ctx: &mut Context<'_, App>) {
-        while !self.done && !self.write_paused {
+        while !self.done && !self.write_paused && self.checking.is_none() {
             let started = Instant::now();
             let (request, response) = match self.reader.next_request() {
                 Ok(None) => break,
                 Ok(Some(request)) => {
-                    let response = ctx.app().site.respond(&request);
-                    (Some(request), response)
+                    let now = ctx.now();
+                    match router::route(&mut ctx.app().routes, &request, now) {
+                        Routed::Now(response) => (Some(request), response),
+                        Routed::Check(check, then) => {
+                            let Some(pool) = ctx.app().pool else {
+                                unreachable!("a check is routed only where a pool was made");
+                            };
+                            match ctx.run_in_pool(pool, move || check.run()) {
+                                Ok(_) => {
+                                    // The layer reads nothing more until the verdict;
+                                    // answering resumes in work_done.
+                                    self.checking = Some(Checking {
+                                        request,
+                                        then,
+                                        started,
+                                    });
+                                    break;
+                                }
+                                Err(err) => {
+                                    if let PoolError::Full { limit } = err {
+                                        debug!("password checks: pool full ({limit})");
+                                    }
+                                    let response = router::busy(&mut ctx.app().routes, &request);
+                                    (Some(request), response)
+                                }
+                            }
+                        }
+                    }
                 }
                 Err(err) => {
                     // The stream cannot be trusted past a bad head: answer and close.
@@ -261,11 +339,28 @@ impl Connection {
                     (
                         None,
                         ctx.app()
+                            .routes
                             .site
                             .error(err.status, err.detail, false, head_only),
                     )
                 }
             };
+            if !self.send(ctx, request.as_ref(), response, started) {
+                break;
+            }
+        }
+        self.after_answers(ctx);
+    }
+
+    /// Queues one response; false if the connection closes after it.
+    fn send(
+        &mut self,
+        ctx: &mut Context<'_, App>,
+        request: Option<&Request>,
+        response: Response,
+        started: Instant,
+    ) -> bool {
+        {
             let mut transport = ctx.transport();
             let mut written = transport.write(&response.bytes);
             if let Some((file, offset, len)) = response.file {
@@ -277,7 +372,7 @@ impl Connection {
                 Err(_) => self.done = true, // lost meanwhile; connection_lost follows
             }
             // Logged once queued: the duration covers parsing, the file system and the write.
-            match &request {
+            match request {
                 Some(request) => self.log(request, &response.status, response.body_len, started),
                 None => self.log_error(response.status, response.body_len, started),
             }
@@ -293,16 +388,22 @@ impl Connection {
                     transport.set_lingering_close(LingeringClose::Always);
                 }
                 transport.close();
-                break;
+                return false;
             }
-            let now = ctx.now();
-            self.idle_since = now;
-            self.head_started = self.reader.in_request().then_some(now);
         }
+        let now = ctx.now();
+        self.idle_since = now;
+        self.head_started = self.reader.in_request().then_some(now);
+        true
+    }
+
+    /// After a round of answers: hold reading while paused, close after a half-close, and
+    /// set the watchdog.
+    fn after_answers(&mut self, ctx: &mut Context<'_, App>) {
         if self.write_paused {
             ctx.transport().pause_reading();
         }
-        if self.peer_eof && !self.done && !self.write_paused {
+        if self.peer_eof && !self.done && !self.write_paused && self.checking.is_none() {
             // Every complete request is answered; a partial one never will be.
             self.done = true;
             ctx.close();
@@ -310,7 +411,8 @@ impl Connection {
         }
         // Between requests, with nothing half-received: at the connection limit the loop
         // may close this one (the longest idle first) to let a new client in, as nginx does.
-        let idle = !self.done && !self.reader.in_request();
+        // One waiting for its password check is not idle: its answer is on the way.
+        let idle = !self.done && !self.reader.in_request() && self.checking.is_none();
         ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
     }
@@ -364,6 +466,15 @@ impl Connection {
     /// close would otherwise wait for that flush forever.
     fn watchdog_fired(&mut self, ctx: &mut Context<'_, App>) {
         self.watchdog = None;
+        if self.checking.is_some() {
+            // Waiting for a password check is the server's doing, not the client's: no
+            // timeout counts it (the pool's bound keeps the wait finite).
+            let now = ctx.now();
+            self.head_started = Some(now);
+            self.progress_at = now;
+            self.arm_watchdog(ctx);
+            return;
+        }
         self.observe_unsent(ctx);
         let unsent = self.last_unsent;
         if self.done && unsent == 0 {
@@ -384,7 +495,7 @@ impl Connection {
         } else if self.reader.in_request() {
             debug!("{}: request head timed out", self.peer_name());
             let head_only = self.reader.pending_method() == Some(Method::Head);
-            let response = ctx.app().site.error(
+            let response = ctx.app().routes.site.error(
                 Status::RequestTimeout,
                 "the request head did not arrive in time",
                 false,
@@ -491,6 +602,34 @@ impl Protocol<App> for Connection {
         if !self.done {
             ctx.transport().resume_reading();
             self.answer(ctx);
+        }
+    }
+
+    /// A password check is back: answer its request, then whatever was pipelined behind it.
+    fn work_done(&mut self, ctx: &mut Context<'_, App>, done: Done) {
+        let Some(Checking {
+            request,
+            then,
+            started,
+        }) = self.checking.take()
+        else {
+            return;
+        };
+        let now = ctx.now();
+        let response = match done.take::<Verdict>() {
+            Ok(verdict) => router::resume(&mut ctx.app().routes, &request, then, &verdict, now),
+            Err(err) => {
+                error!("{}: password check: {err}", self.peer_name());
+                router::failed(&mut ctx.app().routes, &request)
+            }
+        };
+        if self.done {
+            return;
+        }
+        if self.send(ctx, Some(&request), response, started) {
+            self.answer(ctx);
+        } else {
+            self.after_answers(ctx);
         }
     }
 

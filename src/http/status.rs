@@ -23,10 +23,14 @@ pub enum Status {
     PartialContent,
     /// 301: a directory was asked for without its trailing slash.
     MovedPermanently,
+    /// 303: see the other page (`Location`) with a GET: the answer to a form's POST.
+    SeeOther,
     /// 304: the client's copy (`If-Modified-Since`) is still current.
     NotModified,
     /// 400: the request could not be parsed.
     BadRequest,
+    /// 401: credentials are needed (`WWW-Authenticate` says which), or were wrong.
+    Unauthorized,
     /// 403: the path exists but may not be served (outside the root, not a regular file).
     Forbidden,
     /// 404: no such file under the root.
@@ -37,12 +41,16 @@ pub enum Status {
     MethodNotAllowed,
     /// 408: the request head did not arrive in time.
     RequestTimeout,
+    /// 411: a body without a `Content-Length`.
+    LengthRequired,
     /// 412: `If-Match` or `If-Unmodified-Since` failed.
     PreconditionFailed,
-    /// 413: the request has a body; a static-file server accepts none.
+    /// 413: the request's body is larger than the limit.
     PayloadTooLarge,
     /// 414: the request line is longer than the limit.
     UriTooLong,
+    /// 415: a body in a format the route does not take.
+    UnsupportedMediaType,
     /// 416: a `Range` that starts past the end of the file.
     RangeNotSatisfiable,
     /// 431: the request head is larger than the limit, or has too many headers.
@@ -51,7 +59,7 @@ pub enum Status {
     InternalServerError,
     /// 501: a method or transfer coding this server does not know.
     NotImplemented,
-    /// 503: the server is at its connection limit.
+    /// 503: the server is at its connection limit, or its password-check queue is full.
     ServiceUnavailable,
     /// 505: an HTTP version other than 1.0 and 1.1.
     VersionNotSupported,
@@ -64,16 +72,20 @@ impl Status {
             Status::Ok => 200,
             Status::PartialContent => 206,
             Status::MovedPermanently => 301,
+            Status::SeeOther => 303,
             Status::NotModified => 304,
             Status::BadRequest => 400,
+            Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::NotAcceptable => 406,
             Status::RequestTimeout => 408,
+            Status::LengthRequired => 411,
             Status::PreconditionFailed => 412,
             Status::PayloadTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::UnsupportedMediaType => 415,
             Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
@@ -89,16 +101,20 @@ impl Status {
             Status::Ok => "OK",
             Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
+            Status::SeeOther => "See Other",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::NotAcceptable => "Not Acceptable",
             Status::RequestTimeout => "Request Timeout",
+            Status::LengthRequired => "Length Required",
             Status::PreconditionFailed => "Precondition Failed",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::UriTooLong => "URI Too Long",
+            Status::UnsupportedMediaType => "Unsupported Media Type",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",

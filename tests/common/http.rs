@@ -107,6 +107,10 @@ pub fn read_to_close(sock: &mut TcpStream) -> Vec<u8> {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(err) if err.kind() == io::ErrorKind::ConnectionReset => return out,
+            // A socket with a read timeout is never restarted after a signal handler ran
+            // (signal(7)), whatever SA_RESTART says: a signal to the test process (a
+            // child's exit, another test's handler) must not fail the read.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => panic!("read failed after {} bytes: {err}", out.len()),
         }
     }
@@ -529,4 +533,115 @@ pub fn wait_until_settled(path: &Path) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---- Access control, sessions and the /app/ demo (issue 16) ----
+
+/// An htpasswd file of `users` (name, password) at bcrypt `cost`, written by Apache's own
+/// `htpasswd -B` (apache2-utils) where it is installed, else by the bcrypt crate.
+pub fn htpasswd(dir: &TempDir, name: &str, users: &[(&str, &str)], cost: u32) -> PathBuf {
+    let path = dir.0.join(name);
+    let mut text = String::from("# written by the tests\n");
+    let tool = have_tool("htpasswd", "-h");
+    for (user, password) in users {
+        let line = if tool {
+            let out = Command::new("htpasswd")
+                .args(["-nbB", "-C", &cost.to_string(), user, password])
+                .output()
+                .expect("run htpasswd");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        } else {
+            format!("{user}:{}", bcrypt::hash(password, cost).unwrap())
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A server for `root` whose config `tune` adjusts, with its loop's counters.
+#[track_caller]
+pub fn serve_with_stats(
+    root: &Path,
+    config: ServerConfig,
+) -> (
+    Running,
+    std::sync::Arc<mio_selectors::event_loop::LoopStats>,
+) {
+    super::init();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let site = Site::new(root).expect("site");
+    let server = HttpServer::new(listener, site, config).expect("server");
+    let stats = server.stats();
+    let addr = server.local_addr();
+    let stop = server.stop_handle();
+    let thread = std::thread::spawn(move || server.run());
+    (
+        Running {
+            addr,
+            stop: Some(Box::new(move || stop.stop())),
+            thread: Some(thread),
+        },
+        stats,
+    )
+}
+
+/// A config with the `/app/` demo on, its users from `users`, at most `max` sessions
+/// living `idle` unused.
+pub fn app_config(users: &Path, max: usize, idle: Duration) -> ServerConfig {
+    use mio_selectors::http::{app, PasswordFile, Sessions};
+    let model = app::Model::new(
+        PasswordFile::load(users).expect("users file"),
+        Sessions::new(max, idle),
+    );
+    ServerConfig {
+        app: Some(std::sync::Arc::new(std::sync::Mutex::new(model))),
+        ..ServerConfig::default()
+    }
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
+/// One HTTP/1.0 request on a fresh connection, with `Host`, `headers` and `body` (a
+/// `Content-Length` is added for a POST or a non-empty body); the one response, parsed.
+#[track_caller]
+pub fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Parsed {
+    let mut wire = format!("{method} {target} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (name, value) in headers {
+        wire.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "POST" || !body.is_empty() {
+        wire.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    wire.push_str("\r\n");
+    let mut wire = wire.into_bytes();
+    wire.extend_from_slice(body);
+    let bytes = exchange(addr, &wire);
+    let mut all = parse_responses(&bytes, &[method == "HEAD"]);
+    assert_eq!(all.len(), 1, "one response to {method} {target}");
+    all.pop().unwrap()
+}
+
+/// The `sid` a response's `Set-Cookie` gives (`Some("")` for a removal), if any.
+pub fn sid_of(res: &Parsed) -> Option<String> {
+    let cookie = res.header("set-cookie")?;
+    let value = cookie.split(';').next()?.strip_prefix("sid=")?;
+    Some(value.to_owned())
 }
