@@ -35,5 +35,9 @@ pub mod performance {}
 #[doc = include_str!("../docs/http.md")]
 pub mod http {}
 
+#[doc = include_str!("../docs/rustdoc-links/proxy.md")]
+#[doc = include_str!("../docs/proxy.md")]
+pub mod proxy {}
+
 #[doc = include_str!("../docs/deploy.md")]
 pub mod deploy {}

@@ -55,6 +55,7 @@
 //! | `readiness` | `EpollSelector.select`'s mask fold | level triggers rebuilt on mio's edges |
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
+//! | `os_errors` | `BlockingIOError`, `OUT_OF_RESOURCES` | which I/O errors a loop retries, and which end accepting for now |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`signal`] | `KeyboardInterrupt`, `loop.add_signal_handler` | Ctrl-C and SIGTERM stop a loop: [`signal::stop_on_ctrl_c`] |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
@@ -63,10 +64,12 @@
 //! | [`udp_echo`] | `docs/python/udp_echo.py` | the UDP echo server, and a client that retries and measures round trips |
 //! | [`unix_echo`] | `socket.AF_UNIX` | echo over a Unix-domain socket; stale socket files removed, live ones and other files left alone |
 //! | [`http`] | `http.server` | the HTTP/1.0 responder: request reader, root-confined files, responses, the server on the protocol layer |
+//! | [`proxy`] | `http.server` + `urllib.request` | the caching forward proxy: RFC 9111's shared-cache rules, names resolved off the loop, collapsed forwarding |
 //! | `sys` | `resource.setrlimit` | the only `unsafe`: `poll(2)` and the calls mio does not wrap; [`raise_fd_limit`] |
 //!
 //! The [`guide`] module holds the prose: the Python-to-Rust mapping, the design notes, the
-//! echo servers' walkthrough, the HTTP server's walkthrough and deployment, and the measurements,
+//! echo servers' walkthrough, the HTTP server's walkthrough and deployment, the caching
+//! proxy, and the measurements,
 //! with every Rust example in them compiled and run as a test.
 //!
 //! # Platforms
@@ -89,6 +92,8 @@ pub mod guide;
 pub mod http;
 mod key;
 mod key_map;
+mod os_errors;
+pub mod proxy;
 mod readiness;
 mod selector;
 pub mod signal;

@@ -54,6 +54,7 @@ const PROGRAMS: &[(&str, Kind)] = &[
     ("echo_protocol", Server),
     ("echo_raw_mio", Server),
     ("http_server", Server),
+    ("http_proxy", Server),
     ("echo_client", Client),
     ("multiconn_client", Client),
     ("echo_load", Client),
@@ -342,7 +343,9 @@ fn value_options(name: &str) -> Vec<String> {
 }
 
 /// Options whose value is a name rather than a number: a host, a path, a message, a
-/// users file. (`--path` and `--root` would also make a server create or serve files.)
+/// users file, an upstream to allow. (`--path` and `--root` would also make a server
+/// create or serve files; `--allow` resolves the name it is given, and a test must not ask
+/// the DNS.)
 const TEXT_OPTIONS: &[&str] = &[
     "--host",
     "--path",
@@ -350,6 +353,7 @@ const TEXT_OPTIONS: &[&str] = &[
     "--message",
     "--users",
     "--auth",
+    "--allow",
 ];
 
 /// Values a user may type for a number, meaning well or not: each must give a program

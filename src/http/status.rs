@@ -59,8 +59,12 @@ pub enum Status {
     InternalServerError,
     /// 501: a method or transfer coding this server does not know.
     NotImplemented,
+    /// 502: a proxy's upstream could not be reached or answered with garbage.
+    BadGateway,
     /// 503: the server is at its connection limit, or its password-check queue is full.
     ServiceUnavailable,
+    /// 504: a proxy's upstream sent no response head in time.
+    GatewayTimeout,
     /// 505: an HTTP version other than 1.0 and 1.1.
     VersionNotSupported,
 }
@@ -90,7 +94,9 @@ impl Status {
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
+            Status::BadGateway => 502,
             Status::ServiceUnavailable => 503,
+            Status::GatewayTimeout => 504,
             Status::VersionNotSupported => 505,
         }
     }
@@ -119,7 +125,9 @@ impl Status {
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
+            Status::BadGateway => "Bad Gateway",
             Status::ServiceUnavailable => "Service Unavailable",
+            Status::GatewayTimeout => "Gateway Timeout",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }
