@@ -309,6 +309,47 @@ fn a_304_refreshes_the_stored_headers_and_freshness() {
     assert_eq!(up.count(), 2);
 }
 
+/// A 304's fields become the stored response's: one that sets a cookie (meant for the
+/// client that asked) or says `private` must not leave an entry that others are served.
+#[test]
+fn a_304_that_makes_the_entry_unstorable_drops_it() {
+    for (name, value) in [
+        ("Set-Cookie", "id=secret"),
+        ("Cache-Control", "private, max-age=60"),
+    ] {
+        let up = Upstream::start("127.0.0.1", move |seen, nth| {
+            if seen.header("if-none-match").is_some() && nth == 1 {
+                // Fresh for a minute, were it kept, and carrying what it must not share.
+                let mut fields = vec![("ETag", "\"v1\""), (name, value)];
+                if name != "Cache-Control" {
+                    fields.push(("Cache-Control", "max-age=60"));
+                }
+                response("304 Not Modified", &fields, b"")
+            } else {
+                response("200 OK", &[("ETag", "\"v1\"")], b"plain")
+            }
+        });
+        let proxy = start_proxy(config());
+        get(proxy.addr, &up.url("/cookie"));
+        let asker = get(proxy.addr, &up.url("/cookie"));
+        assert_eq!(asker.header("x-cache"), Some("REVALIDATED"), "{name}");
+        assert_eq!(
+            asker.header(&name.to_ascii_lowercase()),
+            Some(value),
+            "{name}"
+        );
+        assert_eq!(asker.body, b"plain");
+        let other = get(proxy.addr, &up.url("/cookie"));
+        assert_eq!(
+            (other.header("x-cache"), other.header("set-cookie")),
+            (Some("MISS"), None),
+            "{name}: another client is not served the 304's fields"
+        );
+        assert_eq!(other.body, b"plain");
+        assert_eq!(up.count(), 3, "{name}");
+    }
+}
+
 #[test]
 fn a_200_to_a_revalidation_replaces_the_entry() {
     let up = Upstream::start("127.0.0.1", |_, nth| {

@@ -402,9 +402,29 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
         if head.status == 304 {
             // RFC 9111 §4.3.4: freshen the stored response and serve it.
             let fresh = Arc::new(old.refreshed(&head.headers, fetch.request_time, now));
-            cache.insert(fetch.request.key.clone(), Arc::clone(&fresh));
             ProxyStats::add(&stats.revalidated);
-            finish(lp, fid, Some(fresh), "REVALIDATED");
+            // The 304's fields now belong to the stored response: one that says
+            // `no-store`, `private` or `Vary: Cookie`, or sets a cookie (meant for this
+            // client alone), makes it one this cache must not keep or give to others.
+            let shared = match storable(
+                &fetch.request.method,
+                &fetch.request.headers,
+                fresh.status,
+                &fresh.headers,
+                Some(fresh.size()),
+                config.max_object,
+            ) {
+                Ok(()) => {
+                    cache.insert(fetch.request.key.clone(), Arc::clone(&fresh));
+                    Some(Arc::clone(&fresh))
+                }
+                Err(why) => {
+                    debug!("{}: dropped after its 304: {why}", fetch.request.key);
+                    cache.remove(&fetch.request.key);
+                    None
+                }
+            };
+            finish(lp, fid, &fresh, shared, "REVALIDATED");
             return false;
         }
         // A full response replaces the stale one, whatever becomes of it.
@@ -636,18 +656,25 @@ fn complete(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     }
 }
 
-/// A revalidation ended in 304: everyone is served the freshened response.
-fn finish(lp: &mut LoopContext<'_, State>, fid: FetchId, stored: Option<Arc<Stored>>, label: &str) {
+/// A revalidation ended in 304: the client that asked is served the freshened response;
+/// the waiters too if it may be `shared` (it is still storable), else they go upstream.
+fn finish(
+    lp: &mut LoopContext<'_, State>,
+    fid: FetchId,
+    fresh: &Stored,
+    shared: Option<Arc<Stored>>,
+    label: &str,
+) {
     close_upstream(lp, fid);
     let Some(fetch) = remove(lp, fid) else {
         return;
     };
-    if let (Some(client), Some(stored)) = (fetch.client, &stored) {
-        client::respond_from_cache(lp, client, &fetch.request, stored, label);
+    if let Some(client) = fetch.client {
+        client::respond_from_cache(lp, client, &fetch.request, fresh, label);
         client::drive(lp, client);
     }
     for waiter in fetch.waiters {
-        client::fetch_done_for_waiter(lp, waiter, stored.as_ref());
+        client::fetch_done_for_waiter(lp, waiter, shared.as_ref());
     }
 }
 
