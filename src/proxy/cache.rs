@@ -365,7 +365,8 @@ impl Stored {
 
     /// Whether the client's own conditional request (`If-None-Match`, else
     /// `If-Modified-Since`) matches it, so that 304 is the answer (RFC 9110 §13.1.2,
-    /// §13.1.3: weak comparison; `If-Modified-Since` only without `If-None-Match`).
+    /// §13.1.3: weak comparison; `If-Modified-Since` only without `If-None-Match`). Never
+    /// for a stored 301: preconditions apply to 2xx answers only (§13.2.1).
     ///
     /// # Examples
     ///
@@ -385,6 +386,11 @@ impl Stored {
     /// assert!(stored.client_condition_matches(&request));
     /// ```
     pub fn client_condition_matches(&self, request: &Headers) -> bool {
+        // RFC 9110 §13.2.1: preconditions apply only where the answer would be 2xx; a
+        // stored 301 is sent as it is, whatever the client holds.
+        if !(200..300).contains(&self.status) {
+            return false;
+        }
         if request.contains("if-none-match") {
             let Some(etag) = self.headers.get_str("etag") else {
                 return false;
@@ -850,6 +856,20 @@ mod tests {
             ("If-Modified-Since", &lm)
         ])));
         assert!(!s.client_condition_matches(&headers(&[("If-Modified-Since", "garbage")])));
+        // A stored redirect is never answered 304 (RFC 9110 §13.2.1: 2xx only).
+        let moved = Stored::new(
+            head(
+                301,
+                1,
+                headers(&[("ETag", "\"v1\""), ("Last-Modified", &lm)]),
+            ),
+            Vec::new().into(),
+            &Headers::new(),
+            t(0),
+            t(0),
+        );
+        assert!(!moved.client_condition_matches(&headers(&[("If-None-Match", "\"v1\"")])));
+        assert!(!moved.client_condition_matches(&headers(&[("If-Modified-Since", &lm)])));
     }
 
     #[test]
