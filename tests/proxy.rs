@@ -1431,3 +1431,286 @@ fn the_python_proxy_agrees_on_the_simple_cases() {
         assert_eq!(origin_form.code, 400, "{name}");
     }
 }
+
+/// Reads until the proxy ends the connection: the bytes, and whether it ended with a reset
+/// (the proxy's "this response is cut short") rather than a clean end of file.
+fn read_until_end(sock: &mut std::net::TcpStream) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return (out, false),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => panic!("read failed after {} bytes: {err}", out.len()),
+        }
+    }
+}
+
+/// One request on its own connection: the raw answer and whether it ended in a reset.
+fn fetch_raw(proxy: SocketAddr, request: &str) -> (String, bool) {
+    let mut sock = connect(proxy);
+    sock.write_all(request.as_bytes()).unwrap();
+    let (bytes, reset) = read_until_end(&mut sock);
+    (String::from_utf8_lossy(&bytes).into_owned(), reset)
+}
+
+/// Framing an upstream could use to smuggle a second response past a client, or to make a
+/// cut body look whole: refused (502), or re-framed so the client reads exactly the body.
+#[test]
+fn hostile_framing_from_the_upstream_never_reaches_the_client() {
+    const CHUNKED: &str =
+        "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n";
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let raw = match seen.path() {
+            "/cl-conflict" => {
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_owned()
+            }
+            "/cl-empty" => {
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: \r\n\r\nabcd"
+                    .to_owned()
+            }
+            "/cl-list" => "HTTP/1.1 200 OK\r\nContent-Length: 4, 5\r\n\r\nabcde".to_owned(),
+            "/cl-and-chunked" => format!(
+                "{CHUNKED}Content-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
+            ),
+            "/trailers" => format!(
+                "{CHUNKED}\r\n5\r\nhello\r\n0\r\nX-Trailer: evil\r\nContent-Length: 999\r\n\r\n"
+            ),
+            "/bad-size" => format!("{CHUNKED}\r\n5x\r\nhello\r\n0\r\n\r\n"),
+            "/overflow" => format!("{CHUNKED}\r\n10000000000000005\r\nhello\r\n0\r\n\r\n"),
+            "/truncated" => format!("{CHUNKED}\r\n5\r\nhello\r\n"),
+            _ => "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
+        };
+        Reply::Raw(raw.into_bytes())
+    });
+    let proxy = start_proxy(config());
+    // HTTP/1.1 clients that keep their connections: only the end of the connection may
+    // end a body without a length.
+    let ask = |path: &str| {
+        fetch_raw(
+            proxy.addr,
+            &format!("GET {} HTTP/1.1\r\n\r\n", up.url(path)),
+        )
+    };
+    for path in ["/cl-conflict", "/cl-empty", "/cl-list"] {
+        let (text, _) = fetch_raw(
+            proxy.addr,
+            &format!("GET {} HTTP/1.1\r\nConnection: close\r\n\r\n", up.url(path)),
+        );
+        assert!(text.starts_with("HTTP/1.0 502 "), "{path}: {text}");
+        assert!(!text.contains("abcd"), "{path}: no upstream body: {text}");
+    }
+    // Chunked wins over Content-Length (RFC 9112 §6.3), which is removed; the body is
+    // decoded and ends at the close; the trailer and the bytes after the last chunk are
+    // dropped.
+    for (path, body) in [("/cl-and-chunked", "hello"), ("/trailers", "hello")] {
+        let (text, reset) = ask(path);
+        let (head, got) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(got, body, "{path}: {text}");
+        assert!(!reset, "{path}: a complete body ends cleanly");
+        let lower = head.to_ascii_lowercase();
+        for absent in ["content-length", "transfer-encoding", "x-trailer"] {
+            assert!(!lower.contains(absent), "{path}: {absent} in {head}");
+        }
+        assert!(head.contains("\r\nConnection: close"), "{path}: {head}");
+    }
+    // Stored with the length it turned out to have.
+    let hit = get(proxy.addr, &up.url("/cl-and-chunked"));
+    assert_eq!(
+        (
+            hit.header("x-cache"),
+            hit.header("content-length"),
+            hit.body.as_slice()
+        ),
+        (Some("HIT"), Some("5"), &b"hello"[..])
+    );
+    // Bad chunk sizes, a size past 2^60, a body that stops before its last chunk: the
+    // client's connection is reset (never a clean end it could take for the whole), and
+    // nothing is stored.
+    for path in ["/bad-size", "/overflow", "/truncated"] {
+        for round in 0..2 {
+            let (text, reset) = ask(path);
+            assert!(
+                reset,
+                "{path}: cut short, the client must be told: {text:?}"
+            );
+            let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            assert!(body.len() <= 5, "{path} {round}: {text}");
+            assert!(
+                !text.contains("X-Cache: HIT"),
+                "{path} {round}: stored: {text}"
+            );
+        }
+    }
+    let upstream_requests = up
+        .seen()
+        .iter()
+        .filter(|s| s.path() == "/truncated")
+        .count();
+    assert_eq!(upstream_requests, 2, "the truncated body was not stored");
+}
+
+/// A body that ends at the upstream's close, relayed to an HTTP/1.1 client that keeps its
+/// connection: the proxy does not invent a Content-Length, says close, and closes, so
+/// the end of the body is the end of the connection. Stored, it has a length again.
+#[test]
+fn a_body_delimited_by_close_ends_the_client_connection_too() {
+    let up = Upstream::start("127.0.0.1", |_, _| {
+        Reply::Raw(b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\n\r\nuntil the close".to_vec())
+    });
+    let proxy = start_proxy(config());
+    let (text, reset) = fetch_raw(
+        proxy.addr,
+        &format!(
+            "GET {} HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+            up.url("/eof")
+        ),
+    );
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert_eq!(body, "until the close");
+    assert!(!reset, "a whole body ends with a clean close: {text}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "no length the proxy did not know: {head}"
+    );
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    // The stored copy has its length, so a keep-alive client keeps its connection.
+    let mut sock = connect(proxy.addr);
+    for _ in 0..2 {
+        write!(sock, "GET {} HTTP/1.1\r\n\r\n", up.url("/eof")).unwrap();
+        let hit = read_response(&mut sock, false);
+        assert_eq!(
+            (
+                hit.header("x-cache"),
+                hit.header("content-length"),
+                hit.header("connection")
+            ),
+            (Some("HIT"), Some("15"), Some("keep-alive"))
+        );
+        assert_eq!(hit.body, b"until the close");
+    }
+    assert_eq!(up.count(), 1);
+}
+
+/// `Via` names the version each message was *received* in (RFC 9110 §7.6.3): the client's
+/// on the request, the upstream's on the response, hits included; and `Connection` lists,
+/// in any case, spread over several fields, with stray spaces, name fields that go too.
+#[test]
+fn via_says_the_received_version_and_connection_lists_are_honoured() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let version = if seen.path() == "/ten" { "1.0" } else { "1.1" };
+        Reply::Raw(
+            format!(
+                "HTTP/{version} 200 OK\r\nCache-Control: max-age=60\r\nconnection: X-A ,  x-b,\r\n\
+                 CONNECTION:x-C\r\nX-A: 1\r\nx-B: 2\r\nX-c: 3\r\nX-D: 4\r\nContent-Length: 2\r\n\r\nok"
+            )
+            .into_bytes(),
+        )
+    });
+    let proxy = start_proxy(config());
+    let ask = |version: &str, path: &str, extra: &str| {
+        let (text, _) = fetch_raw(
+            proxy.addr,
+            &format!(
+                "GET {} HTTP/{version}\r\n{extra}Connection: close\r\n\r\n",
+                up.url(path)
+            ),
+        );
+        common::http::parse_responses(text.as_bytes(), &[false]).remove(0)
+    };
+    let ten = ask(
+        "1.0",
+        "/ten",
+        "Via: 1.1 first\r\nconnection: x-q , \r\nCONNECTION: X-R\r\nX-Q: q\r\nx-r: r\r\nX-S: s\r\n",
+    );
+    assert_eq!(ten.header("via"), Some("1.0 mio-proxy"));
+    let eleven = ask("1.1", "/eleven", "");
+    assert_eq!(eleven.header("via"), Some("1.1 mio-proxy"));
+    for r in [&ten, &eleven] {
+        for gone in ["x-a", "x-b", "x-c"] {
+            assert_eq!(r.header(gone), None, "{gone} crossed the proxy");
+        }
+        assert_eq!(r.header("x-d"), Some("4"));
+    }
+    let seen = up.seen();
+    assert_eq!(seen[0].header("via"), Some("1.1 first, 1.0 mio-proxy"));
+    assert_eq!(seen[1].header("via"), Some("1.1 mio-proxy"));
+    assert_eq!((seen[0].header("x-q"), seen[0].header("x-r")), (None, None));
+    assert_eq!(seen[0].header("x-s"), Some("s"));
+    // From the cache, the version the upstream answered with, whatever the client speaks.
+    let hit = ask("1.1", "/ten", "");
+    assert_eq!(
+        (hit.header("x-cache"), hit.header("via")),
+        (Some("HIT"), Some("1.0 mio-proxy"))
+    );
+    let hit = ask("1.0", "/eleven", "");
+    assert_eq!(
+        (hit.header("x-cache"), hit.header("via")),
+        (Some("HIT"), Some("1.1 mio-proxy"))
+    );
+    assert_eq!(hit.header("x-b"), None, "not stored either");
+}
+
+/// A directory that answers a name with an address that is not allowed *and* one that is
+/// (rebinding, or a name with many addresses), or never answers at all.
+struct MixedDns {
+    answer: Vec<SocketAddr>,
+}
+
+impl Resolve for MixedDns {
+    fn resolve(&self, host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        if host == "silent.test" {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        Ok(self.answer.clone())
+    }
+}
+
+#[test]
+fn a_name_with_allowed_and_refused_addresses_connects_only_to_the_allowed() {
+    let refused = Upstream::start("127.0.0.3", cacheable(b"refused"));
+    let allowed = Upstream::start("127.0.0.2", cacheable(b"allowed"));
+    let two: IpAddr = "127.0.0.2".parse().unwrap();
+    let allow = AllowList::new(vec![
+        Rule::name("mixed.test", vec![two], None),
+        Rule::name("silent.test", vec![two], None),
+    ]);
+    // The refused address first: the resolver's order must not decide.
+    let dns = Arc::new(MixedDns {
+        answer: vec![refused.addr, allowed.addr],
+    });
+    let proxy = start_proxy_with(
+        ProxyConfig {
+            allow,
+            upstream_timeout: Duration::from_secs(1),
+            ..config()
+        },
+        dns,
+    );
+    let r = get(proxy.addr, "http://mixed.test/");
+    assert_eq!((r.code, r.body.as_slice()), (200, &b"allowed"[..]));
+    assert_eq!((allowed.count(), refused.count()), (1, 0));
+    wait_for(Duration::from_secs(2), "no connection to 127.0.0.3", || {
+        refused.active() == 0
+    });
+    // A lookup that outlasts --upstream-timeout: 504, and its late answer is dropped.
+    let started = Instant::now();
+    assert_eq!(get(proxy.addr, "http://silent.test/").code, 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(10));
+    wait_for(
+        Duration::from_secs(10),
+        "the late answer to come and go",
+        || {
+            proxy.stats.upstream_requests() == 1
+                && get(proxy.addr, "http://mixed.test/").code == 200
+        },
+    );
+    assert_eq!(refused.count(), 0);
+}

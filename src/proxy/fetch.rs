@@ -718,8 +718,10 @@ fn fail_mid_body(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     debug!("{}: the upstream body broke off", fetch.request.key);
     if let Some(client) = fetch.client {
         client::close(lp, client);
+        // A reset, not an end of file: a body delimited by close (relayed from one, or
+        // from chunks) would otherwise end cleanly and look complete.
         if let Some(mut t) = lp.transport_of(client) {
-            t.abort();
+            t.reset();
         }
     }
     for waiter in fetch.waiters {
