@@ -1714,3 +1714,161 @@ fn a_name_with_allowed_and_refused_addresses_connects_only_to_the_allowed() {
     );
     assert_eq!(refused.count(), 0);
 }
+
+/// Upstream answers no proxy should relay, by number: the client gets 502 for each.
+fn hostile_upstream_reply(n: usize) -> Vec<u8> {
+    match n {
+        0 => format!(
+            "HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(100 * 1024)
+        )
+        .into_bytes(),
+        1 => {
+            let mut head = "HTTP/1.1 200 OK\r\n".to_owned();
+            for i in 0..500 {
+                head.push_str(&format!("X-{i}: {i}\r\n"));
+            }
+            head.push_str("\r\n");
+            head.into_bytes()
+        }
+        2 => (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+        3 => b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12".to_vec(),
+        4 => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello".to_vec(),
+        5 => b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\nhello".to_vec(),
+        6 => b"HTTP/1.1 2000 OK\r\n\r\n".to_vec(),
+        7 => b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n".to_vec(),
+        8 => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+        _ => b"\r\n\r\n".to_vec(),
+    }
+}
+
+const HOSTILE_REPLIES: usize = 10;
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+/// A bounded fuzz-ish run against the example proxy (a process of its own, so its
+/// descriptors can be counted): hostile upstream heads are 502, never a panic; seeded
+/// random and mutated client requests get an HTTP/1.0 answer or a close; afterwards the
+/// proxy holds as many descriptors as before, and still serves.
+#[test]
+fn hostile_input_on_both_sides_leaks_nothing() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let path = seen.path();
+        match path.strip_prefix("/hostile/").and_then(|n| n.parse().ok()) {
+            Some(n) => Reply::Raw(hostile_upstream_reply(n)),
+            None => response("200 OK", &[("Cache-Control", "max-age=60")], b"good"),
+        }
+    });
+    let mut proxy = common::ExampleServer::start(
+        "http_proxy",
+        &[
+            "--port",
+            "0",
+            "--head-timeout",
+            "2",
+            "--upstream-timeout",
+            "2",
+        ],
+    );
+    let addr: SocketAddr = proxy.listening_on.parse().unwrap();
+    let pid = proxy.child.id();
+    assert_eq!(get(addr, &up.url("/good")).body, b"good");
+    let before = open_fds(pid);
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    for round in 0..2 {
+        for n in 0..HOSTILE_REPLIES {
+            let r = get(addr, &up.url(&format!("/hostile/{n}")));
+            assert_eq!(r.code, 502, "reply {n}, round {round}");
+        }
+    }
+
+    // Seeded noise: random bytes, and valid requests with bytes flipped or cut.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let templates = [
+        format!(
+            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            up.url("/good")
+        ),
+        format!(
+            "HEAD {} HTTP/1.0\r\nIf-None-Match: \"a\", W/\"b\"\r\n\r\n",
+            up.url("/good")
+        ),
+        format!(
+            "GET {} HTTP/1.0\r\nCache-Control: max-age=0, no-cache=\"x\"\r\n\r\n",
+            up.url("/hostile/3")
+        ),
+        "GET http://[::1]:1/ HTTP/1.0\r\nConnection: keep-alive, te\r\nTE: x\r\n\r\n".to_owned(),
+        "CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n".to_owned(),
+    ];
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for i in 0..240 {
+        let input = if i % 4 == 0 {
+            (0..next() % 600).map(|_| next() as u8).collect()
+        } else {
+            let mut bytes = templates[i % templates.len()].clone().into_bytes();
+            for _ in 0..=next() % 3 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] = next() as u8;
+            }
+            let cut = (next() % (bytes.len() as u64 + 1)) as usize;
+            if i % 3 == 0 {
+                bytes.truncate(cut);
+            }
+            bytes
+        };
+        inputs.push(input);
+    }
+    let workers: Vec<_> = inputs
+        .chunks(60)
+        .map(|chunk| {
+            let chunk = chunk.to_vec();
+            std::thread::spawn(move || {
+                for input in chunk {
+                    let Ok(mut sock) = std::net::TcpStream::connect(addr) else {
+                        panic!("the proxy stopped accepting");
+                    };
+                    sock.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+                    let _ = sock.write_all(&input);
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                    let mut answer = Vec::new();
+                    let _ = sock.read_to_end(&mut answer);
+                    if !answer.is_empty() {
+                        assert!(
+                            answer.starts_with(b"HTTP/1.0 "),
+                            "{:?} -> {:?}",
+                            String::from_utf8_lossy(&input),
+                            String::from_utf8_lossy(&answer)
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(Instant::now() < deadline, "the run is bounded");
+    assert!(
+        proxy.child.try_wait().unwrap().is_none(),
+        "the proxy is alive"
+    );
+    assert_eq!(get(addr, &up.url("/good")).body, b"good");
+    // Lingering closes end within a few seconds; then every descriptor is back.
+    wait_for(
+        Duration::from_secs(20),
+        "the proxy's descriptors to return",
+        || open_fds(pid) <= before,
+    );
+    assert_eq!(proxy.signal_and_wait(libc::SIGTERM).code(), Some(0));
+}

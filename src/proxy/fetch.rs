@@ -344,6 +344,15 @@ pub(crate) fn data_received(lp: &mut LoopContext<'_, State>, fid: FetchId, data:
             }
             return;
         };
+        // The same bound whether the head trickled in or came in one read.
+        if end > MAX_RESPONSE_HEAD {
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "the upstream's response head is too large",
+            );
+        }
         let head = match parse_response(&fetch.head_buf[..end]) {
             Ok(head) => head,
             Err(err) => return fail(lp, fid, err.status, err.detail),
