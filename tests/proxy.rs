@@ -1872,3 +1872,83 @@ fn hostile_input_on_both_sides_leaks_nothing() {
     );
     assert_eq!(proxy.signal_and_wait(libc::SIGTERM).code(), Some(0));
 }
+
+/// An upstream that never completes the handshake (its listen queue is full, so the
+/// kernel drops the SYNs): 504 after --upstream-timeout, not a hang.
+#[test]
+fn an_upstream_that_never_accepts_is_504() {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Fill the queue; nothing is ever accepted. Stop once a connect itself stalls.
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    let stalls = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err();
+    if !stalls {
+        eprintln!("this kernel accepts past a full queue: nothing to check");
+        return;
+    }
+    let proxy = start_proxy(ProxyConfig {
+        upstream_timeout: Duration::from_secs(1),
+        ..config()
+    });
+    let started = Instant::now();
+    let r = get(proxy.addr, &format!("http://{addr}/"));
+    assert_eq!(r.code, 504, "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(fillers);
+}
+
+/// The cache key is the normalised URL: the host's case, a trailing dot and an explicit
+/// default port do not split an entry; another host (even one that reaches the same
+/// server) or a spoofed `Host` header never shares one.
+#[test]
+fn the_cache_key_is_the_normalised_url_and_host_headers_do_not_poison_it() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let body = format!("{} for {}", seen.path(), seen.header("host").unwrap_or("-"));
+        response(
+            "200 OK",
+            &[("Cache-Control", "max-age=60")],
+            body.as_bytes(),
+        )
+    });
+    let proxy = start_proxy(config());
+    let port = up.addr.port();
+    let by_ip = format!("http://127.0.0.1:{port}/k");
+    // A spoofed Host: ignored upstream (RFC 9112 §3.2.2), and the entry is the URL's.
+    let first = request(
+        proxy.addr,
+        "GET",
+        &by_ip,
+        &[("Host", &format!("localhost:{port}"))],
+    );
+    assert_eq!(first.body, format!("/k for 127.0.0.1:{port}").as_bytes());
+    let by_name = get(proxy.addr, &format!("http://localhost:{port}/k"));
+    assert_eq!(
+        (by_name.header("x-cache"), by_name.body.as_slice()),
+        (Some("MISS"), format!("/k for localhost:{port}").as_bytes())
+    );
+    for same in [
+        format!("http://LOCALHOST:{port}/k"),
+        format!("http://localhost.:{port}/k"),
+    ] {
+        let r = get(proxy.addr, &same);
+        assert_eq!(r.header("x-cache"), Some("HIT"), "{same}");
+        assert_eq!(
+            r.body,
+            format!("/k for localhost:{port}").as_bytes(),
+            "{same}"
+        );
+    }
+    assert_eq!(get(proxy.addr, &by_ip).header("x-cache"), Some("HIT"));
+    assert_eq!(up.count(), 2);
+}
