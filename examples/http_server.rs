@@ -111,8 +111,10 @@ struct Cli {
     /// with Retry-After: 1
     #[arg(long, default_value_t = ServerConfig::default().auth_queue)]
     auth_queue: usize,
-    /// Largest request body in bytes (a login form); larger is 413
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    /// Largest request body in bytes (a login form); larger is 413. At most 16 MiB: a
+    /// body is held in memory whole until it has all arrived, once per connection
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_BODY_CAP))]
     max_body: u64,
     /// Sessions kept at most; the least recently used goes first
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -121,6 +123,10 @@ struct Cli {
     #[arg(long, default_value = "1800", value_parser = common::positive_seconds)]
     session_idle: Duration,
 }
+
+/// The largest `--max-body` accepted. Bodies are buffered whole (the app reads forms, not
+/// uploads), so this times `--max-conns` is what clients may make the server hold.
+const MAX_BODY_CAP: u64 = 16 * 1024 * 1024;
 
 /// Descriptors one connection may hold: its socket, and a file while one is being sent.
 const FDS_PER_CONNECTION: u64 = 2;

@@ -55,6 +55,7 @@
 //! | `readiness` | `EpollSelector.select`'s mask fold | level triggers rebuilt on mio's edges |
 //! | `timeout` | `select(timeout=...)` | [`Timeout`], and deadlines for EINTR retries |
 //! | `error` | `ValueError`, `KeyError`, `RuntimeError`, `OSError` | [`Error`], [`RegisterError`] |
+//! | `os_errors` | `BlockingIOError`, `OUT_OF_RESOURCES` | which I/O errors a loop retries, and which end accepting for now |
 //! | `stop` | (`KeyboardInterrupt`) | [`Stop`]: ends a loop from another thread or a Ctrl-C handler |
 //! | [`signal`] | `KeyboardInterrupt`, `loop.add_signal_handler` | Ctrl-C and SIGTERM stop a loop: [`signal::stop_on_ctrl_c`] |
 //! | [`echo`] | `docs/python/echo_*.py`, `multiconn_client.py` | the course's blocking, threaded and multiplexed echo servers, and the multi-connection client |
@@ -91,6 +92,7 @@ pub mod guide;
 pub mod http;
 mod key;
 mod key_map;
+mod os_errors;
 pub mod proxy;
 mod readiness;
 mod selector;

@@ -132,6 +132,10 @@ fn forged_and_malformed_ids_start_a_fresh_session_with_a_new_id() {
         let new = sid_of(&res).unwrap();
         assert_ne!(new, forged, "the client's id was adopted");
         assert_eq!(new.len(), 32);
+        // whoami makes no session of its own: anonymous, never an error, never the id.
+        let who = app.get("/app/whoami", Some(forged));
+        assert_eq!((who.code, who.text()), (200, "anonymous\n"), "{forged:?}");
+        assert_eq!(who.header("set-cookie"), None);
     }
 }
 
@@ -176,7 +180,17 @@ fn a_login_gets_a_new_session_id_and_the_old_one_stops_existing() {
     assert_eq!(res.header("cache-control"), Some("no-store"));
     let new = sid_of(&res).unwrap();
     assert_ne!(new, old);
+    assert_eq!(
+        res.header("set-cookie"),
+        Some(format!("sid={new}; HttpOnly; SameSite=Lax; Path=/; Max-Age=600").as_str())
+    );
     assert_eq!(app.whoami(Some(&new)), "user=alice via=session\n");
+    // whoami uses the session: its cookie is re-sent, so it never outlives the session.
+    let who = app.get("/app/whoami", Some(&new));
+    assert_eq!(
+        who.header("set-cookie"),
+        Some(format!("sid={new}; HttpOnly; SameSite=Lax; Path=/; Max-Age=600").as_str())
+    );
     assert_eq!(app.whoami(Some(&old)), "anonymous\n");
     assert_eq!(
         visits(&app.get("/app/visits", Some(&old))),
@@ -299,12 +313,19 @@ fn a_post_from_another_origin_is_403() {
     let app = default_app();
     let body = format!("user={USER}&password=wonder+land%26more");
     let own = format!("http://{}", app.addr());
+    let port = app.addr().port();
     for (origin, code) in [
         ("http://evil.example", 403),
         ("null", 403),
         (&format!("{own}.evil.example") as &str, 403),
         ("http://127.0.0.1:1", 403),
+        (&format!("http://evil@{}", app.addr()) as &str, 403),
+        (&format!("{own}, http://evil.example") as &str, 403),
+        (&format!("{own}/") as &str, 403),
         (own.as_str(), 303),
+        // The scheme is not compared: the server cannot know it behind a TLS proxy (Go's
+        // CrossOriginProtection compares the host and port only, too).
+        (&own.replace("http://", "https://") as &str, 303),
     ] {
         let res = request_with_body(
             app.addr(),
@@ -318,6 +339,25 @@ fn a_post_from_another_origin_is_403() {
             assert_eq!(res.header("set-cookie"), None);
         }
     }
+    // Host names are compared case-insensitively; the port must match.
+    for (origin, code) in [
+        (format!("http://LocalHost:{port}"), 303),
+        (format!("http://localhost:{}", port + 1), 403),
+        ("http://localhost".to_owned(), 403),
+    ] {
+        let wire = format!(
+            "POST /app/logout HTTP/1.0\r\nHost: localhost:{port}\r\nOrigin: {origin}\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        assert_eq!(raw(app.addr(), wire.as_bytes())[0].code, code, "{origin}");
+    }
+    // Two Origin headers, the second naming this server: the first is not ignored.
+    let wire = format!(
+        "POST /app/logout HTTP/1.0\r\nHost: {host}\r\nOrigin: http://evil.example\r\n\
+         Origin: {own}\r\nContent-Length: 0\r\n\r\n",
+        host = app.addr()
+    );
+    assert_eq!(raw(app.addr(), wire.as_bytes())[0].code, 403);
 }
 
 // ---- Bodies ----
@@ -355,6 +395,26 @@ fn body_errors_each_get_their_status_and_a_close() {
             format!("GET / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100000\r\n\r\n"),
             413,
         ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            501,
+        ),
+        (
+            format!("GET http://{host}/app/visits HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            501,
+        ),
+        // Spellings a proxy in front might read differently: each refused, never guessed.
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: +3\r\n\r\nabc"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: -1\r\n\r\n"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0x3\r\n\r\nabc"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1 2\r\n\r\nabc"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3, 4\r\n\r\nabcd"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3,\r\n\r\nabc"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length : 3\r\n\r\nabc"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3\r\n 4\r\n\r\nabcd"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"), 400),
+        (format!("POST /app/login HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3\r\nTransfer-Encoding: identity\r\n\r\nabc"), 400),
     ];
     for (wire, code) in cases {
         // Followed by a request that must never be answered.
@@ -363,6 +423,11 @@ fn body_errors_each_get_their_status_and_a_close() {
         assert_eq!(all.len(), 1, "{wire:?}");
         assert_eq!(all[0].code, code, "{wire:?}");
         assert_eq!(all[0].header("connection"), Some("close"));
+        // Refused before routing, still an /app/ response: no-store (a 501 is cacheable
+        // by default). Outside /app/, nothing is added.
+        let request_line = wire.lines().next().unwrap();
+        let no_store = request_line.contains("/app/").then_some("no-store");
+        assert_eq!(all[0].header("cache-control"), no_store, "{wire:?}");
     }
 }
 
@@ -403,6 +468,17 @@ fn a_body_the_route_does_not_take_is_skipped_never_parsed_as_a_request() {
     let all = raw(app.addr(), wire.as_bytes());
     let codes: Vec<u16> = all.iter().map(|r| r.code).collect();
     assert_eq!(codes, [200, 200]);
+    // Leading zeros and blanks around the digits still say 7: exactly 7 bytes skipped.
+    let wire = format!(
+        "GET /index.html HTTP/1.1\r\nHost: {host}\r\nContent-Length:   007  \r\n\r\nGET /x \
+         GET /style.css HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2, 2\r\n\r\nxx\
+         GET /nope HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    let codes: Vec<u16> = raw(app.addr(), wire.as_bytes())
+        .iter()
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(codes, [200, 200, 404]);
     // A POST to a static path: 405, and its body is not the next request either.
     let wire = format!(
         "POST /index.html HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{smuggled}",
@@ -455,11 +531,27 @@ fn a_body_that_trickles_is_bounded_by_the_head_timeout() {
     let bytes = read_to_close(&mut sock);
     let all = parse_responses(&bytes, &[false]);
     assert_eq!(all[0].code, 408);
+    assert_eq!(all[0].header("cache-control"), Some("no-store"));
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn the_example_refuses_a_max_body_it_would_have_to_hold_in_memory() {
+    let Some(bin) = example_binary() else {
+        eprintln!("SKIPPED: examples/http_server is not built (cargo test builds it)");
+        return;
+    };
+    let out = run_bounded(
+        Duration::from_secs(30),
+        bin.to_str().unwrap(),
+        &["--port", "0", "--max-body", "18446744073709551615"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-body"));
 }
 
 // ---- Real clients ----

@@ -71,6 +71,12 @@ fn the_right_password_gets_the_file_marked_private() {
         (head.code, head.header("cache-control")),
         (200, Some("private"))
     );
+    // The scheme in any case, and extra blanks around the token (RFC 9110 §11.1).
+    let token = basic("alice", "s3cret:with:colons").replace("Basic ", "");
+    for spelling in [format!("basic {token}"), format!("BASIC    {token}   ")] {
+        let res = get_with_auth(server.addr, "/docs/", Some(&spelling));
+        assert_eq!(res.code, 200, "{spelling}");
+    }
     // Outside the prefix: no credentials needed, and nothing added.
     let open = get_with_auth(server.addr, "/index.html", None);
     assert_eq!((open.code, open.header("cache-control")), (200, None));
@@ -120,6 +126,29 @@ fn every_malformed_authorization_header_gets_the_challenge_without_a_check() {
         assert_eq!(res.header("www-authenticate"), Some(CHALLENGE));
     }
     assert_eq!(stats.pool_jobs(), 0, "malformed credentials cost no check");
+}
+
+#[test]
+fn a_quote_in_the_prefix_is_escaped_in_the_realm() {
+    let dir = TempDir::new("auth-realm");
+    let users = htpasswd(&dir, "users", &[("alice", "pw")], 4);
+    let mut access = AccessControl::default();
+    access
+        .add_spec(&format!("/q\"x\\/={}", users.display()))
+        .expect("--auth");
+    let (server, _) = serve_with_stats(
+        &bundled_site(),
+        ServerConfig {
+            access: Some(Arc::new(Mutex::new(access))),
+            ..ServerConfig::default()
+        },
+    );
+    let res = get_with_auth(server.addr, "/q%22x%5C/file", None);
+    assert_eq!(res.code, 401);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(r#"Basic realm="/q\"x\\/", charset="UTF-8""#)
+    );
 }
 
 #[test]

@@ -82,8 +82,8 @@ pub(crate) fn accept_or_wait(
 ) -> io::Result<Option<(TcpStream, SocketAddr)>> {
     Ok(match listener.accept() {
         Ok(accepted) => Some(accepted),
-        Err(err) if super::is_listener_broken(&err) => return Err(err),
-        Err(err) if super::is_out_of_resources(&err) => {
+        Err(err) if crate::os_errors::is_listener_broken(&err) => return Err(err),
+        Err(err) if crate::os_errors::is_out_of_resources(&err) => {
             warn!(
                 "accept failed: {err}; retrying in {:?}",
                 config.accept_backoff

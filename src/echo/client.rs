@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use mio::net::TcpStream;
 
-use super::{check_echo, is_retry};
+use super::check_echo;
+use crate::os_errors::is_retry;
 use crate::{Events, Selector, Token, EVENT_READ, EVENT_WRITE};
 
 /// Bytes read per event at most. Python: `RECV_SIZE = 64 * 1024`.

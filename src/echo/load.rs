@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use mio::net::TcpStream;
 
+use super::check_echo;
 use super::client::{PATTERN_PERIOD, RECV_SIZE};
-use super::{check_echo, is_retry};
+use crate::os_errors::is_retry;
 use crate::{Events, Selector, Token, EVENT_READ, EVENT_WRITE};
 
 /// How many messages a connection keeps in flight.

@@ -16,7 +16,6 @@
 //! what one connection can make them buffer ([`Stats::peak_buffered`]). docs/echo.md walks
 //! through them side by side with the Python: [the echo guide](crate::guide::echo).
 
-use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -125,33 +124,6 @@ impl Stats {
     pub fn peak_buffered(&self) -> usize {
         self.peak_buffered.load(Ordering::Relaxed)
     }
-}
-
-/// `WouldBlock` and `Interrupted` mean "not now", never "failed".
-pub(crate) fn is_retry(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
-/// The listening socket itself is unusable: every `accept` will fail the same way, so
-/// retrying is a busy loop. (`EINVAL`: not listening; `EBADF`/`ENOTSOCK`: not a socket.)
-pub(crate) fn is_listener_broken(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EINVAL | libc::EBADF | libc::ENOTSOCK | libc::EOPNOTSUPP)
-    )
-}
-
-/// The process (`EMFILE`) or the system (`ENFILE`) is out of descriptors, or the kernel is
-/// out of memory for sockets (`ENOBUFS`, `ENOMEM`): `accept` will keep failing until
-/// something is freed. Python: `OUT_OF_RESOURCES` in `echo_server.py`.
-pub(crate) fn is_out_of_resources(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }
 
 /// Compares echoed bytes with the bytes sent at the same place in the stream; the error

@@ -41,7 +41,8 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 
-use super::{is_listener_broken, is_out_of_resources, is_retry, Config, Stats};
+use super::{Config, Stats};
+use crate::os_errors::{is_listener_broken, is_out_of_resources, is_retry};
 use crate::timeout::instant_after;
 use crate::{Events, Selector, Stop, Token, EVENT_READ, EVENT_WRITE};
 

@@ -17,7 +17,7 @@ use super::{
     entry_in, stream_in, Action, Core, Entry, Factory, Kind, LingeringClose, ListenSocket,
     ListenerId,
 };
-use crate::echo::{is_listener_broken, is_out_of_resources};
+use crate::os_errors::{is_listener_broken, is_out_of_resources};
 use crate::timeout::instant_after;
 use crate::{Token, EVENT_READ};
 

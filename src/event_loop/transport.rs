@@ -765,4 +765,4 @@ impl fmt::Debug for Transport<'_> {
     }
 }
 
-pub(crate) use crate::echo::is_retry;
+pub(crate) use crate::os_errors::is_retry;

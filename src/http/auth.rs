@@ -195,9 +195,27 @@ fn process_key() -> &'static [u8; 32] {
 }
 
 /// Names a (user, password) pair in the cache without storing either: HMAC-SHA-256 under
-/// the process key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// the process key. Compared in constant time (Python: `hmac.compare_digest`): the map's
+/// lookup compares a key made from the client's password with stored ones, and how long
+/// that takes must not say how many leading bytes matched.
+#[derive(Clone, Copy)]
 pub struct CacheKey([u8; 32]);
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &CacheKey) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for CacheKey {}
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equal keys have equal bytes: consistent with `eq`.
+        self.0.hash(state);
+    }
+}
 
 impl CacheKey {
     fn of(creds: &Credentials) -> CacheKey {
@@ -578,6 +596,49 @@ mod tests {
         let old = check(&mut file, &creds("carol", "old"), now);
         assert!(!old.ok);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_user_is_checked_against_a_dummy_of_the_files_highest_cost() {
+        let path = std::env::temp_dir().join(format!("auth-test-{}-costs", std::process::id()));
+        let text = format!(
+            "cheap:{}\ndear:{}\n",
+            bcrypt::hash("a", 4).unwrap(),
+            bcrypt::hash("b", 6).unwrap()
+        );
+        std::fs::write(&path, text).unwrap();
+        let mut file = PasswordFile::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let now = Instant::now();
+        let Lookup::Check(unknown) = file.lookup(&creds("nobody", "b"), now) else {
+            panic!("cached")
+        };
+        assert!(unknown.hash.is_none());
+        assert_eq!(
+            unknown.cost, 6,
+            "the highest cost in the file, not the lowest"
+        );
+        // And that dummy is real bcrypt work of that cost: the same hash a check of a
+        // cost-6 entry computes, whose answer is thrown away.
+        assert!(!unknown.run().ok);
+        let Lookup::Check(known) = file.lookup(&creds("dear", "b"), now) else {
+            panic!("cached")
+        };
+        assert!(known.run().ok);
+    }
+
+    #[test]
+    fn cache_keys_compare_by_every_byte() {
+        let a = CacheKey::of(&creds("u", "p"));
+        assert_eq!(a, CacheKey::of(&creds("u", "p")));
+        let mut b = a;
+        b.0[31] ^= 1;
+        assert_ne!(a, b);
+        assert_ne!(a, CacheKey::of(&creds("u", "q")));
+        assert_ne!(
+            CacheKey::of(&creds("ab", "c")),
+            CacheKey::of(&creds("a", "bc"))
+        );
     }
 
     #[test]

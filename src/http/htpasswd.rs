@@ -24,6 +24,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// The lowest bcrypt cost: bcrypt refuses to hash with less.
+const MIN_COST: u32 = 4;
+
 /// The highest bcrypt cost accepted: 2^14 rounds, about a second per check on a laptop.
 /// `htpasswd -B` writes 5 unless told `-C`; 12 is the bcrypt crate's default.
 pub const MAX_COST: u32 = 14;
@@ -79,7 +82,7 @@ impl Htpasswd {
     /// # Errors
     /// [`HtpasswdError`] naming the file (and line) if it cannot be read, is not UTF-8, has
     /// a line without `user:hash`, a user twice, a hash that is not bcrypt, or a cost
-    /// above [`MAX_COST`].
+    /// below 4 or above [`MAX_COST`].
     pub fn load(path: impl AsRef<Path>) -> Result<Htpasswd, HtpasswdError> {
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|err| HtpasswdError {
@@ -127,6 +130,9 @@ impl Htpasswd {
             if user.chars().any(char::is_control) {
                 return Err(fail("control character in the user name".to_owned()));
             }
+            // Trailing blanks (an editor's, a paste's) are not part of the hash: kept, they
+            // would make every check of this user fail, silently.
+            let hash = hash.trim_end();
             let cost = bcrypt_cost(hash).map_err(|why| fail(format!("{user}: {why}")))?;
             if users.insert(user.to_owned(), hash.to_owned()).is_some() {
                 return Err(fail(format!("{user}: listed twice")));
@@ -161,7 +167,6 @@ impl Htpasswd {
 
 /// The cost of a bcrypt hash as htpasswd writes it, or why it is not one we accept.
 fn bcrypt_cost(hash: &str) -> Result<u32, String> {
-    let hash = hash.trim_end();
     let named = if hash.starts_with("$apr1$") {
         Some("$apr1$ MD5")
     } else if hash.starts_with("{SHA}") {
@@ -189,6 +194,11 @@ fn bcrypt_cost(hash: &str) -> Result<u32, String> {
         .parse()
         .map_err(|err| format!("malformed bcrypt hash: {err}"))?;
     let cost = parts.get_cost();
+    // The parser takes any two digits; bcrypt itself refuses to hash below 4, so such a
+    // user could never log in.
+    if cost < MIN_COST {
+        return Err(format!("bcrypt cost {cost} is below {MIN_COST}"));
+    }
     if cost > MAX_COST {
         return Err(format!(
             "bcrypt cost {cost} is above {MAX_COST} (each check would take 2^{cost} rounds)"
@@ -280,6 +290,16 @@ mod tests {
         let h = hash(4);
         let err = Htpasswd::parse(&format!("u:{h}\nu:{h}\n"), "f").unwrap_err();
         assert_eq!((err.line, err.message.as_str()), (2, "u: listed twice"));
+    }
+
+    #[test]
+    fn trailing_blanks_are_not_part_of_the_hash_and_a_cost_below_4_is_refused() {
+        let h = hash(4);
+        let users = Htpasswd::parse(&format!("u:{h} \t\r\n"), "f").unwrap();
+        assert!(bcrypt::verify("pw", users.hash_of("u").unwrap()).unwrap());
+        let low = h.replacen("$04$", "$03$", 1);
+        let err = Htpasswd::parse(&format!("u:{low}\n"), "f").unwrap_err();
+        assert_eq!(err.to_string(), "f:1: u: bcrypt cost 3 is below 4");
     }
 
     #[test]

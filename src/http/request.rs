@@ -276,6 +276,9 @@ pub struct RequestReader {
     consumed: usize,
     /// How far the unconsumed bytes have been searched for the end of the head.
     scanned: usize,
+    /// The refused head's request target, if its request line could be read: kept for
+    /// [`request_target`](Self::request_target) after the buffer is dropped.
+    refused_target: Option<String>,
     /// Set once a head was refused; every later call returns it again.
     failed: Option<RequestError>,
     /// The current head's complete request line has been checked by httparse.
@@ -300,6 +303,7 @@ impl RequestReader {
             consumed: 0,
             scanned: 0,
             failed: None,
+            refused_target: None,
             line_checked: false,
             waiting_body: None,
         }
@@ -351,8 +355,12 @@ impl RequestReader {
                 // The body is read as it arrives, never by waiting: until it is all here,
                 // the head waits (parsed once) and the request is "in progress", so the
                 // head timeout bounds a body that trickles in too.
-                let body_len = request.content_length.unwrap_or(0) as usize;
-                let end = request.head_len + body_len;
+                // Saturating: a `Limits::max_body` beyond the address space (a library
+                // user's u64::MAX) must not wrap `end` below the head and panic the slice
+                // below; such a body simply never completes (the head timeout ends it).
+                let body_len =
+                    usize::try_from(request.content_length.unwrap_or(0)).unwrap_or(usize::MAX);
+                let end = request.head_len.saturating_add(body_len);
                 if self.buffered() < end {
                     self.waiting_body = Some(request);
                     return Ok(None);
@@ -366,6 +374,7 @@ impl RequestReader {
             Ok(None) => Ok(None),
             Err(mut err) => {
                 err.method = self.pending_method();
+                self.refused_target = self.request_target().map(str::to_owned);
                 self.failed = Some(err);
                 self.buf = Vec::new();
                 self.consumed = 0;
@@ -388,6 +397,25 @@ impl RequestReader {
         } else {
             None
         }
+    }
+
+    /// The target of the request whose head is arriving (or was refused), as soon as its
+    /// request line's second word is complete: where a refusal or a timeout was headed, so
+    /// that the answer can follow that place's rules (every `/app/` response is
+    /// `no-store`). `None` before then, or if it is not UTF-8.
+    pub fn request_target(&self) -> Option<&str> {
+        if self.failed.is_some() {
+            return self.refused_target.as_deref();
+        }
+        let pending = self.pending();
+        let start = pending.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        let line = &pending[start..pending.len().min(start + self.limits.max_request_line)];
+        let after_method = memchr(b' ', line)? + 1;
+        let rest = &line[after_method..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
+        std::str::from_utf8(&rest[..end]).ok()
     }
 
     /// Drops a consumed head, keeping the bytes after it (pipelining).
@@ -599,7 +627,13 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
                 None => value.into_owned(),
             });
         } else if name.eq_ignore_ascii_case("origin") {
-            origin = Some(String::from_utf8_lossy(trim(value)).into_owned());
+            // Browsers send one. Two are joined (RFC 9110 §5.3), which matches no Host:
+            // the CSRF check must not pass on whichever of them a parser happens to keep.
+            let value = String::from_utf8_lossy(trim(value));
+            origin = Some(match origin {
+                Some(before) => format!("{before}, {value}"),
+                None => value.into_owned(),
+            });
         } else if name.eq_ignore_ascii_case("content-type") {
             content_type = Some(String::from_utf8_lossy(trim(value)).into_owned());
         } else if name.eq_ignore_ascii_case("if-modified-since") {
@@ -1215,6 +1249,50 @@ mod tests {
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/a");
         assert_eq!(reader.next_request().unwrap().unwrap().target, "/b");
         assert!(!reader.in_request());
+    }
+
+    #[test]
+    fn a_length_beyond_the_address_space_waits_and_never_panics() {
+        let limits = Limits {
+            max_body: u64::MAX,
+            ..Limits::default()
+        };
+        let mut reader = RequestReader::new(limits);
+        reader.feed(b"POST /app/login HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\nabc");
+        assert_eq!(reader.next_request(), Ok(None));
+        assert!(
+            reader.in_request(),
+            "still waiting: the head timeout ends it"
+        );
+    }
+
+    #[test]
+    fn the_target_of_an_arriving_or_refused_head_is_known() {
+        let mut reader = RequestReader::new(Limits::default());
+        reader.feed(b"\r\nPOST /app/lo");
+        assert_eq!(reader.request_target(), None, "not complete yet");
+        reader.feed(b"gin HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n");
+        assert_eq!(reader.request_target(), Some("/app/login"));
+        reader.feed(b"\r\n");
+        assert_eq!(
+            reader.next_request().unwrap_err().status,
+            Status::NotImplemented
+        );
+        assert_eq!(
+            reader.request_target(),
+            Some("/app/login"),
+            "kept after the refusal"
+        );
+    }
+
+    #[test]
+    fn two_origin_headers_are_joined_so_neither_alone_passes() {
+        let req = parse_all(
+            b"POST /x HTTP/1.1\r\nHost: h:1\r\nOrigin: http://evil\r\nOrigin: http://h:1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(req.origin.as_deref(), Some("http://evil, http://h:1"));
     }
 
     #[test]

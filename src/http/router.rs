@@ -249,6 +249,31 @@ pub(crate) fn add_private(bytes: &mut Vec<u8>) {
     }
 }
 
+/// Marks a response the server made before any route was known (a refused or timed-out
+/// head) as an `/app/` response when `target` is under `/app/`: `Cache-Control: no-store`,
+/// as every app response says, so that not even a cacheable error (a 501 is, by default)
+/// is kept for that path.
+pub(crate) fn refused_app_response(routes: &Routes, target: Option<&str>, bytes: &mut Vec<u8>) {
+    let Some(target) = target else { return };
+    if routes.app.is_none() {
+        return;
+    }
+    // An absolute-form target (`http://host/app/x`) names its path after the authority.
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => target,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    if !app::is_app_path(path) {
+        return;
+    }
+    let Some(end) = find(bytes, b"\r\n\r\n") else {
+        return;
+    };
+    let at = find(&bytes[..end + 2], b"\r\nConnection:").map_or(end + 2, |i| i + 2);
+    bytes.splice(at..at, b"Cache-Control: no-store\r\n".iter().copied());
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -336,13 +336,14 @@ impl Connection {
                     // The stream cannot be trusted past a bad head: answer and close.
                     debug!("{}: bad request: {err}", self.peer_name());
                     let head_only = err.method == Some(Method::Head);
-                    (
-                        None,
-                        ctx.app()
-                            .routes
-                            .site
-                            .error(err.status, err.detail, false, head_only),
-                    )
+                    let routes = &mut ctx.app().routes;
+                    let mut response = routes.site.error(err.status, err.detail, false, head_only);
+                    router::refused_app_response(
+                        routes,
+                        self.reader.request_target(),
+                        &mut response.bytes,
+                    );
+                    (None, response)
                 }
             };
             if !self.send(ctx, request.as_ref(), response, started) {
@@ -495,12 +496,14 @@ impl Connection {
         } else if self.reader.in_request() {
             debug!("{}: request head timed out", self.peer_name());
             let head_only = self.reader.pending_method() == Some(Method::Head);
-            let response = ctx.app().routes.site.error(
+            let routes = &mut ctx.app().routes;
+            let mut response = routes.site.error(
                 Status::RequestTimeout,
                 "the request head did not arrive in time",
                 false,
                 head_only,
             );
+            router::refused_app_response(routes, self.reader.request_target(), &mut response.bytes);
             self.log_error(Status::RequestTimeout, response.body_len, now);
             let _ = ctx.write(&response.bytes);
             ctx.close();

@@ -26,9 +26,27 @@ pub const SESSION_COOKIE: &str = "sid";
 /// A session id: 128 bits from the OS's CSPRNG, written as 32 lowercase hex digits.
 ///
 /// OWASP asks for at least 64 bits of entropy; 128 makes guessing hopeless whatever the
-/// number of live sessions.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// number of live sessions. Ids are compared in constant time: the store's lookup compares
+/// an id a client sent with live ones, and the time that takes must not tell how much of
+/// one it guessed.
+#[derive(Clone, Copy)]
 pub struct SessionId([u8; 16]);
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &SessionId) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for SessionId {}
+
+impl std::hash::Hash for SessionId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equal ids have equal bytes: consistent with `eq`.
+        self.0.hash(state);
+    }
+}
 
 impl SessionId {
     /// A new random id.
