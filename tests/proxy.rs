@@ -350,6 +350,41 @@ fn a_304_that_makes_the_entry_unstorable_drops_it() {
     }
 }
 
+/// RFC 9111 §4.3.4: a 304 whose ETag is not the stored one's is about another
+/// representation; the stored body must not be served under the new ETag. The proxy
+/// drops the entry and asks again without conditions.
+#[test]
+fn a_304_for_another_etag_is_not_applied() {
+    let up = Upstream::start("127.0.0.1", |seen, nth| {
+        if seen.header("if-none-match").is_some() {
+            response("304 Not Modified", &[("ETag", "\"v2\"")], b"")
+        } else if nth == 0 {
+            response("200 OK", &[("ETag", "\"v1\"")], b"old")
+        } else {
+            response("200 OK", &[("ETag", "\"v2\"")], b"new")
+        }
+    });
+    let proxy = start_proxy(config());
+    assert_eq!(get(proxy.addr, &up.url("/etag")).body, b"old");
+    let again = get(proxy.addr, &up.url("/etag"));
+    assert_eq!(
+        (
+            again.header("etag"),
+            again.body.as_slice(),
+            again.header("x-cache")
+        ),
+        (Some("\"v2\""), &b"new"[..], Some("MISS"))
+    );
+    let seen = up.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[1].header("if-none-match"), Some("\"v1\""));
+    assert_eq!(
+        seen[2].header("if-none-match"),
+        None,
+        "asked again without conditions"
+    );
+}
+
 #[test]
 fn a_200_to_a_revalidation_replaces_the_entry() {
     let up = Upstream::start("127.0.0.1", |_, nth| {

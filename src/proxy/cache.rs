@@ -411,6 +411,45 @@ impl Stored {
         matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
     }
 
+    /// Whether a 304 with these fields is about this response (RFC 9111 §4.3.4): its
+    /// `ETag`, if it has one, is this one's (weak comparison); else its `Last-Modified`,
+    /// if it has one, is this one's; a 304 with neither selects it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::proxy::{Headers, Stored};
+    /// use std::time::SystemTime;
+    /// # fn head(status: u16, minor: u8, headers: Headers) -> mio_selectors::proxy::ResponseHead {
+    /// #     mio_selectors::proxy::ResponseHead { minor, status, reason: "OK".into(), headers }
+    /// # }
+    ///
+    /// let mut h = Headers::new();
+    /// h.push("ETag", "\"v1\"");
+    /// let now = SystemTime::now();
+    /// let stored = Stored::new(head(200, 1, h), Vec::new().into(), &Headers::new(), now, now);
+    /// let mut not_modified = Headers::new();
+    /// assert!(stored.selected_by(&not_modified));
+    /// not_modified.push("ETag", "\"v2\"");
+    /// assert!(!stored.selected_by(&not_modified));
+    /// ```
+    pub fn selected_by(&self, not_modified: &Headers) -> bool {
+        let same = |name: &str, normalise: fn(&str) -> &str| match not_modified.get_str(name) {
+            None => None,
+            Some(theirs) => Some(
+                self.headers
+                    .get_str(name)
+                    .is_some_and(|ours| normalise(ours) == normalise(theirs)),
+            ),
+        };
+        fn weak(tag: &str) -> &str {
+            tag.trim_start_matches("W/")
+        }
+        same("etag", weak)
+            .or_else(|| same("last-modified", str::trim))
+            .unwrap_or(true)
+    }
+
     /// A copy freshened by a 304 (RFC 9111 §4.3.4): its header fields replace the stored
     /// ones of the same name, except `Content-Length` (the body did not change); the age
     /// starts again from the 304's times.
@@ -829,6 +868,13 @@ mod tests {
         assert_eq!(fresh.headers.get_str("etag"), Some("\"v1\""));
         assert!(fresh.is_fresh(t(120)) && !fresh.is_fresh(t(130)));
         assert_eq!(&*fresh.body, b"body");
+        // Which stored response a 304 is about (§4.3.4).
+        assert!(s.selected_by(&headers(&[("ETag", "W/\"v1\"")])));
+        assert!(!s.selected_by(&headers(&[("ETag", "\"v2\""), ("Last-Modified", &lm)])));
+        assert!(s.selected_by(&headers(&[("Last-Modified", &lm)])));
+        let other = httpdate::fmt_http_date(t(1));
+        assert!(!s.selected_by(&headers(&[("Last-Modified", &other)])));
+        assert!(s.selected_by(&headers(&[("Cache-Control", "max-age=1")])));
     }
 
     #[test]

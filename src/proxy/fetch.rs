@@ -408,6 +408,14 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
         head.headers.push("Date", date);
     }
     if let Some(old) = fetch.revalidating.take() {
+        if head.status == 304 && !old.selected_by(&head.headers) {
+            // RFC 9111 §4.3.4: a 304 whose validator is not the stored response's says
+            // nothing about it. Forget it, and let everyone ask again, unconditionally.
+            debug!("{}: a 304 for another representation", fetch.request.key);
+            cache.remove(&fetch.request.key);
+            retry_without_the_entry(lp, fid);
+            return false;
+        }
         if head.status == 304 {
             // RFC 9111 §4.3.4: freshen the stored response and serve it.
             let fresh = Arc::new(old.refreshed(&head.headers, fetch.request_time, now));
@@ -684,6 +692,27 @@ fn finish(
     }
     for waiter in fetch.waiters {
         client::fetch_done_for_waiter(lp, waiter, shared.as_ref());
+    }
+}
+
+/// A revalidation that could not be used: the client that started it and the waiters
+/// all go upstream again, each on its own (nothing is stored for them to wait for).
+fn retry_without_the_entry(lp: &mut LoopContext<'_, State>, fid: FetchId) {
+    let Some(fetch) = remove(lp, fid) else {
+        return;
+    };
+    let mut everyone = fetch.waiters;
+    if let Some(client) = fetch.client {
+        if let Some(c) = lp.app().clients.get_mut(&client) {
+            c.phase = Phase::Waiting {
+                fetch: fid,
+                request: Box::new(fetch.request),
+            };
+            everyone.insert(0, client);
+        }
+    }
+    for id in everyone {
+        client::fetch_done_for_waiter(lp, id, None);
     }
 }
 
