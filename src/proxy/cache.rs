@@ -434,13 +434,12 @@ impl Stored {
     /// assert!(!stored.selected_by(&not_modified));
     /// ```
     pub fn selected_by(&self, not_modified: &Headers) -> bool {
-        let same = |name: &str, normalise: fn(&str) -> &str| match not_modified.get_str(name) {
-            None => None,
-            Some(theirs) => Some(
+        let same = |name: &str, normalise: fn(&str) -> &str| {
+            not_modified.get_str(name).map(|theirs| {
                 self.headers
                     .get_str(name)
-                    .is_some_and(|ours| normalise(ours) == normalise(theirs)),
-            ),
+                    .is_some_and(|ours| normalise(ours) == normalise(theirs))
+            })
         };
         fn weak(tag: &str) -> &str {
             tag.trim_start_matches("W/")
