@@ -427,3 +427,45 @@ fn private_is_added_to_what_cache_says() {
     let open = get_with_auth(server.addr, "/index.html", None);
     assert_eq!(open.header("cache-control"), Some("max-age=30"));
 }
+
+#[test]
+fn a_protected_directory_is_read_off_the_loop_and_its_answer_stays_private() {
+    // With the credentials cached, a protected listing or negotiation is read on the
+    // directory thread like any other (a pool job after the one bcrypt check), and the
+    // answer is still marked private when it comes back.
+    let dir = TempDir::new("auth-directory");
+    let users = htpasswd(&dir, "users", &[("alice", "pw")], 4);
+    let root = TempDir::new("auth-directory-root");
+    root.write("priv/a.txt", b"a\n");
+    root.write("priv/sub/b.txt", b"b\n");
+    root.write("priv/page.en.html", b"<p>en</p>\n");
+    let mut access = AccessControl::default();
+    access
+        .add_spec(&format!("/priv/={}", users.display()))
+        .expect("--auth");
+    let config = ServerConfig {
+        access: Some(Arc::new(Mutex::new(access))),
+        ..ServerConfig::default()
+    };
+    let (server, stats) = serve_with_stats(root.path(), config);
+    let creds = basic("alice", "pw");
+    let res = get_with_auth(server.addr, "/priv/a.txt", Some(&creds));
+    assert_eq!((res.code, res.text()), (200, "a\n"));
+    assert_eq!(stats.pool_jobs(), 1, "the password check");
+    let listing = get_with_auth(server.addr, "/priv/sub/", Some(&creds));
+    assert_eq!(listing.code, 200);
+    assert!(
+        listing.text().contains("href=\"b.txt\""),
+        "{}",
+        listing.text()
+    );
+    assert_eq!(listing.header("cache-control"), Some("private"));
+    assert_eq!(stats.pool_jobs(), 2, "the listing, read off the loop");
+    let page = get_with_auth(server.addr, "/priv/page", Some(&creds));
+    assert_eq!((page.code, page.text()), (200, "<p>en</p>\n"));
+    assert_eq!(page.header("cache-control"), Some("private"));
+    assert_eq!(stats.pool_jobs(), 3, "the variant index, read off the loop");
+    // Without credentials: 401, and no directory is read.
+    assert_eq!(get_with_auth(server.addr, "/priv/sub/", None).code, 401);
+    assert_eq!(stats.pool_jobs(), 3);
+}

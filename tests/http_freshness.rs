@@ -74,9 +74,19 @@ fn the_longest_prefix_wins_zero_is_no_cache_and_outside_nothing_is_sent() {
     // The prefix is compared with the decoded path.
     let encoded = get(server.addr, "/%73tatic/app.css", &[]);
     assert_eq!(encoded.header("cache-control"), Some("max-age=3600"));
-    // Errors carry no freshness.
+    // Errors carry no freshness: only 200, 206 and 304 do.
     let missing = get(server.addr, "/static/nope.css", &[]);
     assert_eq!((missing.code, missing.header("cache-control")), (404, None));
+    for (name, value, code) in [
+        ("Range", "bytes=999999-", 416),
+        ("If-Match", "\"other\"", 412),
+        ("If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT", 412),
+    ] {
+        let res = get(server.addr, "/static/app.css", &[(name, value)]);
+        assert_eq!(res.code, code, "{name}: {value}");
+        assert_eq!(res.header("cache-control"), None, "{code}");
+        assert_eq!(res.header("expires"), None, "{code}");
+    }
 }
 
 #[test]

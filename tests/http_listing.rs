@@ -186,3 +186,91 @@ fn a_kept_listing_follows_the_directory_as_it_changes() {
     std::fs::remove_file(root.path().join("d/b.txt")).unwrap();
     assert_eq!(names(&server), ["../", "c.txt"]);
 }
+
+#[test]
+fn a_listing_is_built_off_the_loop_once_and_pipelined_requests_wait_their_turn() {
+    // Reading and sorting a 50,000-entry directory takes tens of milliseconds; on the loop
+    // that would stall every other connection ("does not stall other connections"), so
+    // the server builds a page on its listing thread (a pool job) and keeps it. A kept
+    // page, a file, or a HEAD of a kept page costs no job.
+    let root = TempDir::new("http-listing-pool");
+    root.write("a.txt", b"a\n");
+    for i in 0..2_000 {
+        root.write(&format!("d/f{i:04}"), b"");
+    }
+    root.write("e/x.txt", b"x\n");
+    wait_until_settled(&root.path().join("d"));
+    wait_until_settled(&root.path().join("e"));
+    let (server, stats) = serve_with_stats(root.path(), ServerConfig::default());
+    assert_eq!(stats.pool_jobs(), 0);
+    let first = get(server.addr, "/d/", &[]);
+    assert_eq!(first.code, 200);
+    assert_eq!(hrefs(first.text()).len(), 1 + 2_000);
+    assert_eq!(
+        stats.pool_jobs(),
+        1,
+        "the page is built by the listing thread"
+    );
+    assert_eq!(get(server.addr, "/d/", &[]).body, first.body);
+    assert_eq!(head(server.addr, "/d/", &[]).code, 200);
+    assert_eq!(get(server.addr, "/a.txt", &[]).code, 200);
+    assert_eq!(
+        stats.pool_jobs(),
+        1,
+        "a kept page, a HEAD and a file need no job"
+    );
+
+    // Pipelined on one connection: a listing to build, then a file, then the kept one.
+    // Each answer comes in the order asked, whole.
+    let bytes = exchange(
+        server.addr,
+        b"GET /e/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /d/ HTTP/1.0\r\n\r\n",
+    );
+    let responses = parse_responses(&bytes, &[false, false, false]);
+    assert_eq!(responses.len(), 3);
+    assert_eq!(hrefs(responses[0].text()), ["../", "x.txt"]);
+    assert_eq!(responses[1].text(), "a\n");
+    assert_eq!(responses[2].body, first.body);
+    assert_eq!(stats.pool_jobs(), 2);
+}
+
+#[test]
+fn names_with_percent_query_fragment_and_non_utf8_bytes_link_to_themselves() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = TempDir::new("http-listing-names");
+    root.write("n/100%.txt", b"percent\n");
+    root.write("n/what?.txt", b"query\n");
+    root.write("n/a#b.txt", b"fragment\n");
+    root.write("n/a b&c.txt", b"space and amp\n");
+    let raw = std::ffi::OsStr::from_bytes(b"\xff\xfe.txt");
+    std::fs::write(root.path().join("n").join(raw), b"not utf-8\n").unwrap();
+    let server = serve(root.path(), ServerConfig::default());
+    let res = get(server.addr, "/n/", &[]);
+    let page = res.text();
+    assert_eq!(
+        hrefs(page),
+        [
+            "../",
+            "100%25.txt",
+            "a%20b%26c.txt",
+            "a%23b.txt",
+            "what%3F.txt",
+            "%FF%FE.txt"
+        ],
+        "byte order of the names, not of their encodings"
+    );
+    assert!(page.contains(">a b&amp;c.txt</a>"), "{page}");
+    assert!(page.contains(">\u{fffd}\u{fffd}.txt</a>"), "{page}");
+    for (href, body) in [
+        ("100%25.txt", "percent\n"),
+        ("what%3F.txt", "query\n"),
+        ("a%23b.txt", "fragment\n"),
+        ("a%20b%26c.txt", "space and amp\n"),
+        ("%FF%FE.txt", "not utf-8\n"),
+    ] {
+        let res = get(server.addr, &format!("/n/{href}"), &[]);
+        assert_eq!((res.code, res.text()), (200, body), "{href}");
+    }
+}

@@ -123,6 +123,11 @@ fn nothing_acceptable_is_406_with_links_and_vary() {
             "{page}"
         );
     }
+    // hello.en.html.bak is no variant: even a client that takes any bytes gets nothing.
+    let res = get(server.addr, "/hello", &[("Accept", "application/*")]);
+    assert_eq!(res.code, 406);
+    assert!(!res.text().contains(".bak"), "{}", res.text());
+    assert!(res.text().contains("hello.en.html"), "{}", res.text());
     let res = get(server.addr, "/hello", &[("Accept-Language", "*;q=0")]);
     assert_eq!(res.code, 406);
     assert_eq!(res.header("vary"), Some("Accept-Language"));
@@ -179,10 +184,17 @@ fn a_variant_is_served_as_a_direct_request_would_be() {
 #[test]
 fn an_existing_file_wins_and_other_extensions_are_not_variants() {
     let root = root();
+    root.write("guide/index.html", b"<p>the directory</p>\n");
+    root.write("guide.html", b"<p>a variant</p>\n");
     let server = server_with(&root, &["en"]);
     let res = get(server.addr, "/exists", &[("Accept", "text/html")]);
     assert_eq!(res.text(), "I am a file\n");
     assert_eq!(res.header("vary"), None);
+    // A directory wins too: its 301 to the slash form, not the variant guide.html.
+    let res = get(server.addr, "/guide", &[]);
+    assert_eq!(res.code, 301);
+    assert!(res.header("location").unwrap().ends_with("/guide/"));
+    assert_eq!(res.header("content-location"), None);
     // One variant: served, with no Vary (nothing in the request changed the outcome).
     let res = get(server.addr, "/page", &[]);
     assert_eq!((res.code, res.header("vary")), (200, None));
@@ -246,4 +258,76 @@ fn a_kept_variant_index_follows_the_directory_as_it_changes() {
     std::fs::remove_file(root.path().join("d/page.de.html")).unwrap();
     std::fs::remove_file(root.path().join("d/page.en.html")).unwrap();
     assert_eq!(pick(&server).0, 404);
+}
+
+#[test]
+fn a_variant_gets_the_freshness_a_direct_request_for_it_gets() {
+    // `--cache /=30 --cache /hello.de.html=0`: the longer rule names the variant's file, so
+    // a direct request for it says no-cache, and so must the negotiated answer that serves
+    // it (the issue: "served exactly as a direct request for it would be ... freshness").
+    let root = root();
+    let rules = vec!["/=30".parse().unwrap(), "/hello.de.html=0".parse().unwrap()];
+    let site = Site::new(root.path())
+        .unwrap()
+        .with_cache_policy(CachePolicy::new(rules));
+    let server = serve_site(site, ServerConfig::default());
+    let direct = get(server.addr, "/hello.de.html", &[]);
+    assert_eq!(direct.header("cache-control"), Some("no-cache"));
+    let german = get(server.addr, "/hello", &[("Accept-Language", "de")]);
+    assert_eq!(german.header("content-location"), Some("hello.de.html"));
+    assert_eq!(german.header("cache-control"), Some("no-cache"));
+    assert_eq!(german.header("expires"), None);
+    let tag = german.header("etag").unwrap().to_owned();
+    let not_modified = get(
+        server.addr,
+        "/hello",
+        &[("Accept-Language", "de"), ("If-None-Match", &tag)],
+    );
+    assert_eq!(not_modified.code, 304);
+    assert_eq!(not_modified.header("cache-control"), Some("no-cache"));
+    let english = get(server.addr, "/hello", &[("Accept-Language", "en")]);
+    assert_eq!(english.header("cache-control"), Some("max-age=30"));
+}
+
+#[test]
+fn a_directory_is_indexed_off_the_loop_once_and_pipelined_requests_wait_their_turn() {
+    // Every name that names nothing looks for variants in its directory, which means
+    // reading it in full: tens of milliseconds for 50,000 entries, so the server does it
+    // on its directory thread (a pool job) and keeps the index while the directory is
+    // unchanged. A kept index, a file and a direct variant request cost no job.
+    let root = TempDir::new("http-negotiation-pool");
+    root.write("d/page.en.html", b"en\n");
+    root.write("d/page.de.html", b"de\n");
+    root.write("e/note.txt", b"note\n");
+    wait_until_settled(&root.path().join("d"));
+    wait_until_settled(&root.path().join("e"));
+    let (server, stats) = serve_with_stats(root.path(), ServerConfig::default());
+    let german = get(server.addr, "/d/page", &[("Accept-Language", "de")]);
+    assert_eq!((german.code, german.text()), (200, "de\n"));
+    assert_eq!(
+        stats.pool_jobs(),
+        1,
+        "the directory is read by the directory thread"
+    );
+    let english = get(server.addr, "/d/page", &[("Accept-Language", "en")]);
+    assert_eq!(english.text(), "en\n");
+    assert_eq!(get(server.addr, "/d/missing", &[]).code, 404);
+    assert_eq!(get(server.addr, "/d/page.de.html", &[]).text(), "de\n");
+    assert_eq!(stats.pool_jobs(), 1, "a kept index and a file need no job");
+
+    // Pipelined on one connection: a name whose directory must be read, a 404 there
+    // (then kept), and a kept one; answered in the order asked.
+    let bytes = exchange(
+        server.addr,
+        b"GET /e/note HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /e/nothing HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /d/page HTTP/1.0\r\nAccept-Language: de\r\n\r\n",
+    );
+    let responses = parse_responses(&bytes, &[false, false, false]);
+    assert_eq!(responses.len(), 3);
+    assert_eq!((responses[0].code, responses[0].text()), (200, "note\n"));
+    assert_eq!(responses[0].header("content-location"), Some("note.txt"));
+    assert_eq!(responses[1].code, 404);
+    assert_eq!(responses[2].text(), "de\n");
+    assert_eq!(stats.pool_jobs(), 2);
 }

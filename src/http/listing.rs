@@ -14,7 +14,8 @@
 //! * leaves out dot-entries, which are never served (see `hidden`);
 //! * shows at most [`MAX_LISTED`] entries (the first in that order), then a line saying how
 //!   many were left out. Only that many names are held at once, so a 50,000-entry
-//!   directory costs one read of it and a page of bounded size;
+//!   directory costs one read of it and a page of bounded size (the server builds it on a
+//!   thread of its own, not on the loop, and keeps it while the directory is unchanged);
 //! * percent-encodes every `href` and HTML-escapes every name
 //!   ([`percent_encode`](crate::http::percent_encode), [`html_escape`](crate::http::html_escape)).
 

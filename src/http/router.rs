@@ -16,6 +16,7 @@ use std::time::Instant;
 use log::debug;
 
 use super::app::{self, AppRequest, Reply, Step};
+use super::site::{DirectoryJob, Served};
 use super::{
     challenge, parse_basic, AccessControl, Check, DateCache, Lookup, Method, Request, Response,
     Site, Status, Verdict,
@@ -40,6 +41,10 @@ pub(crate) enum Routed {
     Now(Response),
     /// Run this check off the loop, then [`resume`].
     Check(Check, Then),
+    /// Read this directory off the loop (for a listing, or a name's variants), then hand
+    /// what it made to [`Site::directory_read`]; `true` marks the answer
+    /// `Cache-Control: private` (a path under `--auth`).
+    Directory(DirectoryJob, bool),
 }
 
 /// What a password check was for.
@@ -118,13 +123,19 @@ pub(crate) fn route(routes: &mut Routes, request: &Request, now: Instant) -> Rou
             match rule.file.lookup(&creds, now) {
                 Lookup::Cached(_) => {
                     drop(access);
-                    return Routed::Now(private(routes.site.respond(request)));
+                    return match routes.site.respond_deferring(request) {
+                        Served::Now(response) => Routed::Now(private(response)),
+                        Served::Directory(job) => Routed::Directory(job, true),
+                    };
                 }
                 Lookup::Check(check) => return Routed::Check(check, Then::Static(index)),
             }
         }
     }
-    Routed::Now(routes.site.respond(request))
+    match routes.site.respond_deferring(request) {
+        Served::Now(response) => Routed::Now(response),
+        Served::Directory(job) => Routed::Directory(job, false),
+    }
 }
 
 /// Builds the response to `request` once its check's `verdict` is back.
@@ -180,6 +191,16 @@ pub(crate) fn busy(routes: &mut Routes, request: &Request) -> Response {
     reply_response(routes, request, &reply, request.keep_alive)
 }
 
+/// The answer when the directory pool is full: 503, try again in a second.
+pub(crate) fn directories_busy(routes: &mut Routes, request: &Request) -> Response {
+    let reply = Reply::error(
+        Status::ServiceUnavailable,
+        "too many large directories are being read; try again in a second",
+    )
+    .header("Retry-After", "1".to_owned());
+    reply_response(routes, request, &reply, request.keep_alive)
+}
+
 /// The answer when a check failed on the pool (it panicked): 500.
 pub(crate) fn failed(routes: &mut Routes, request: &Request) -> Response {
     let reply = Reply::error(Status::InternalServerError, "the password check failed");
@@ -218,7 +239,7 @@ fn reply_response(
 
 /// Marks a response for one user's eyes only: `Cache-Control: private` (added to the
 /// directives `--cache` gave it, if any), so no shared cache keeps a protected file.
-fn private(mut response: Response) -> Response {
+pub(crate) fn private(mut response: Response) -> Response {
     add_private(&mut response.bytes);
     response
 }

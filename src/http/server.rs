@@ -26,6 +26,7 @@ use log::{debug, error, log_enabled, Level};
 
 use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::router::{self, Routed, Routes, Then};
+use super::site::DirectoryRead;
 use super::{
     app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
     Site, Status, Verdict, HTML, SERVER,
@@ -123,12 +124,22 @@ pub struct HttpServer {
     local_addr: SocketAddr,
 }
 
-/// What every connection shares: the site (its cache and `Date` header), the routes, and
-/// the pool for password checks.
+/// What every connection shares: the site (its cache and `Date` header), the routes, the
+/// pool for password checks, and the one that reads large directories.
 struct App {
     routes: Routes,
     pool: Option<PoolId>,
+    /// One thread that reads directories in full, for a listing page or a variant index
+    /// not kept from before: reading a 50,000-entry directory takes tens of milliseconds,
+    /// which on the loop would stall every other connection.
+    directories: Option<PoolId>,
 }
+
+/// Directories read at once (one thread: the work is mostly the read itself, and the
+/// machine's other cores serve the loops) ...
+const DIRECTORY_WORKERS: usize = 1;
+/// ... and waiting for it; one more is answered 503 with `Retry-After: 1`.
+const DIRECTORY_QUEUE: usize = 32;
 
 impl HttpServer {
     /// A server for `site` on a bound `listener` (bind port 0 to let the OS choose).
@@ -166,7 +177,16 @@ impl HttpServer {
             app: config.app.clone(),
             dates: DateCache::default(),
         };
-        let mut lp = EventLoop::with_config(App { routes, pool: None }, loop_config)?;
+        let mut lp = EventLoop::with_config(
+            App {
+                routes,
+                pool: None,
+                directories: None,
+            },
+            loop_config,
+        )?;
+        let directories = lp.add_pool(DIRECTORY_WORKERS, DIRECTORY_QUEUE)?;
+        lp.app_mut().directories = Some(directories);
         if config.access.is_some() || config.app.is_some() {
             let pool = lp.add_pool(config.auth_workers.max(1), config.auth_queue)?;
             lp.app_mut().pool = Some(pool);
@@ -239,11 +259,20 @@ fn full_message() -> Vec<u8> {
     out
 }
 
-/// A request waiting for its password check.
+/// A request waiting for work off the loop: its password check, or a directory read in full.
 struct Checking {
     request: Request,
-    then: Then,
+    awaited: Awaited,
     started: Instant,
+}
+
+/// What a waiting request waits for.
+enum Awaited {
+    /// A password check's [`Verdict`], then this.
+    Verdict(Then),
+    /// A directory read: a listing page or a variant index ([`DirectoryRead`]); `true`
+    /// for an answer marked `Cache-Control: private` (a path under `--auth`).
+    Directory(bool),
 }
 
 /// One client connection.
@@ -316,7 +345,7 @@ impl Connection {
                                     // answering resumes in work_done.
                                     self.checking = Some(Checking {
                                         request,
-                                        then,
+                                        awaited: Awaited::Verdict(then),
                                         started,
                                     });
                                     break;
@@ -326,6 +355,31 @@ impl Connection {
                                         debug!("password checks: pool full ({limit})");
                                     }
                                     let response = router::busy(&mut ctx.app().routes, &request);
+                                    (Some(request), response)
+                                }
+                            }
+                        }
+                        Routed::Directory(job, private) => {
+                            let Some(pool) = ctx.app().directories else {
+                                unreachable!("every server makes its directory pool");
+                            };
+                            match ctx.run_in_pool(pool, move || job.build()) {
+                                Ok(_) => {
+                                    // As for a password check: nothing more is read or
+                                    // answered until the directory is read, in work_done.
+                                    self.checking = Some(Checking {
+                                        request,
+                                        awaited: Awaited::Directory(private),
+                                        started,
+                                    });
+                                    break;
+                                }
+                                Err(err) => {
+                                    if let PoolError::Full { limit } = err {
+                                        debug!("directories: pool full ({limit})");
+                                    }
+                                    let response =
+                                        router::directories_busy(&mut ctx.app().routes, &request);
                                     (Some(request), response)
                                 }
                             }
@@ -606,23 +660,45 @@ impl Protocol<App> for Connection {
         }
     }
 
-    /// A password check is back: answer its request, then whatever was pipelined behind it.
+    /// A password check or a directory read is back: answer its request, then whatever was
+    /// pipelined behind it.
     fn work_done(&mut self, ctx: &mut Context<'_, App>, done: Done) {
         let Some(Checking {
             request,
-            then,
+            awaited,
             started,
         }) = self.checking.take()
         else {
             return;
         };
         let now = ctx.now();
-        let response = match done.take::<Verdict>() {
-            Ok(verdict) => router::resume(&mut ctx.app().routes, &request, then, &verdict, now),
-            Err(err) => {
-                error!("{}: password check: {err}", self.peer_name());
-                router::failed(&mut ctx.app().routes, &request)
-            }
+        let response = match awaited {
+            Awaited::Verdict(then) => match done.take::<Verdict>() {
+                Ok(verdict) => router::resume(&mut ctx.app().routes, &request, then, &verdict, now),
+                Err(err) => {
+                    error!("{}: password check: {err}", self.peer_name());
+                    router::failed(&mut ctx.app().routes, &request)
+                }
+            },
+            Awaited::Directory(private) => match done.take::<DirectoryRead>() {
+                Ok(read) => {
+                    let response = ctx.app().routes.site.directory_read(&request, read);
+                    if private {
+                        router::private(response)
+                    } else {
+                        response
+                    }
+                }
+                Err(err) => {
+                    error!("{}: reading a directory: {err}", self.peer_name());
+                    ctx.app().routes.site.error(
+                        Status::InternalServerError,
+                        "reading the directory failed",
+                        request.keep_alive,
+                        request.method == Method::Head,
+                    )
+                }
+            },
         };
         if self.done {
             return;

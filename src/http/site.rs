@@ -108,6 +108,115 @@ pub struct Site {
     listing: bool,
 }
 
+/// What [`Site::respond_deferring`] gives.
+#[derive(Debug)]
+pub(crate) enum Served {
+    /// The response, ready.
+    Now(Response),
+    /// A directory to read off the loop first (for a listing, or a name's variants).
+    Directory(DirectoryJob),
+}
+
+/// A listing page kept from before, or the job that builds it.
+enum Listed {
+    Kept(Arc<str>),
+    Build(DirectoryJob),
+}
+
+/// The variants of a name, from its directory's kept index (`None`: none, or the
+/// directory cannot be opened), or the job that indexes the directory.
+enum Variants {
+    Kept(Option<Vec<Variant>>),
+    Build(DirectoryJob),
+}
+
+/// A directory to read in full, and why: the slow part of a listing or of a negotiation
+/// (reading 50,000 entries takes tens of milliseconds). [`build`](Self::build) touches
+/// nothing of the [`Site`], so it may run on any thread; what it makes is kept by the
+/// directory's path and its `fstat` from before the read.
+#[derive(Debug)]
+pub(crate) struct DirectoryJob {
+    purpose: Purpose,
+    relative: PathBuf,
+    fd: OwnedFd,
+    stat: FileStat,
+    looked_up_at: SystemTime,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    /// The listing page of the directory at this decoded path.
+    Listing { decoded: Vec<u8> },
+    /// The variants of the last segment of `decoded`, in its directory; without any, a
+    /// 404 saying `detail`.
+    Variants {
+        decoded: Vec<u8>,
+        detail: &'static str,
+    },
+}
+
+/// What a [`DirectoryJob`] made, for [`Site::directory_read`].
+#[derive(Debug)]
+pub(crate) struct DirectoryRead {
+    relative: PathBuf,
+    stat: FileStat,
+    looked_up_at: SystemTime,
+    made: Made,
+}
+
+#[derive(Debug)]
+enum Made {
+    Listing(Result<Arc<str>, Refusal>),
+    /// The variants of the name asked for, and the directory's variant index when it is
+    /// to be kept (read settled, not too large).
+    Variants {
+        decoded: Vec<u8>,
+        detail: &'static str,
+        found: Option<Vec<Variant>>,
+        index: Option<VariantIndex>,
+    },
+}
+
+impl DirectoryJob {
+    /// Reads the directory, and makes its listing page or its variant index.
+    pub(crate) fn build(self) -> DirectoryRead {
+        let made = match self.purpose {
+            Purpose::Listing { decoded } => Made::Listing(
+                entries(&self.fd)
+                    .map(|entries| Arc::from(listing_page(&decoded, entries, MAX_LISTED))),
+            ),
+            Purpose::Variants { decoded, detail } => {
+                let index = entries(&self.fd).ok().map(|entries| {
+                    variant_index(entries.filter(|(_, is_dir)| !is_dir).map(|(name, _)| name))
+                });
+                let base = decoded
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(&decoded[..], |slash| &decoded[slash + 1..]);
+                let found = index.as_ref().and_then(|index| index.get(base).cloned());
+                // An index that will not be kept is dropped here, not on the loop: freeing
+                // 50,000 entries' names takes milliseconds too.
+                let keep = trustworthy(&self.stat, self.looked_up_at)
+                    && index
+                        .as_ref()
+                        .is_some_and(|index| indexed_size(index) <= MAX_INDEXED);
+                Made::Variants {
+                    decoded,
+                    detail,
+                    found,
+                    index: index.filter(|_| keep),
+                }
+            }
+        };
+        DirectoryRead {
+            relative: self.relative,
+            stat: self.stat,
+            looked_up_at: self.looked_up_at,
+            made,
+        }
+    }
+}
+
 /// A directory's variants by negotiated name ([`variant_index`]).
 type VariantIndex = HashMap<Vec<u8>, Vec<Variant>>;
 
@@ -229,33 +338,62 @@ impl Site {
 
     /// The response to a request: the file (200, 206, 304, 412, 416), a negotiated
     /// variant or 406, a listing, a 301, or an error page.
+    ///
+    /// A directory that must be read in full (a listing or a variant index not kept from
+    /// before) is read here, in this call; [`HttpServer`](super::HttpServer) reads it on a
+    /// thread of its own instead, so that its loop goes on serving meanwhile.
     pub fn respond(&mut self, request: &Request) -> Response {
+        match self.respond_deferring(request) {
+            Served::Now(response) => response,
+            Served::Directory(job) => {
+                let read = job.build();
+                self.directory_read(request, read)
+            }
+        }
+    }
+
+    /// [`respond`](Self::respond), except that a directory that must be read in full (for
+    /// a listing not kept from before, or to index the variants of a name that names no
+    /// file) comes back as a [`DirectoryJob`] to run off the loop: reading a 50,000-entry
+    /// directory takes tens of milliseconds, which on the loop would hold up every other
+    /// connection. Hand what [`DirectoryJob::build`] returns to
+    /// [`directory_read`](Self::directory_read).
+    pub(crate) fn respond_deferring(&mut self, request: &Request) -> Served {
         let head_only = request.method == Method::Head;
         let keep_alive = request.keep_alive;
         let path = request.target.split(['?', '#']).next().unwrap_or("");
         let decoded = match percent_decode(path.as_bytes()) {
             Ok(decoded) => decoded,
-            Err((status, detail)) => return self.error(status, detail, keep_alive, head_only),
+            Err((status, detail)) => {
+                return Served::Now(self.error(status, detail, keep_alive, head_only))
+            }
         };
         if is_hidden(&decoded) {
-            return self.error(
+            return Served::Now(self.error(
                 Status::Forbidden,
                 "hidden path: a segment starts with '.'",
                 keep_alive,
                 head_only,
-            );
+            ));
         }
         let max_age = self.policy.max_age(&decoded);
-        match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
-            Ok(response) => response,
-            Err((Status::NotFound, detail)) => self
-                .negotiated(request, &decoded, max_age)
-                .unwrap_or_else(|| self.error(Status::NotFound, detail, keep_alive, head_only)),
-            Err((Status::Forbidden, NO_INDEX)) if self.listing => {
-                self.listing(request, &decoded, max_age)
-            }
-            Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
-        }
+        Served::Now(
+            match self.serve_file(request, &request.target, max_age, Negotiated::default()) {
+                Ok(response) => response,
+                Err((Status::NotFound, detail)) => match self.variants_of(&decoded, detail) {
+                    Variants::Kept(found) => self.negotiated(request, &decoded, found, detail),
+                    Variants::Build(job) => return Served::Directory(job),
+                },
+                Err((Status::Forbidden, NO_INDEX)) if self.listing => {
+                    match self.listing_page(decoded) {
+                        Ok(Listed::Kept(page)) => self.listing_response(request, &page),
+                        Ok(Listed::Build(job)) => return Served::Directory(job),
+                        Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+                    }
+                }
+                Err((status, detail)) => self.error(status, detail, keep_alive, head_only),
+            },
+        )
     }
 
     /// The file `target` names: from the cache, or looked up beneath the root and opened
@@ -396,14 +534,14 @@ impl Site {
         &mut self,
         request: &Request,
         decoded: &[u8],
-        max_age: Option<u64>,
-    ) -> Option<Response> {
-        let slash = decoded.iter().rposition(|&b| b == b'/')?;
-        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
-        if base.is_empty() {
-            return None;
-        }
-        let found = self.variants_in(dir, base)?;
+        found: Option<Vec<Variant>>,
+        detail: &'static str,
+    ) -> Response {
+        let head_only = request.method == Method::Head;
+        let (Some(found), Some(slash)) = (found, decoded.iter().rposition(|&b| b == b'/')) else {
+            return self.error(Status::NotFound, detail, request.keep_alive, head_only);
+        };
+        let dir = &decoded[..=slash];
         let fields = &request.fields;
         let choice = negotiate(
             &found,
@@ -411,7 +549,6 @@ impl Site {
             fields.accept_language.as_deref(),
             &self.languages,
         );
-        let head_only = request.method == Method::Head;
         let Some(chosen) = choice.chosen else {
             let page = not_acceptable_page(&found);
             let head = ResponseHead {
@@ -420,7 +557,7 @@ impl Site {
                 vary: choice.vary,
                 ..ResponseHead::new(Status::NotAcceptable, HTML)
             };
-            return Some(page_response(head, self.dates.now(), &page, head_only));
+            return page_response(head, self.dates.now(), &page, head_only);
         };
         let variant = &found[chosen];
         let name = percent_encode(&variant.name);
@@ -438,63 +575,67 @@ impl Site {
             language: variant.language.as_deref(),
             location: Some(&name),
         };
-        Some(
-            match self.serve_file(request, &target, max_age, negotiated) {
-                Ok(response) => response,
-                Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
-            },
-        )
+        // Freshness too is the variant's own, as a direct request for it would get: a
+        // `--cache` prefix that names the variant's file (`/hello.de.html=0`) is longer
+        // than the negotiated path and must still win. Every prefix of `/hello` is a
+        // prefix of `/hello.de.html`, so this only ever picks a longer rule.
+        let mut variant_path = dir.to_vec();
+        variant_path.extend_from_slice(&variant.name);
+        let max_age = self.policy.max_age(&variant_path);
+        match self.serve_file(request, &target, max_age, negotiated) {
+            Ok(response) => response,
+            Err((status, detail)) => self.error(status, detail, request.keep_alive, head_only),
+        }
     }
 
-    /// The variants of `base` in the directory at decoded path `dir`, or `None` if it has
-    /// none (or cannot be read). The directory's [`variant_index`] is kept while its `fstat`
-    /// is unchanged, like a listing: every 404 looks here, and a large directory must not
-    /// be read again for each.
-    fn variants_in(&mut self, dir: &[u8], base: &[u8]) -> Option<Vec<Variant>> {
-        let relative = confine(dir).ok()?;
+    /// The variants of the last segment of `decoded` (a path that names nothing) in its
+    /// directory, from the directory's kept [`variant_index`], or the job that indexes it.
+    /// The index is kept while the directory's `fstat` is unchanged, like a listing: every
+    /// 404 looks here, and a large directory must not be read again for each.
+    fn variants_of(&mut self, decoded: &[u8], detail: &'static str) -> Variants {
+        let Some(slash) = decoded.iter().rposition(|&b| b == b'/') else {
+            return Variants::Kept(None);
+        };
+        let (dir, base) = (&decoded[..=slash], &decoded[slash + 1..]);
+        if base.is_empty() {
+            return Variants::Kept(None);
+        }
+        let Ok(relative) = confine(dir) else {
+            return Variants::Kept(None);
+        };
         // As for files: the racy-clean rule counts from before the directory is read.
         let looked_up_at = SystemTime::now();
-        let fd = self.open_dir(&relative).ok()?;
-        let stat = self.root.stat(&fd).ok()?;
+        let Ok(fd) = self.open_dir(&relative) else {
+            return Variants::Kept(None);
+        };
+        let Ok(stat) = self.root.stat(&fd) else {
+            return Variants::Kept(None);
+        };
         if let Some((seen, index)) = self.variant_indexes.get(&relative) {
             if *seen == stat {
-                return index.get(base).cloned();
+                return Variants::Kept(index.get(base).cloned());
             }
         }
-        let names = entries(&fd)
-            .ok()?
-            .filter(|(_, is_dir)| !is_dir)
-            .map(|(name, _)| name);
-        let index = variant_index(names);
-        let found = index.get(base).cloned();
-        let size: usize = index.values().map(Vec::len).sum();
-        if trustworthy(&stat, looked_up_at) && size <= MAX_INDEXED {
-            if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
-                self.variant_indexes.clear();
-                self.indexed = 0;
-            }
-            if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
-                self.indexed -= old.values().map(Vec::len).sum::<usize>();
-            }
-            self.indexed += size;
-        }
-        found
+        Variants::Build(DirectoryJob {
+            purpose: Purpose::Variants {
+                decoded: decoded.to_vec(),
+                detail,
+            },
+            relative,
+            fd,
+            stat,
+            looked_up_at,
+        })
     }
 
-    /// The HTML index of a directory without `index.html` (the decoded path ends in `/`).
-    ///
-    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
-    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
-    /// is read and sorted once, not once per request, so asking for its listing again and
-    /// again does not hold the loop up each time.
-    fn listing(&mut self, request: &Request, decoded: &[u8], max_age: Option<u64>) -> Response {
+    /// The 200 with a listing page (the decoded path ends in `/`), with the freshness of
+    /// the path asked for.
+    fn listing_response(&mut self, request: &Request, page: &str) -> Response {
         let head_only = request.method == Method::Head;
-        let page = match self.listing_page(decoded) {
-            Ok(page) => page,
-            Err((status, detail)) => {
-                return self.error(status, detail, request.keep_alive, head_only)
-            }
-        };
+        let path = request.target.split(['?', '#']).next().unwrap_or("");
+        let max_age = percent_decode(path.as_bytes())
+            .ok()
+            .and_then(|decoded| self.policy.max_age(&decoded));
         let (date, time) = self.dates.now_and_time();
         let head = ResponseHead {
             content_length: page.len() as u64,
@@ -502,12 +643,17 @@ impl Site {
             freshness: max_age.map(|age| (age, time)),
             ..ResponseHead::new(Status::Ok, HTML)
         };
-        page_response(head, date, &page, head_only)
+        page_response(head, date, page, head_only)
     }
 
-    /// The listing page of the directory at `decoded`, from the cache of listings or read.
-    fn listing_page(&mut self, decoded: &[u8]) -> Result<Arc<str>, Refusal> {
-        let relative = confine(decoded)?;
+    /// The listing of the directory at `decoded`: the kept page if the directory's `fstat`
+    /// is what it was when the page was built, else the job that builds it.
+    ///
+    /// A page is kept, like a small file, for as long as the directory's `fstat` is the
+    /// same (entries added, removed or renamed move its mtime and ctime): a large directory
+    /// is read and sorted once, not once per request.
+    fn listing_page(&mut self, decoded: Vec<u8>) -> Result<Listed, Refusal> {
+        let relative = confine(&decoded)?;
         // As for files: the racy-clean rule counts from before the directory is read.
         let looked_up_at = SystemTime::now();
         let fd = self.open_dir(&relative)?;
@@ -519,21 +665,71 @@ impl Site {
         })?;
         if let Some((seen, page)) = self.listings.get(&relative) {
             if *seen == stat {
-                return Ok(Arc::clone(page));
+                return Ok(Listed::Kept(Arc::clone(page)));
             }
         }
-        let page: Arc<str> = listing_page(decoded, entries(&fd)?, MAX_LISTED).into();
-        if trustworthy(&stat, looked_up_at) {
-            if self.listings.len() >= LISTINGS || self.listing_bytes + page.len() > CACHE_BYTES {
-                self.listings.clear();
-                self.listing_bytes = 0;
+        Ok(Listed::Build(DirectoryJob {
+            purpose: Purpose::Listing { decoded },
+            relative,
+            fd,
+            stat,
+            looked_up_at,
+        }))
+    }
+
+    /// The response once a [`DirectoryJob`] is done (on any thread): the listing, or the
+    /// negotiated variant, 406 or 404. What it made is kept for the next request if the
+    /// directory had settled when it was read.
+    pub(crate) fn directory_read(&mut self, request: &Request, read: DirectoryRead) -> Response {
+        let settled = trustworthy(&read.stat, read.looked_up_at);
+        match read.made {
+            Made::Listing(Err((status, detail))) => {
+                let head_only = request.method == Method::Head;
+                self.error(status, detail, request.keep_alive, head_only)
             }
-            if let Some((_, old)) = self.listings.insert(relative, (stat, Arc::clone(&page))) {
-                self.listing_bytes -= old.len();
+            Made::Listing(Ok(page)) => {
+                if settled {
+                    if self.listings.len() >= LISTINGS
+                        || self.listing_bytes + page.len() > CACHE_BYTES
+                    {
+                        self.listings.clear();
+                        self.listing_bytes = 0;
+                    }
+                    let kept = self
+                        .listings
+                        .insert(read.relative, (read.stat, Arc::clone(&page)));
+                    if let Some((_, old)) = kept {
+                        self.listing_bytes -= old.len();
+                    }
+                    self.listing_bytes += page.len();
+                }
+                self.listing_response(request, &page)
             }
-            self.listing_bytes += page.len();
+            Made::Variants {
+                decoded,
+                detail,
+                found,
+                index,
+            } => {
+                if let Some(index) = index {
+                    self.keep_index(read.relative, read.stat, index);
+                }
+                self.negotiated(request, &decoded, found, detail)
+            }
         }
-        Ok(page)
+    }
+
+    /// Keeps a directory's variant index (read settled, and at most [`MAX_INDEXED`]).
+    fn keep_index(&mut self, relative: PathBuf, stat: FileStat, index: VariantIndex) {
+        let size = indexed_size(&index);
+        if self.variant_indexes.len() >= LISTINGS || self.indexed + size > MAX_INDEXED {
+            self.variant_indexes.clear();
+            self.indexed = 0;
+        }
+        if let Some((_, old)) = self.variant_indexes.insert(relative, (stat, index)) {
+            self.indexed -= indexed_size(&old);
+        }
+        self.indexed += size;
     }
 
     /// Opens the directory `relative` beneath the root, like any file.
@@ -620,6 +816,11 @@ fn entries(fd: &OwnedFd) -> Result<impl Iterator<Item = (Vec<u8>, bool)>, Refusa
         let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
         Some((name.to_vec(), is_dir))
     }))
+}
+
+/// How many variants an index holds, as counted against [`MAX_INDEXED`].
+fn indexed_size(index: &VariantIndex) -> usize {
+    index.values().map(Vec::len).sum()
 }
 
 /// Whether a file read at `read_at` may be cached: not if it was modified or changed within
