@@ -546,6 +546,23 @@ impl Transport<'_> {
         self.conn.fail(Lost::Aborted);
     }
 
+    /// Like [`abort`](Self::abort), but the peer is sent a reset (RST) instead of an end of
+    /// file. For a message whose end is the end of the connection (an HTTP/1.0 body
+    /// without a length), end of file says "complete"; when the message was cut short the
+    /// peer must read an error instead. Idempotent.
+    ///
+    /// Python: none in asyncio; `sock.setsockopt(SOL_SOCKET, SO_LINGER,
+    /// struct.pack('ii', 1, 0))` then `transport.abort()`.
+    pub fn reset(&mut self) {
+        if let Stream::Tcp(stream) = &self.conn.stream {
+            use std::os::fd::AsRawFd;
+            if let Err(err) = crate::sys::set_linger_zero(stream.as_raw_fd()) {
+                debug!("{:?}: cannot set SO_LINGER for a reset: {err}", self.id);
+            }
+        }
+        self.abort();
+    }
+
     /// Chooses whether [`close`](Self::close) (and the close after an idle timeout)
     /// lingers: once everything written has been sent, the loop shuts down the sending
     /// side (`shutdown(SHUT_WR)`, the peer reads end of file), then reads and discards what
