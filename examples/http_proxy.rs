@@ -58,16 +58,26 @@ struct Cli {
     /// The largest body stored, in bytes; larger ones are relayed, not stored
     #[arg(long, default_value_t = ProxyConfig::default().max_object)]
     max_object: u64,
-    /// Seconds the upstream may take to answer (then 504); also how long a request waits
-    /// for another's fetch of the same URL
+    /// Seconds the upstream may take to send a response head, name lookup and connect
+    /// included (then 504); also how long a body may stall (then the client's connection
+    /// is cut), and how long a request waits for another's fetch of the same URL
     #[arg(long, default_value = "10", value_parser = common::positive_seconds)]
     upstream_timeout: Duration,
+    /// Threads per worker that resolve names (getaddrinfo blocks, so never on the loop's
+    /// thread)
+    #[arg(long, default_value_t = ProxyConfig::default().resolver_threads as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    resolver_threads: u16,
+    /// Name lookups that may wait for those threads; one more is answered 503
+    #[arg(long, default_value_t = ProxyConfig::default().resolver_queue)]
+    resolver_queue: usize,
     /// Threads, each with its own event loop, listening socket and cache, sharing the port
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
     /// Connections open at once per worker, clients and upstreams together (a miss holds
-    /// two); one more client is answered 503 [default: 10000, lowered to fit the
-    /// descriptor limit]
+    /// two); at the cap an idle keep-alive client is closed to make room, else the newcomer
+    /// is answered 503 [default: 10000, lowered to fit the descriptor limit at two
+    /// descriptors per client]
     #[arg(long, value_parser = common::at_least_one())]
     max_conns: Option<usize>,
     /// Seconds a request head may take to arrive, then 408: stops slowloris (0: never)
@@ -109,6 +119,8 @@ fn main() -> ExitCode {
             cache_bytes: cli.cache_bytes,
             max_object: cli.max_object,
             upstream_timeout: cli.upstream_timeout,
+            resolver_threads: usize::from(cli.resolver_threads),
+            resolver_queue: cli.resolver_queue,
             // "Never" is the longest wait: the deadlines saturate (src/timeout.rs).
             head_timeout: cli.head_timeout.unwrap_or(Duration::MAX),
             idle_timeout: cli.idle_timeout.unwrap_or(Duration::MAX),

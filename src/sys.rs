@@ -4,6 +4,8 @@
 //! * `fcntl(F_GETFL)`: to warn when a registered descriptor is still in blocking mode.
 //! * `getrlimit`/`setrlimit(RLIMIT_NOFILE)`: [`raise_fd_limit`], for servers that hold
 //!   thousands of connections.
+//! * `setsockopt(SO_LINGER)`: [`Transport::reset`](crate::event_loop::Transport::reset),
+//!   a close the peer reads as a reset.
 //! * `sendfile(2)`: the protocol layer's [`write_file`](crate::event_loop::Transport::write_file),
 //!   file bytes sent by the kernel without passing through our memory.
 //!
@@ -96,6 +98,33 @@ fn nofile_limit() -> io::Result<libc::rlimit> {
         return Err(io::Error::last_os_error());
     }
     Ok(limit)
+}
+
+/// Makes the next `close` of the socket `fd` send a reset (RST) instead of an end of file,
+/// and drop what is still unsent: `SO_LINGER` on with a zero timeout.
+///
+/// Python: `sock.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack('ii', 1, 0))`.
+pub(crate) fn set_linger_zero(fd: RawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt only reads `size_of::<linger>()` bytes from the pointer, a live
+    // local of exactly that type; an invalid or non-socket descriptor makes it fail with
+    // EBADF or ENOTSOCK.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::addr_of!(linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if done != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Sends up to `count` bytes of the file `in_fd`, from `offset`, to the socket `out_fd`,

@@ -1605,7 +1605,169 @@ fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
     // No linger (which would wait 30 s for the client): closed as soon as flushed.
     log.wait_for("the close", |l| l == "lost Closed");
     assert_eq!(read_to_end(&mut client), b"bye");
+    // And decided without a system call: the last read was short, nothing came after it,
+    // so no `read` looked for input (issue 15: 9 system calls per HTTP/1.0 request).
+    assert_eq!(running.stats.linger_probes(), 0);
+    assert_eq!(running.stats.lingering_closes(), 0);
     running.stop().unwrap();
+}
+
+/// `LingeringClose::On`, nginx's other sign of input to come: a read that filled the
+/// loop's buffer (64 KiB) likely left more behind. The close looks (one read), finds the
+/// rest of the upload, and lingers, so the peer reads the whole answer, not a reset.
+#[test]
+fn lingering_close_on_looks_after_a_read_that_filled_the_buffer() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    struct Refuser(Log);
+    impl Protocol for Refuser {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            ctx.transport().set_lingering_close(LingeringClose::On);
+        }
+        fn data_received(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+            // Only a full read closes: whatever the timing, the close follows one.
+            if data.len() == 64 * 1024 && !ctx.transport().is_closing() {
+                self.0.push("full read: closing");
+                let _ = ctx.write(b"too large");
+                ctx.close();
+            }
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let mut lp = EventLoop::with_config(
+        (),
+        Config {
+            lingering_timeout: Duration::from_secs(5),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    let plog = log.clone();
+    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    // 4 MiB: more than the socket buffers hold, so reads fill the buffer while it comes.
+    if let Err(err) = client.write_all(&vec![b'x'; 4 << 20]) {
+        panic!("sending failed ({err}): the server reset instead of lingering");
+    }
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let answer = match read_all(&mut client) {
+        Ok(answer) => answer,
+        Err(err) => panic!("{err}: the answer was cut short"),
+    };
+    assert_eq!(answer, b"too large");
+    log.wait_for("the close", |l| l.starts_with("lost"));
+    assert_eq!(log.lines(), ["full read: closing", "lost Closed"]);
+    assert_eq!(running.stats.linger_probes(), 1);
+    assert_eq!(running.stats.lingering_closes(), 1);
+    running.stop().unwrap();
+}
+
+/// `LingeringClose::On` while a long answer is still being flushed: the socket stays
+/// watched for input (no read), and a byte that arrives meanwhile makes the close look and
+/// linger, instead of resetting and cutting the answer short.
+#[test]
+fn lingering_close_on_hears_input_that_arrives_while_the_close_flushes() {
+    use mio_selectors::event_loop::LingeringClose;
+    common::init();
+    const ANSWER: usize = 16 << 20;
+    struct Sender(Log);
+    impl Protocol for Sender {
+        fn data_received(&mut self, ctx: &mut Context<'_>, _data: &[u8]) {
+            if !ctx.transport().is_closing() {
+                ctx.transport().set_lingering_close(LingeringClose::On);
+                let _ = ctx.write(&vec![b'a'; ANSWER]);
+                ctx.close();
+            }
+        }
+        fn connection_lost(&mut self, _ctx: &mut Context<'_>, reason: Lost) {
+            self.0.push(format!("lost {}", reason_name(&reason)));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let lp = EventLoop::new(()).unwrap();
+    let plog = log.clone();
+    let mut lp = lp;
+    lp.listen_tcp(l, move || Sender(plog.clone())).unwrap();
+    let running = Running::start(lp);
+    let mut client = connect(addr);
+    client.write_all(b"go").unwrap();
+    // The answer has begun, so the close is decided and flushing: now a stray byte.
+    let mut first = [0; 1];
+    client.read_exact(&mut first).unwrap();
+    client.write_all(b"\n").unwrap();
+    let rest = match read_all(&mut client) {
+        Ok(rest) => rest,
+        Err(err) => panic!("{err}: the answer was cut short"),
+    };
+    assert_eq!(1 + rest.len(), ANSWER);
+    drop(client);
+    log.wait_for("the close", |l| l.starts_with("lost"));
+    assert_eq!(running.stats.linger_probes(), 1);
+    assert_eq!(running.stats.lingering_closes(), 1);
+    running.stop().unwrap();
+}
+
+/// Reads until end of file; unlike `read_to_end`, a reset is returned, not a panic.
+fn read_all(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all)?;
+    Ok(all)
+}
+
+/// The peer's address is the one `accept` returned (kept: no `getpeername` later), for
+/// TCP and Unix sockets, and still known once the peer has gone.
+#[test]
+fn peer_addr_is_the_address_accept_gave_and_outlives_the_peer() {
+    common::init();
+    struct Peer(Log);
+    impl Protocol for Peer {
+        fn connection_made(&mut self, ctx: &mut Context<'_>) {
+            let peer = ctx.transport().peer_addr().map(|a| a.to_string());
+            self.0.push(format!("made {peer:?}"));
+        }
+        fn data_received(&mut self, _ctx: &mut Context<'_>, _data: &[u8]) {}
+        fn connection_lost(&mut self, ctx: &mut Context<'_>, _reason: Lost) {
+            let peer = ctx.transport().peer_addr().map(|a| a.to_string());
+            self.0.push(format!("lost {peer:?}"));
+        }
+    }
+    let log = Log::default();
+    let (l, addr) = listener();
+    let dir = std::env::temp_dir().join(format!("peer-addr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut lp = EventLoop::new(()).unwrap();
+    let (tlog, ulog) = (log.clone(), log.clone());
+    lp.listen_tcp(l, move || Peer(tlog.clone())).unwrap();
+    lp.listen_unix(unix, move || Peer(ulog.clone())).unwrap();
+    let running = Running::start(lp);
+    let client = connect(addr);
+    let expected = format!(
+        "{:?}",
+        Ok::<_, ()>(client.local_addr().unwrap().to_string())
+    );
+    log.wait_for("connection_made", |l| l.starts_with("made"));
+    drop(client);
+    log.wait_for("connection_lost", |l| l.starts_with("lost"));
+    assert_eq!(
+        log.lines(),
+        [format!("made {expected}"), format!("lost {expected}")]
+    );
+    // A Unix client, unnamed as most are: its address says so, and the same after it left.
+    let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    log.wait_for("connection_made", |l| l == r#"made Ok("(unnamed)")"#);
+    drop(client);
+    log.wait_for("connection_lost", |l| l == r#"lost Ok("(unnamed)")"#);
+    running.stop().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Issue 13 item 3: a peer that never stops sending cannot hold a lingering close open

@@ -970,8 +970,9 @@ fn the_documented_udp_client_commands_work() {
 }
 
 /// Issue 13 item 7: the servers with a connection cap, and its flag.
-const CAPPED: [(&str, &str); 4] = [
+const CAPPED: [(&str, &str); 5] = [
     ("http_server", "--max-conns"),
+    ("http_proxy", "--max-conns"),
     ("echo_server", "--max-conns"),
     ("echo_protocol", "--max-conns"),
     ("chat_server", "--max-clients"),
@@ -1009,6 +1010,23 @@ fn a_connection_cap_above_the_descriptor_limit_is_bad_usage() {
             lines[0]
         );
     }
+}
+
+/// The proxy holds two descriptors per client on a miss (its socket and the upstream's),
+/// and its cap counts both: 256 descriptors, 36 kept aside, leave room for 110.
+#[test]
+fn the_proxys_connection_cap_counts_two_descriptors_per_client() {
+    let out = finish(command_under_256_descriptors(
+        "http_proxy",
+        &["--port", "0", "--max-conns", "111"],
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("at most 110 (2 per connection, 36 kept aside"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The default cap (10,000) is lowered to what the limit holds, with one line saying so,

@@ -309,6 +309,82 @@ fn a_304_refreshes_the_stored_headers_and_freshness() {
     assert_eq!(up.count(), 2);
 }
 
+/// A 304's fields become the stored response's: one that sets a cookie (meant for the
+/// client that asked) or says `private` must not leave an entry that others are served.
+#[test]
+fn a_304_that_makes_the_entry_unstorable_drops_it() {
+    for (name, value) in [
+        ("Set-Cookie", "id=secret"),
+        ("Cache-Control", "private, max-age=60"),
+    ] {
+        let up = Upstream::start("127.0.0.1", move |seen, nth| {
+            if seen.header("if-none-match").is_some() && nth == 1 {
+                // Fresh for a minute, were it kept, and carrying what it must not share.
+                let mut fields = vec![("ETag", "\"v1\""), (name, value)];
+                if name != "Cache-Control" {
+                    fields.push(("Cache-Control", "max-age=60"));
+                }
+                response("304 Not Modified", &fields, b"")
+            } else {
+                response("200 OK", &[("ETag", "\"v1\"")], b"plain")
+            }
+        });
+        let proxy = start_proxy(config());
+        get(proxy.addr, &up.url("/cookie"));
+        let asker = get(proxy.addr, &up.url("/cookie"));
+        assert_eq!(asker.header("x-cache"), Some("REVALIDATED"), "{name}");
+        assert_eq!(
+            asker.header(&name.to_ascii_lowercase()),
+            Some(value),
+            "{name}"
+        );
+        assert_eq!(asker.body, b"plain");
+        let other = get(proxy.addr, &up.url("/cookie"));
+        assert_eq!(
+            (other.header("x-cache"), other.header("set-cookie")),
+            (Some("MISS"), None),
+            "{name}: another client is not served the 304's fields"
+        );
+        assert_eq!(other.body, b"plain");
+        assert_eq!(up.count(), 3, "{name}");
+    }
+}
+
+/// RFC 9111 §4.3.4: a 304 whose ETag is not the stored one's is about another
+/// representation; the stored body must not be served under the new ETag. The proxy
+/// drops the entry and asks again without conditions.
+#[test]
+fn a_304_for_another_etag_is_not_applied() {
+    let up = Upstream::start("127.0.0.1", |seen, nth| {
+        if seen.header("if-none-match").is_some() {
+            response("304 Not Modified", &[("ETag", "\"v2\"")], b"")
+        } else if nth == 0 {
+            response("200 OK", &[("ETag", "\"v1\"")], b"old")
+        } else {
+            response("200 OK", &[("ETag", "\"v2\"")], b"new")
+        }
+    });
+    let proxy = start_proxy(config());
+    assert_eq!(get(proxy.addr, &up.url("/etag")).body, b"old");
+    let again = get(proxy.addr, &up.url("/etag"));
+    assert_eq!(
+        (
+            again.header("etag"),
+            again.body.as_slice(),
+            again.header("x-cache")
+        ),
+        (Some("\"v2\""), &b"new"[..], Some("MISS"))
+    );
+    let seen = up.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[1].header("if-none-match"), Some("\"v1\""));
+    assert_eq!(
+        seen[2].header("if-none-match"),
+        None,
+        "asked again without conditions"
+    );
+}
+
 #[test]
 fn a_200_to_a_revalidation_replaces_the_entry() {
     let up = Upstream::start("127.0.0.1", |_, nth| {
@@ -1369,4 +1445,529 @@ fn the_python_proxy_agrees_on_the_simple_cases() {
         let origin_form = common::http::get_one(addr, "GET /keep HTTP/1.0\r\n\r\n");
         assert_eq!(origin_form.code, 400, "{name}");
     }
+}
+
+/// Reads until the proxy ends the connection: the bytes, and whether it ended with a reset
+/// (the proxy's "this response is cut short") rather than a clean end of file.
+fn read_until_end(sock: &mut std::net::TcpStream) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0; 64 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return (out, false),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => panic!("read failed after {} bytes: {err}", out.len()),
+        }
+    }
+}
+
+/// One request on its own connection: the raw answer and whether it ended in a reset.
+fn fetch_raw(proxy: SocketAddr, request: &str) -> (String, bool) {
+    let mut sock = connect(proxy);
+    sock.write_all(request.as_bytes()).unwrap();
+    let (bytes, reset) = read_until_end(&mut sock);
+    (String::from_utf8_lossy(&bytes).into_owned(), reset)
+}
+
+/// Framing an upstream could use to smuggle a second response past a client, or to make a
+/// cut body look whole: refused (502), or re-framed so the client reads exactly the body.
+#[test]
+fn hostile_framing_from_the_upstream_never_reaches_the_client() {
+    const CHUNKED: &str =
+        "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n";
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let raw = match seen.path() {
+            "/cl-conflict" => {
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_owned()
+            }
+            "/cl-empty" => {
+                "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: \r\n\r\nabcd"
+                    .to_owned()
+            }
+            "/cl-list" => "HTTP/1.1 200 OK\r\nContent-Length: 4, 5\r\n\r\nabcde".to_owned(),
+            "/cl-and-chunked" => format!(
+                "{CHUNKED}Content-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
+            ),
+            "/trailers" => format!(
+                "{CHUNKED}\r\n5\r\nhello\r\n0\r\nX-Trailer: evil\r\nContent-Length: 999\r\n\r\n"
+            ),
+            "/bad-size" => format!("{CHUNKED}\r\n5x\r\nhello\r\n0\r\n\r\n"),
+            "/overflow" => format!("{CHUNKED}\r\n10000000000000005\r\nhello\r\n0\r\n\r\n"),
+            "/truncated" => format!("{CHUNKED}\r\n5\r\nhello\r\n"),
+            _ => "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
+        };
+        Reply::Raw(raw.into_bytes())
+    });
+    let proxy = start_proxy(config());
+    // HTTP/1.1 clients that keep their connections: only the end of the connection may
+    // end a body without a length.
+    let ask = |path: &str| {
+        fetch_raw(
+            proxy.addr,
+            &format!("GET {} HTTP/1.1\r\n\r\n", up.url(path)),
+        )
+    };
+    for path in ["/cl-conflict", "/cl-empty", "/cl-list"] {
+        let (text, _) = fetch_raw(
+            proxy.addr,
+            &format!("GET {} HTTP/1.1\r\nConnection: close\r\n\r\n", up.url(path)),
+        );
+        assert!(text.starts_with("HTTP/1.0 502 "), "{path}: {text}");
+        assert!(!text.contains("abcd"), "{path}: no upstream body: {text}");
+    }
+    // Chunked wins over Content-Length (RFC 9112 §6.3), which is removed; the body is
+    // decoded and ends at the close; the trailer and the bytes after the last chunk are
+    // dropped.
+    for (path, body) in [("/cl-and-chunked", "hello"), ("/trailers", "hello")] {
+        let (text, reset) = ask(path);
+        let (head, got) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(got, body, "{path}: {text}");
+        assert!(!reset, "{path}: a complete body ends cleanly");
+        let lower = head.to_ascii_lowercase();
+        for absent in ["content-length", "transfer-encoding", "x-trailer"] {
+            assert!(!lower.contains(absent), "{path}: {absent} in {head}");
+        }
+        assert!(head.contains("\r\nConnection: close"), "{path}: {head}");
+    }
+    // Stored with the length it turned out to have.
+    let hit = get(proxy.addr, &up.url("/cl-and-chunked"));
+    assert_eq!(
+        (
+            hit.header("x-cache"),
+            hit.header("content-length"),
+            hit.body.as_slice()
+        ),
+        (Some("HIT"), Some("5"), &b"hello"[..])
+    );
+    // Bad chunk sizes, a size past 2^60, a body that stops before its last chunk: the
+    // client's connection is reset (never a clean end it could take for the whole), and
+    // nothing is stored.
+    for path in ["/bad-size", "/overflow", "/truncated"] {
+        for round in 0..2 {
+            let (text, reset) = ask(path);
+            assert!(
+                reset,
+                "{path}: cut short, the client must be told: {text:?}"
+            );
+            let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            assert!(body.len() <= 5, "{path} {round}: {text}");
+            assert!(
+                !text.contains("X-Cache: HIT"),
+                "{path} {round}: stored: {text}"
+            );
+        }
+    }
+    let upstream_requests = up
+        .seen()
+        .iter()
+        .filter(|s| s.path() == "/truncated")
+        .count();
+    assert_eq!(upstream_requests, 2, "the truncated body was not stored");
+}
+
+/// A body that ends at the upstream's close, relayed to an HTTP/1.1 client that keeps its
+/// connection: the proxy does not invent a Content-Length, says close, and closes, so
+/// the end of the body is the end of the connection. Stored, it has a length again.
+#[test]
+fn a_body_delimited_by_close_ends_the_client_connection_too() {
+    let up = Upstream::start("127.0.0.1", |_, _| {
+        Reply::Raw(b"HTTP/1.0 200 OK\r\nCache-Control: max-age=60\r\n\r\nuntil the close".to_vec())
+    });
+    let proxy = start_proxy(config());
+    let (text, reset) = fetch_raw(
+        proxy.addr,
+        &format!(
+            "GET {} HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+            up.url("/eof")
+        ),
+    );
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert_eq!(body, "until the close");
+    assert!(!reset, "a whole body ends with a clean close: {text}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "no length the proxy did not know: {head}"
+    );
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    // The stored copy has its length, so a keep-alive client keeps its connection.
+    let mut sock = connect(proxy.addr);
+    for _ in 0..2 {
+        write!(sock, "GET {} HTTP/1.1\r\n\r\n", up.url("/eof")).unwrap();
+        let hit = read_response(&mut sock, false);
+        assert_eq!(
+            (
+                hit.header("x-cache"),
+                hit.header("content-length"),
+                hit.header("connection")
+            ),
+            (Some("HIT"), Some("15"), Some("keep-alive"))
+        );
+        assert_eq!(hit.body, b"until the close");
+    }
+    assert_eq!(up.count(), 1);
+}
+
+/// `Via` names the version each message was *received* in (RFC 9110 §7.6.3): the client's
+/// on the request, the upstream's on the response, hits included; and `Connection` lists,
+/// in any case, spread over several fields, with stray spaces, name fields that go too.
+#[test]
+fn via_says_the_received_version_and_connection_lists_are_honoured() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let version = if seen.path() == "/ten" { "1.0" } else { "1.1" };
+        Reply::Raw(
+            format!(
+                "HTTP/{version} 200 OK\r\nCache-Control: max-age=60\r\nconnection: X-A ,  x-b,\r\n\
+                 CONNECTION:x-C\r\nX-A: 1\r\nx-B: 2\r\nX-c: 3\r\nX-D: 4\r\nContent-Length: 2\r\n\r\nok"
+            )
+            .into_bytes(),
+        )
+    });
+    let proxy = start_proxy(config());
+    let ask = |version: &str, path: &str, extra: &str| {
+        let (text, _) = fetch_raw(
+            proxy.addr,
+            &format!(
+                "GET {} HTTP/{version}\r\n{extra}Connection: close\r\n\r\n",
+                up.url(path)
+            ),
+        );
+        common::http::parse_responses(text.as_bytes(), &[false]).remove(0)
+    };
+    let ten = ask(
+        "1.0",
+        "/ten",
+        "Via: 1.1 first\r\nconnection: x-q , \r\nCONNECTION: X-R\r\nX-Q: q\r\nx-r: r\r\nX-S: s\r\n",
+    );
+    assert_eq!(ten.header("via"), Some("1.0 mio-proxy"));
+    let eleven = ask("1.1", "/eleven", "");
+    assert_eq!(eleven.header("via"), Some("1.1 mio-proxy"));
+    for r in [&ten, &eleven] {
+        for gone in ["x-a", "x-b", "x-c"] {
+            assert_eq!(r.header(gone), None, "{gone} crossed the proxy");
+        }
+        assert_eq!(r.header("x-d"), Some("4"));
+    }
+    let seen = up.seen();
+    assert_eq!(seen[0].header("via"), Some("1.1 first, 1.0 mio-proxy"));
+    assert_eq!(seen[1].header("via"), Some("1.1 mio-proxy"));
+    assert_eq!((seen[0].header("x-q"), seen[0].header("x-r")), (None, None));
+    assert_eq!(seen[0].header("x-s"), Some("s"));
+    // From the cache, the version the upstream answered with, whatever the client speaks.
+    let hit = ask("1.1", "/ten", "");
+    assert_eq!(
+        (hit.header("x-cache"), hit.header("via")),
+        (Some("HIT"), Some("1.0 mio-proxy"))
+    );
+    let hit = ask("1.0", "/eleven", "");
+    assert_eq!(
+        (hit.header("x-cache"), hit.header("via")),
+        (Some("HIT"), Some("1.1 mio-proxy"))
+    );
+    assert_eq!(hit.header("x-b"), None, "not stored either");
+}
+
+/// A directory that answers a name with an address that is not allowed *and* one that is
+/// (rebinding, or a name with many addresses), or never answers at all.
+struct MixedDns {
+    answer: Vec<SocketAddr>,
+    /// The slow lookup has returned its (late) answer.
+    late: std::sync::atomic::AtomicBool,
+}
+
+impl Resolve for MixedDns {
+    fn resolve(&self, host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        if host == "silent.test" {
+            std::thread::sleep(Duration::from_secs(4));
+            self.late.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(self.answer.clone())
+    }
+}
+
+#[test]
+fn a_name_with_allowed_and_refused_addresses_connects_only_to_the_allowed() {
+    let refused = Upstream::start("127.0.0.3", cacheable(b"refused"));
+    let allowed = Upstream::start("127.0.0.2", cacheable(b"allowed"));
+    let two: IpAddr = "127.0.0.2".parse().unwrap();
+    let allow = AllowList::new(vec![
+        Rule::name("mixed.test", vec![two], None),
+        Rule::name("silent.test", vec![two], None),
+    ]);
+    // The refused address first: the resolver's order must not decide.
+    let dns = Arc::new(MixedDns {
+        answer: vec![refused.addr, allowed.addr],
+        late: Default::default(),
+    });
+    let proxy = start_proxy_with(
+        ProxyConfig {
+            allow,
+            upstream_timeout: Duration::from_secs(1),
+            ..config()
+        },
+        dns.clone(),
+    );
+    let r = get(proxy.addr, "http://mixed.test/");
+    assert_eq!((r.code, r.body.as_slice()), (200, &b"allowed"[..]));
+    assert_eq!((allowed.count(), refused.count()), (1, 0));
+    wait_for(Duration::from_secs(2), "no connection to 127.0.0.3", || {
+        refused.active() == 0
+    });
+    // A lookup that outlasts --upstream-timeout: 504, and its late answer is dropped.
+    let started = Instant::now();
+    assert_eq!(get(proxy.addr, "http://silent.test/").code, 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        started.elapsed()
+    );
+    // The late answer, once it comes, finds no request: nothing is connected to.
+    wait_for(Duration::from_secs(10), "the late answer", || {
+        dns.late.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert_eq!(
+        get(proxy.addr, "http://mixed.test/").header("x-cache"),
+        Some("HIT")
+    );
+    assert_eq!((allowed.count(), refused.count()), (1, 0));
+    assert_eq!(proxy.stats.upstream_requests(), 1);
+}
+
+/// Upstream answers no proxy should relay, by number: the client gets 502 for each.
+fn hostile_upstream_reply(n: usize) -> Vec<u8> {
+    match n {
+        0 => format!(
+            "HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(100 * 1024)
+        )
+        .into_bytes(),
+        1 => {
+            let mut head = "HTTP/1.1 200 OK\r\n".to_owned();
+            for i in 0..500 {
+                head.push_str(&format!("X-{i}: {i}\r\n"));
+            }
+            head.push_str("\r\n");
+            head.into_bytes()
+        }
+        2 => (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+        3 => b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12".to_vec(),
+        4 => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello".to_vec(),
+        5 => b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\nhello".to_vec(),
+        6 => b"HTTP/1.1 2000 OK\r\n\r\n".to_vec(),
+        7 => b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n".to_vec(),
+        8 => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+        _ => b"\r\n\r\n".to_vec(),
+    }
+}
+
+const HOSTILE_REPLIES: usize = 10;
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+/// A bounded fuzz-ish run against the example proxy (a process of its own, so its
+/// descriptors can be counted): hostile upstream heads are 502, never a panic; seeded
+/// random and mutated client requests get an HTTP/1.0 answer or a close; afterwards the
+/// proxy holds as many descriptors as before, and still serves.
+#[test]
+fn hostile_input_on_both_sides_leaks_nothing() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let path = seen.path();
+        match path.strip_prefix("/hostile/").and_then(|n| n.parse().ok()) {
+            Some(n) => Reply::Raw(hostile_upstream_reply(n)),
+            None => response("200 OK", &[("Cache-Control", "max-age=60")], b"good"),
+        }
+    });
+    let mut proxy = common::ExampleServer::start(
+        "http_proxy",
+        &[
+            "--port",
+            "0",
+            "--head-timeout",
+            "2",
+            "--upstream-timeout",
+            "2",
+        ],
+    );
+    let addr: SocketAddr = proxy.listening_on.parse().unwrap();
+    let pid = proxy.child.id();
+    assert_eq!(get(addr, &up.url("/good")).body, b"good");
+    let before = open_fds(pid);
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    for round in 0..2 {
+        for n in 0..HOSTILE_REPLIES {
+            let r = get(addr, &up.url(&format!("/hostile/{n}")));
+            assert_eq!(r.code, 502, "reply {n}, round {round}");
+        }
+    }
+
+    // Seeded noise: random bytes, and valid requests with bytes flipped or cut.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let templates = [
+        format!(
+            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            up.url("/good")
+        ),
+        format!(
+            "HEAD {} HTTP/1.0\r\nIf-None-Match: \"a\", W/\"b\"\r\n\r\n",
+            up.url("/good")
+        ),
+        format!(
+            "GET {} HTTP/1.0\r\nCache-Control: max-age=0, no-cache=\"x\"\r\n\r\n",
+            up.url("/hostile/3")
+        ),
+        "GET http://[::1]:1/ HTTP/1.0\r\nConnection: keep-alive, te\r\nTE: x\r\n\r\n".to_owned(),
+        "CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n".to_owned(),
+    ];
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for i in 0..240 {
+        let input = if i % 4 == 0 {
+            (0..next() % 600).map(|_| next() as u8).collect()
+        } else {
+            let mut bytes = templates[i % templates.len()].clone().into_bytes();
+            for _ in 0..=next() % 3 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] = next() as u8;
+            }
+            let cut = (next() % (bytes.len() as u64 + 1)) as usize;
+            if i % 3 == 0 {
+                bytes.truncate(cut);
+            }
+            bytes
+        };
+        inputs.push(input);
+    }
+    let workers: Vec<_> = inputs
+        .chunks(60)
+        .map(|chunk| {
+            let chunk = chunk.to_vec();
+            std::thread::spawn(move || {
+                for input in chunk {
+                    let Ok(mut sock) = std::net::TcpStream::connect(addr) else {
+                        panic!("the proxy stopped accepting");
+                    };
+                    sock.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+                    let _ = sock.write_all(&input);
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                    let mut answer = Vec::new();
+                    let _ = sock.read_to_end(&mut answer);
+                    if !answer.is_empty() {
+                        assert!(
+                            answer.starts_with(b"HTTP/1.0 "),
+                            "{:?} -> {:?}",
+                            String::from_utf8_lossy(&input),
+                            String::from_utf8_lossy(&answer)
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(Instant::now() < deadline, "the run is bounded");
+    assert!(
+        proxy.child.try_wait().unwrap().is_none(),
+        "the proxy is alive"
+    );
+    assert_eq!(get(addr, &up.url("/good")).body, b"good");
+    // Lingering closes end within a few seconds; then every descriptor is back.
+    wait_for(
+        Duration::from_secs(20),
+        "the proxy's descriptors to return",
+        || open_fds(pid) <= before,
+    );
+    assert_eq!(proxy.signal_and_wait(libc::SIGTERM).code(), Some(0));
+}
+
+/// An upstream that never completes the handshake (its listen queue is full, so the
+/// kernel drops the SYNs): 504 after --upstream-timeout, not a hang.
+#[test]
+fn an_upstream_that_never_accepts_is_504() {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Fill the queue; nothing is ever accepted. Stop once a connect itself stalls.
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    let stalls = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err();
+    if !stalls {
+        eprintln!("this kernel accepts past a full queue: nothing to check");
+        return;
+    }
+    let proxy = start_proxy(ProxyConfig {
+        upstream_timeout: Duration::from_secs(1),
+        ..config()
+    });
+    let started = Instant::now();
+    let r = get(proxy.addr, &format!("http://{addr}/"));
+    assert_eq!(r.code, 504, "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(fillers);
+}
+
+/// The cache key is the normalised URL: the host's case, a trailing dot and an explicit
+/// default port do not split an entry; another host (even one that reaches the same
+/// server) or a spoofed `Host` header never shares one.
+#[test]
+fn the_cache_key_is_the_normalised_url_and_host_headers_do_not_poison_it() {
+    let up = Upstream::start("127.0.0.1", |seen, _| {
+        let body = format!("{} for {}", seen.path(), seen.header("host").unwrap_or("-"));
+        response(
+            "200 OK",
+            &[("Cache-Control", "max-age=60")],
+            body.as_bytes(),
+        )
+    });
+    let proxy = start_proxy(config());
+    let port = up.addr.port();
+    let by_ip = format!("http://127.0.0.1:{port}/k");
+    // A spoofed Host: ignored upstream (RFC 9112 §3.2.2), and the entry is the URL's.
+    let first = request(
+        proxy.addr,
+        "GET",
+        &by_ip,
+        &[("Host", &format!("localhost:{port}"))],
+    );
+    assert_eq!(first.body, format!("/k for 127.0.0.1:{port}").as_bytes());
+    let by_name = get(proxy.addr, &format!("http://localhost:{port}/k"));
+    assert_eq!(
+        (by_name.header("x-cache"), by_name.body.as_slice()),
+        (Some("MISS"), format!("/k for localhost:{port}").as_bytes())
+    );
+    for same in [
+        format!("http://LOCALHOST:{port}/k"),
+        format!("http://localhost.:{port}/k"),
+    ] {
+        let r = get(proxy.addr, &same);
+        assert_eq!(r.header("x-cache"), Some("HIT"), "{same}");
+        assert_eq!(
+            r.body,
+            format!("/k for localhost:{port}").as_bytes(),
+            "{same}"
+        );
+    }
+    assert_eq!(get(proxy.addr, &by_ip).header("x-cache"), Some("HIT"));
+    assert_eq!(up.count(), 2);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use log::{debug, error, info, warn};
 
 use super::protocol::Protocol;
-use super::stream::Stream;
+use super::stream::{Addr, Stream};
 use super::transport::CloseReason;
 use super::{
     entry_in, stream_in, Action, Core, Entry, Factory, Kind, LingeringClose, ListenSocket,
@@ -22,12 +22,37 @@ use crate::timeout::instant_after;
 use crate::{Token, EVENT_READ};
 
 impl ListenSocket {
-    fn accept(&self) -> io::Result<Stream> {
+    /// One accepted connection and its peer's address. The address comes with `accept`
+    /// itself and is kept, so that [`Transport::peer_addr`](super::Transport::peer_addr)
+    /// costs no `getpeername` later (asyncio likewise keeps `peername` from the start).
+    fn accept(&self) -> io::Result<(Stream, Addr)> {
         match self {
-            ListenSocket::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
-            ListenSocket::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            ListenSocket::Tcp(l, _) => l.accept().map(|(s, a)| (Stream::Tcp(s), Addr::Inet(a))),
+            ListenSocket::Unix(l) => l.accept().map(|(s, a)| (Stream::Unix(s), Addr::Unix(a))),
         }
     }
+}
+
+/// Sets `TCP_NODELAY` on a listener where the kernel passes it on to the sockets it
+/// accepts, and says whether it did: then an accepted connection needs no `setsockopt` of
+/// its own (one system call less per connection). Linux copies the listener's socket
+/// state into each accepted socket (`sk_clone_lock`), Nagle's setting included; elsewhere
+/// each connection sets it, as before.
+// Python: asyncio sets TCP_NODELAY on every accepted socket (`_set_nodelay`).
+#[cfg(target_os = "linux")]
+fn nodelay_inherited(listener: &std::net::TcpListener) -> bool {
+    match rustix::net::sockopt::set_tcp_nodelay(listener, true) {
+        Ok(()) => true,
+        Err(err) => {
+            debug!("TCP_NODELAY on the listener: {err}; set per connection instead");
+            false
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn nodelay_inherited(_listener: &std::net::TcpListener) -> bool {
+    false
 }
 
 impl<S: 'static> Core<S> {
@@ -43,7 +68,8 @@ impl<S: 'static> Core<S> {
         // A blocking listener would stall the whole loop in accept() whenever a client
         // gives up between select() and accept().
         listener.set_nonblocking(true)?;
-        let socket = ListenSocket::Tcp(mio::net::TcpListener::from_std(listener));
+        let nodelay = self.state.config.tcp_nodelay && nodelay_inherited(&listener);
+        let socket = ListenSocket::Tcp(mio::net::TcpListener::from_std(listener), nodelay);
         self.add_listener(socket, factory)
     }
 
@@ -67,7 +93,7 @@ impl<S: 'static> Core<S> {
         F: FnMut() -> P + Send + 'static,
     {
         let fd = match &socket {
-            ListenSocket::Tcp(l) => l.as_raw_fd(),
+            ListenSocket::Tcp(l, _) => l.as_raw_fd(),
             ListenSocket::Unix(l) => l.as_raw_fd(),
         };
         let factory: Factory<S> = Box::new(move || Box::new(factory()));
@@ -131,7 +157,7 @@ impl<S: 'static> Core<S> {
                 return Ok(());
             };
             match socket.accept() {
-                Ok(stream) => self.accepted(id, stream),
+                Ok((stream, peer)) => self.accepted(id, stream, peer),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     let _ = self.sel.mark_drained(token, EVENT_READ);
                     return Ok(());
@@ -156,7 +182,7 @@ impl<S: 'static> Core<S> {
     }
 
     /// A new connection: over the limit it is told so and closed; else it gets a protocol.
-    fn accepted(&mut self, id: ListenerId, mut stream: Stream) {
+    fn accepted(&mut self, id: ListenerId, mut stream: Stream, peer: Addr) {
         // Python: asyncio has no connection limit; a server over RLIMIT_NOFILE meets EMFILE.
         if self.state.open_streams >= self.state.config.max_connections && !self.reclaim_one() {
             self.state.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -172,12 +198,15 @@ impl<S: 'static> Core<S> {
             return; // dropping it closes it
         }
         let Some(Entry {
-            kind: Kind::Listener { factory, .. },
+            kind: Kind::Listener {
+                factory, socket, ..
+            },
             ..
         }) = self.entry_mut(id.0)
         else {
             return;
         };
+        let nodelay_set = matches!(socket, ListenSocket::Tcp(_, true));
         // A factory is application code: its panic must cost one connection, not the loop
         // (the promise of the module). The stream is dropped, which closes it.
         // Python: `_accept_connection2` logs a failing `protocol_factory()` and closes the
@@ -187,7 +216,7 @@ impl<S: 'static> Core<S> {
             return;
         };
         self.state.stats.accepted.fetch_add(1, Ordering::Relaxed);
-        let conn = self.add_stream(stream, protocol, false);
+        let conn = self.add_stream(stream, Some(peer), protocol, false, nodelay_set);
         debug!("{id:?}: accepted {conn:?}");
         // connection_made, and the first interest, before the next accept.
         self.settle();
@@ -317,5 +346,27 @@ impl<S: 'static> Core<S> {
             info!("accepting connections again");
             self.state.dirty.push(super::ConnId(id.0));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What saves the per-connection `setsockopt`: on Linux a socket accepted from a
+    /// listener with `TCP_NODELAY` has it too. Were a kernel to stop passing it on, this
+    /// fails (and `nodelay_inherited` must then answer false there).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn an_accepted_socket_inherits_tcp_nodelay_from_its_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(super::nodelay_inherited(&listener));
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+        // And without it on the listener, an accepted socket does not have it: the test
+        // above would see the difference.
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(plain.local_addr().unwrap()).unwrap();
+        let (accepted, _) = plain.accept().unwrap();
+        assert!(!accepted.nodelay().unwrap());
     }
 }

@@ -28,7 +28,7 @@ impl<S: 'static> Core<S> {
         P: Protocol<S> + Send + 'static,
     {
         let stream = mio::net::TcpStream::connect(addr)?;
-        let id = self.add_stream(Stream::Tcp(stream), Box::new(protocol), true);
+        let id = self.add_stream(Stream::Tcp(stream), None, Box::new(protocol), true, false);
         if let Some(timeout) = timeout {
             let when = instant_after(std::time::Instant::now(), timeout);
             let timer = self.state.timers.insert(when, Action::ConnectTimeout(id));
@@ -47,7 +47,7 @@ impl<S: 'static> Core<S> {
         // A Unix-domain connect is answered at once: accepted into the backlog, refused
         // (nobody listening) or EAGAIN (backlog full), all before `connect` returns.
         let stream = mio::net::UnixStream::connect(path)?;
-        Ok(self.add_stream(Stream::Unix(stream), Box::new(protocol), false))
+        Ok(self.add_stream(Stream::Unix(stream), None, Box::new(protocol), false, false))
     }
 
     /// The connecting socket reported an event: connected, failed, or not yet.

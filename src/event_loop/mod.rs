@@ -181,6 +181,8 @@ pub struct LoopStats {
     pool_jobs: AtomicU64,
     pool_rejected: AtomicU64,
     reclaimed: AtomicU64,
+    lingering_closes: AtomicU64,
+    linger_probes: AtomicU64,
 }
 
 impl LoopStats {
@@ -225,6 +227,16 @@ impl LoopStats {
     /// [`Config::max_connections`] to make room for a new one.
     pub fn reclaimed(&self) -> u64 {
         self.reclaimed.load(Ordering::Relaxed)
+    }
+    /// Closes that lingered ([`Transport::set_lingering_close`]): half-closed, then read
+    /// and discarded what the peer still sent.
+    pub fn lingering_closes(&self) -> u64 {
+        self.lingering_closes.load(Ordering::Relaxed)
+    }
+    /// Closes with [`LingeringClose::On`] that made a `read` to decide whether to linger
+    /// (input was likely unread). Every other such close decided without a system call.
+    pub fn linger_probes(&self) -> u64 {
+        self.linger_probes.load(Ordering::Relaxed)
     }
 }
 
@@ -346,7 +358,9 @@ pub(crate) enum Kind<S> {
 }
 
 pub(crate) enum ListenSocket {
-    Tcp(mio::net::TcpListener),
+    /// A TCP listener, and whether the sockets it accepts have `TCP_NODELAY` already
+    /// (set on the listener, where the kernel passes it on).
+    Tcp(mio::net::TcpListener, bool),
     Unix(mio::net::UnixListener),
 }
 
@@ -803,6 +817,10 @@ impl<S: 'static> EventLoop<S> {
                 }
                 Ok(n) => {
                     conn.last_active = now;
+                    // A full buffer: more is likely behind it. A short read took what the
+                    // kernel had (nginx clears `rev->ready` the same way); for exactness
+                    // the selector still asks (see `mark_drained`), this is a heuristic.
+                    conn.input_likely = n == read_size;
                     let data = &self.buf[..n];
                     core.call_stream(id, |p, ctx| p.data_received(ctx, data));
                 }
@@ -810,6 +828,7 @@ impl<S: 'static> EventLoop<S> {
                 // urgent data and SCM_RIGHTS end a read early). Tell the selector, so
                 // that its next select() need not ask the kernel about this socket.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    conn.input_likely = false;
                     let _ = core.sel.mark_drained(token, EVENT_READ);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -818,6 +837,13 @@ impl<S: 'static> EventLoop<S> {
                     core.mark_dirty(id);
                 }
             }
+        } else if mask.contains(EVENT_READ) {
+            // Readable while not reading: a close watching for input (`watches_input`)
+            // hears that some came after the last read. Noted, and the watch ends (the
+            // interest is recomputed), so a level-triggered selector does not report the
+            // same bytes on every call.
+            conn.input_likely = true;
+            core.mark_dirty(id);
         }
         if mask.contains(EVENT_WRITE) {
             let Core { entries, state, .. } = &mut *core;
@@ -915,8 +941,17 @@ impl<S: 'static> Core<S> {
         };
         conn.linger_due = false;
         if conn.lingering == LingeringClose::On {
-            // Is input waiting unread? One read finds out, and discards it if so. nginx
-            // asks the same question (`rev->ready`, bytes left in `header_in`).
+            // Is input waiting unread? nginx answers from what it knows (`rev->ready`,
+            // which a short read clears), and so does the loop (`input_likely`): after a
+            // short last read with nothing reported since, close at once, no system call.
+            if !conn.input_likely {
+                return conn.end_linger();
+            }
+            // Likely: one read finds out, and discards it if so.
+            self.state
+                .stats
+                .linger_probes
+                .fetch_add(1, Ordering::Relaxed);
             let mut probe = [0; 512];
             match conn.stream.read(&mut probe) {
                 Ok(n) if n > 0 => {}
@@ -955,6 +990,10 @@ impl<S: 'static> Core<S> {
             conn.reusable_since = Some(now);
             self.state.reusable.insert((now, id));
         }
+        self.state
+            .stats
+            .lingering_closes
+            .fetch_add(1, Ordering::Relaxed);
         debug!("{id:?}: lingering close");
     }
 
@@ -1366,16 +1405,20 @@ impl<S: 'static> Core<S> {
     fn add_stream(
         &mut self,
         stream: Stream,
+        peer: Option<Addr>,
         protocol: Box<dyn Protocol<S> + Send>,
         connecting: bool,
+        nodelay_set: bool,
     ) -> ConnId {
-        if let (Stream::Tcp(tcp), true) = (&stream, self.state.config.tcp_nodelay) {
+        if let (Stream::Tcp(tcp), true, false) =
+            (&stream, self.state.config.tcp_nodelay, nodelay_set)
+        {
             if let Err(err) = tcp.set_nodelay(true) {
                 debug!("TCP_NODELAY: {err}");
             }
         }
         let fd = stream.as_raw_fd();
-        let conn = StreamConn::new(stream, &self.state, connecting);
+        let conn = StreamConn::new(stream, peer, &self.state, connecting);
         let id = ConnId(self.insert(
             fd,
             Kind::Stream {
@@ -1400,7 +1443,7 @@ impl<S> Entry<S> {
             Kind::Listener { .. } => Events::empty(),
             Kind::Stream { conn, .. } => {
                 let mut events = Events::empty();
-                if conn.wants_read() {
+                if conn.wants_read() || conn.watches_input() {
                     events |= EVENT_READ;
                 }
                 if conn.wants_write() {

@@ -92,8 +92,18 @@ pub enum LingeringClose {
     /// asking to close.
     #[default]
     Off,
-    /// Linger only if input is waiting unread when the close happens (one `read` finds
-    /// out; it costs nothing more otherwise). nginx's `lingering_close on`.
+    /// Linger only if input is likely waiting unread when the close happens, decided
+    /// without a system call, as nginx decides: the last read filled the loop's buffer,
+    /// or the socket was reported readable after it (while the close was flushing), or
+    /// reading was paused. Only then one `read` looks, and the close lingers if it finds
+    /// bytes. A close after a short last read with nothing reported since costs nothing
+    /// more than a plain close. nginx's `lingering_close on`.
+    ///
+    /// The limit, nginx's too: a byte that arrives after the loop last looked (between
+    /// the last read and the close, with no `select` in between) is not seen, and the
+    /// kernel may answer it with a reset. A protocol that knows more is on its way (a body
+    /// it refuses, bytes of a next request already received) asks for
+    /// [`Always`](Self::Always) instead.
     On,
     /// Linger whatever: for a close decided while the peer is known to be still sending
     /// (a request body being refused). nginx's `lingering_close always`.
@@ -104,6 +114,9 @@ pub enum LingeringClose {
 #[derive(Debug)]
 pub(crate) struct StreamConn {
     pub(crate) stream: Stream,
+    /// The peer's address as `accept` gave it (`None` for an outgoing connection: asked
+    /// of the kernel when wanted).
+    pub(crate) peer: Option<Addr>,
     pub(crate) queue: WriteQueue,
     /// The protocol wants to read (`pause_reading` clears it).
     pub(crate) reading: bool,
@@ -142,6 +155,11 @@ pub(crate) struct StreamConn {
     pub(crate) connect_timer: Option<TimerHandle>,
     /// Whether a close lingers ([`Transport::set_lingering_close`]).
     pub(crate) lingering: LingeringClose,
+    /// Input may be waiting unread: the last read filled the buffer, or the socket was
+    /// reported readable since (or could not be, reading being paused), or nothing has
+    /// been read yet. [`LingeringClose::On`] looks (one `read`) only when this is set; a
+    /// short last read clears it. nginx: `c->read->ready`, which a short read clears.
+    pub(crate) input_likely: bool,
     /// The close is flushed and `lingering` is not `Off`: the loop decides whether to
     /// linger when it next settles this connection (it needs the clock and the timers).
     pub(crate) linger_due: bool,
@@ -197,9 +215,15 @@ impl CloseReason {
 }
 
 impl StreamConn {
-    pub(crate) fn new(stream: Stream, state: &State, connecting: bool) -> StreamConn {
+    pub(crate) fn new(
+        stream: Stream,
+        peer: Option<Addr>,
+        state: &State,
+        connecting: bool,
+    ) -> StreamConn {
         StreamConn {
             stream,
+            peer,
             queue: WriteQueue::default(),
             reading: true,
             read_eof: false,
@@ -221,6 +245,7 @@ impl StreamConn {
             unsent_at_check: None,
             connect_timer: None,
             lingering: LingeringClose::Off,
+            input_likely: true,
             linger_due: false,
             linger: None,
             reusable_since: None,
@@ -240,6 +265,22 @@ impl StreamConn {
             && !self.closing
             && (self.pending_work == 0 || !self.work_peeked);
         reading || self.linger.is_some()
+    }
+
+    /// True while the loop should keep the socket's read interest without reading: a
+    /// close that may linger ([`LingeringClose::On`]) is flushing, and a readable report
+    /// meanwhile is what says input came after the last read (`input_likely`). The first
+    /// such report sets it and ends the watch, so a level-triggered selector does not
+    /// report the unread bytes again and again.
+    pub(crate) fn watches_input(&self) -> bool {
+        self.closing
+            && self.lingering == LingeringClose::On
+            && !self.input_likely
+            && self.made
+            && !self.read_eof
+            && self.lost.is_none()
+            && self.linger.is_none()
+            && !self.linger_due
     }
 
     /// True while the loop should wait for room to write (or, connecting, for the answer).
@@ -505,6 +546,23 @@ impl Transport<'_> {
         self.conn.fail(Lost::Aborted);
     }
 
+    /// Like [`abort`](Self::abort), but the peer is sent a reset (RST) instead of an end of
+    /// file. For a message whose end is the end of the connection (an HTTP/1.0 body
+    /// without a length), end of file says "complete"; when the message was cut short the
+    /// peer must read an error instead. Idempotent.
+    ///
+    /// Python: none in asyncio; `sock.setsockopt(SOL_SOCKET, SO_LINGER,
+    /// struct.pack('ii', 1, 0))` then `transport.abort()`.
+    pub fn reset(&mut self) {
+        if let Stream::Tcp(stream) = &self.conn.stream {
+            use std::os::fd::AsRawFd;
+            if let Err(err) = crate::sys::set_linger_zero(stream.as_raw_fd()) {
+                debug!("{:?}: cannot set SO_LINGER for a reset: {err}", self.id);
+            }
+        }
+        self.abort();
+    }
+
     /// Chooses whether [`close`](Self::close) (and the close after an idle timeout)
     /// lingers: once everything written has been sent, the loop shuts down the sending
     /// side (`shutdown(SHUT_WR)`, the peer reads end of file), then reads and discards what
@@ -517,14 +575,21 @@ impl Transport<'_> {
     /// throw away what it had not yet sent, and the peer then loses the end of the answer
     /// (a response the HTTP server wrote before refusing the rest of a request). RFC 9112
     /// §9.6 prescribes this staged close. With [`LingeringClose::On`] the loop lingers only
-    /// if input is waiting when the close happens (nginx's heuristic), so an ordinary close
-    /// costs one `read` more and nothing else. A lingering connection counts toward
+    /// if input is likely waiting when the close happens (nginx's heuristic, decided from
+    /// what the loop already knows: see [`LingeringClose::On`] and its limit), so an
+    /// ordinary close costs no system call more than a plain one. A lingering connection counts toward
     /// [`Config::max_connections`](super::Config::max_connections) but is the first to go
     /// when room is needed (see [`set_reusable`](Self::set_reusable)).
     ///
     /// Python: none; asyncio closes at once. nginx: `lingering_close`, `lingering_time`,
     /// `lingering_timeout`.
     pub fn set_lingering_close(&mut self, when: LingeringClose) {
+        if self.conn.closing && self.conn.lingering != when {
+            // The read interest may already have been dropped for the close, so input
+            // may have come unseen: look before deciding.
+            self.conn.input_likely = true;
+            self.mark_dirty();
+        }
         self.conn.lingering = when;
     }
 
@@ -583,6 +648,8 @@ impl Transport<'_> {
         if self.conn.reading && !self.conn.closing {
             self.mark_dirty();
             self.conn.reading = false;
+            // Unwatched from now on: what arrives is not seen until reading resumes.
+            self.conn.input_likely = true;
         }
     }
 
@@ -707,10 +774,19 @@ impl Transport<'_> {
 
     /// The peer's address. Python: `get_extra_info('peername')`.
     ///
+    /// For an accepted connection this is the address `accept` returned, kept from then
+    /// on: no system call, and still known after the peer has gone (asyncio, too, asks
+    /// `getpeername` once, when the transport is made, and keeps the answer). For an
+    /// outgoing connection the kernel is asked (`getpeername`).
+    ///
     /// # Errors
-    /// The OS error, e.g. `NotConnected` once the peer has gone.
+    /// For an outgoing connection, the OS error, e.g. `NotConnected` once the peer has
+    /// gone; never for an accepted one.
     pub fn peer_addr(&self) -> io::Result<Addr> {
-        self.conn.stream.peer_addr()
+        match &self.conn.peer {
+            Some(peer) => Ok(peer.clone()),
+            None => self.conn.stream.peer_addr(),
+        }
     }
 
     /// This end's address. Python: `get_extra_info('sockname')`.

@@ -11,15 +11,22 @@
 //! again (at most once a second), and when the log closes, as syslog's "message
 //! repeated" does for a flood.
 //!
+//! Queueing a line costs the loop no system call: the thread is not woken for each line.
+//! After writing what it found, it waits [`BATCH`] for more to gather, and only when the
+//! queue is still empty then does it sleep until woken; the loop wakes it (one `futex`)
+//! only for the first line after such a sleep, or when the queue is half full. An idle log
+//! thread sleeps without a timeout: no wake-ups while no requests come.
+//!
 //! Escaping follows nginx's access log (`ngx_http_log_escape`): `"`, `\` and every byte
 //! outside 0x20–0x7e become `\xHH`, so a request target or an `X-Forwarded-For` cannot
 //! end a field, start a line, move the cursor, or reorder text (`U+202E`, C1 controls).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +36,12 @@ pub const ACCESS_LOG_CAPACITY: usize = 4096;
 
 /// How often, at most, the count of dropped lines is reported while lines are being lost.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// After writing the lines it found, the log's thread waits this long for more before it
+/// writes again, so that a busy server's lines go out in batches and the loop need not
+/// wake the thread for each one (a `futex` call per request). Lines are written at most
+/// this late, or sooner when the queue is half full.
+pub(crate) const BATCH: Duration = Duration::from_millis(20);
 
 /// How long closing the log waits for its thread to write what is queued. A log whose
 /// reader is stopped is then abandoned with its queue (the count says what was lost), so
@@ -72,11 +85,55 @@ pub struct AccessLog {
 }
 
 struct Shared {
-    /// Taken in `drop`, so the thread sees the queue close before `drop` waits for it.
-    queue: Option<SyncSender<String>>,
+    /// Closed in `drop`, so the thread sees the end before `drop` waits for it.
+    queue: Arc<Queue>,
     dropped: Arc<AtomicU64>,
     /// Disconnected when the thread has written everything and ended.
     finished: Mutex<Receiver<()>>,
+}
+
+/// The bounded queue between the loop and the log's thread.
+///
+/// Python: none (a `queue.Queue(maxsize)` with `put_nowait` would be the counterpart).
+/// Not `std::sync::mpsc`: its receiver cannot say "I am about to sleep", so every send
+/// must wake it, a system call per line.
+struct Queue {
+    state: Mutex<QueueState>,
+    /// The thread waits here: for a first line, or out a batch interval.
+    wake: Condvar,
+    /// Lines waiting plus lines the thread is writing: at most this many.
+    capacity: usize,
+    /// How long the thread gathers lines between batches ([`BATCH`]; tests lengthen it).
+    batch: Duration,
+    /// Wake-ups sent by `log`, for the tests.
+    #[cfg(test)]
+    wakes: AtomicU64,
+}
+
+#[derive(Default)]
+struct QueueState {
+    lines: VecDeque<String>,
+    /// How many lines the thread took and is writing (they count toward `capacity`).
+    in_flight: usize,
+    /// The thread waits for a line without a timeout: the next line must wake it.
+    sleeping: bool,
+    /// The thread waits out a batch interval: only a half-full queue wakes it early.
+    batching: bool,
+    /// Every handle is gone: write what is left, then end.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The queue length at which a batching thread is woken early.
+    fn high_water(&self) -> usize {
+        (self.capacity / 2).max(1)
+    }
 }
 
 /// Where the thread writes.
@@ -129,10 +186,22 @@ impl AccessLog {
     }
 
     fn start(sink: Sink, capacity: usize) -> io::Result<AccessLog> {
-        let (queue, lines) = mpsc::sync_channel(capacity.max(1));
+        AccessLog::start_batching(sink, capacity, BATCH)
+    }
+
+    fn start_batching(sink: Sink, capacity: usize, batch: Duration) -> io::Result<AccessLog> {
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState::default()),
+            wake: Condvar::new(),
+            capacity: capacity.max(1),
+            batch,
+            #[cfg(test)]
+            wakes: AtomicU64::new(0),
+        });
         let (finished_tx, finished) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&dropped);
+        let lines = Arc::clone(&queue);
         thread::Builder::new()
             .name("access-log".into())
             .spawn(move || {
@@ -141,7 +210,7 @@ impl AccessLog {
             })?;
         Ok(AccessLog {
             shared: Arc::new(Shared {
-                queue: Some(queue),
+                queue,
                 dropped,
                 finished: Mutex::new(finished),
             }),
@@ -151,18 +220,32 @@ impl AccessLog {
     /// Queues one line (without its `\n`) for the log's thread. Never waits: when the
     /// queue is full, or the thread has stopped writing, the line is dropped and counted.
     /// Returns whether it was queued.
+    ///
+    /// No system call unless the thread sleeps (the first line after a quiet spell) or
+    /// the queue reaches half its capacity: then one wake-up.
     pub fn log(&self, line: String) -> bool {
-        let sent = match &self.shared.queue {
-            Some(queue) => queue.try_send(line),
-            None => return false,
-        };
-        match sent {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        let queue = &self.shared.queue;
+        let mut state = queue.lock();
+        if state.closed || state.lines.len() + state.in_flight >= queue.capacity {
+            drop(state);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
+        state.lines.push_back(line);
+        let wake = state.sleeping || (state.batching && state.lines.len() >= queue.high_water());
+        if wake {
+            // Cleared here, under the lock, so the lines that follow before the thread
+            // runs do not wake it again.
+            state.sleeping = false;
+            state.batching = false;
+        }
+        drop(state);
+        if wake {
+            #[cfg(test)]
+            queue.wakes.fetch_add(1, Ordering::Relaxed);
+            queue.wake.notify_one();
+        }
+        true
     }
 
     /// Lines dropped so far because the queue was full.
@@ -183,7 +266,8 @@ impl Drop for Shared {
     fn drop(&mut self) {
         // Close the queue, then give the thread a moment to write what is in it: lines of
         // the last requests are worth a short wait at exit, a stopped reader is not.
-        drop(self.queue.take());
+        self.queue.lock().closed = true;
+        self.queue.wake.notify_one();
         let finished = self
             .finished
             .get_mut()
@@ -192,39 +276,83 @@ impl Drop for Shared {
     }
 }
 
-/// The log's thread: writes lines as they come, flushing whenever the queue is empty, and
-/// reports the dropped count when it has grown (at most every `REPORT_EVERY`) and at the
-/// end.
-fn write_lines(lines: &Receiver<String>, mut sink: Sink, dropped: &AtomicU64) {
+/// The log's thread: writes the lines it finds as one batch, flushing after each, then
+/// gathers for [`BATCH`] (less if the queue fills to half); with nothing queued it sleeps
+/// until the next line, without a timeout, unless a count of dropped lines is still to be
+/// reported (at most every `REPORT_EVERY`, and at the end).
+fn write_lines(queue: &Queue, mut sink: Sink, dropped: &AtomicU64) {
     let mut reported = 0;
     let mut reported_at: Option<Instant> = None;
     let mut ok = true;
+    let mut batch = VecDeque::new();
     loop {
-        let line = match lines.try_recv() {
-            Ok(line) => Some(line),
-            Err(_) => {
-                // Nothing waiting: a good moment to flush, then sleep until the next line.
-                ok = ok && sink.flush();
-                match lines.recv_timeout(REPORT_EVERY) {
-                    Ok(line) => Some(line),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
+        let closed = {
+            let mut state = queue.lock();
+            state.in_flight = 0; // the last batch is written
+            while state.lines.is_empty() && !state.closed {
+                // A report not yet due is the only reason to wake without a line.
+                // (A failed writer reports nothing more: nothing to wait for then.)
+                let lost = dropped.load(Ordering::Relaxed);
+                let report_in = match reported_at {
+                    _ if !ok || lost <= reported => None,
+                    None => break,
+                    Some(at) => match (at + REPORT_EVERY).checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => Some(left),
+                        _ => break,
+                    },
+                };
+                state.sleeping = true;
+                state = match report_in {
+                    None => queue
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    Some(left) => {
+                        queue
+                            .wake
+                            .wait_timeout(state, left)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .0
+                    }
+                };
+                state.sleeping = false;
             }
+            std::mem::swap(&mut state.lines, &mut batch);
+            state.in_flight = batch.len();
+            state.closed
         };
-        if let Some(line) = line {
+        let wrote = !batch.is_empty();
+        for line in batch.drain(..) {
             if ok {
                 ok = sink.write(&line);
             } else {
                 dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+        ok = ok && sink.flush();
         let lost = dropped.load(Ordering::Relaxed);
         let due = reported_at.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
         if ok && lost > reported && due {
             ok = sink.report(lost - reported);
             reported = lost;
             reported_at = Some(Instant::now());
+        }
+        if closed {
+            break; // nothing can be queued after the close: all of it was in this batch
+        }
+        if wrote {
+            // Let the next lines gather instead of being woken for each.
+            let mut state = queue.lock();
+            state.in_flight = 0;
+            state.batching = true;
+            let high = queue.high_water();
+            let (mut state, _) = queue
+                .wake
+                .wait_timeout_while(state, queue.batch, |state| {
+                    !state.closed && state.lines.len() < high
+                })
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.batching = false;
         }
     }
     let lost = dropped.load(Ordering::Relaxed);
@@ -410,6 +538,115 @@ mod tests {
         let text = gate.text();
         assert_eq!(counts(&text), expected, "{text}");
         assert!(text.starts_with("line 0 "), "{text}");
+    }
+
+    /// A writer into shared memory that also notes which thread wrote (the log's).
+    #[derive(Clone, Default)]
+    struct Recorder {
+        text: Arc<Mutex<Vec<u8>>>,
+        thread: Arc<Mutex<Option<std::path::PathBuf>>>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            // /proc/thread-self names the calling thread's /proc/PID/task/TID.
+            // (A path relative to /proc.)
+            *self.thread.lock().unwrap() = std::fs::read_link("/proc/thread-self")
+                .ok()
+                .map(|task| std::path::Path::new("/proc").join(task));
+            self.text.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Issue 15: the loop must not pay a `futex` wake per request. 100 lines logged in a
+    /// row wake the thread once (the first, which found it asleep), not 100 times; and they
+    /// are all written, in order.
+    #[test]
+    fn lines_wake_the_thread_once_per_batch_not_once_each() {
+        let out = Recorder::default();
+        let writer = Sink::Writer(io::BufWriter::new(Box::new(out.clone())));
+        // A long batch interval: the thread cannot come back to sleep between two lines
+        // of the loop below, however loaded the machine.
+        let log = AccessLog::start_batching(writer, 4096, Duration::from_secs(2)).unwrap();
+        let queue = Arc::clone(&log.shared.queue);
+        wait_until("the thread to sleep", || queue.lock().sleeping);
+        for i in 0..100 {
+            assert!(log.log(format!("line {i}")));
+        }
+        let wakes = queue.wakes.load(Ordering::Relaxed);
+        assert_eq!(wakes, 1, "{wakes} wake-ups for 100 lines");
+        drop(log); // closing writes what is queued
+        let text = String::from_utf8(out.text.lock().unwrap().clone()).unwrap();
+        let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(text, expected);
+    }
+
+    /// Half a queue wakes a thread that is gathering a batch: a flood is written as it
+    /// comes, not dropped while the thread waits out the interval.
+    #[test]
+    fn a_half_full_queue_wakes_a_gathering_thread() {
+        let out = Recorder::default();
+        let writer = Sink::Writer(io::BufWriter::new(Box::new(out.clone())));
+        let log = AccessLog::start_batching(writer, 8, Duration::from_secs(3600)).unwrap();
+        let queue = Arc::clone(&log.shared.queue);
+        wait_until("the thread to sleep", || queue.lock().sleeping);
+        assert!(log.log("first".into()));
+        wait_until("the first batch", || queue.lock().batching);
+        for i in 0..4 {
+            assert!(log.log(format!("line {i}")));
+        }
+        // Written long before the hour-long interval is over.
+        wait_until("the half-full queue to be written", || {
+            out.text.lock().unwrap().ends_with(b"line 3\n")
+        });
+        assert_eq!(log.dropped(), 0);
+    }
+
+    /// No requests, no work: an idle log thread sleeps until the next line, with no
+    /// timeout (it used to wake every second).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn an_idle_log_thread_does_not_wake_up() {
+        let out = Recorder::default();
+        let log = AccessLog::to_writer(out.clone(), 16).unwrap();
+        assert!(log.log("one".into()));
+        wait_until("the line", || out.thread.lock().unwrap().is_some());
+        let task = out.thread.lock().unwrap().clone().unwrap();
+        let switches = || {
+            let status = std::fs::read_to_string(task.join("status")).unwrap();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        };
+        // Asleep for good: waiting for a line, and off the CPU ('S' in /proc/.../stat).
+        let queue = Arc::clone(&log.shared.queue);
+        wait_until("the thread to sleep", || {
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            let state = stat.rsplit(") ").next().unwrap().chars().next();
+            queue.lock().sleeping && state == Some('S')
+        });
+        let before = switches();
+        // Longer than any timer it could have (the old one: 1 s).
+        thread::sleep(Duration::from_millis(1500));
+        assert_eq!(switches(), before, "the idle log thread woke up");
+        assert!(queue.lock().sleeping);
+        drop(log);
     }
 
     #[test]

@@ -613,7 +613,9 @@ impl Protocol<App> for Connection {
         }
         // A close (Connection: close, a timeout) may find input unread, pipelined or
         // stray; then the layer lingers instead of resetting the connection and losing the
-        // end of the response. An ordinary close costs one read more.
+        // end of the response. It decides from what it already knows (the last read was
+        // short, nothing reported since), so an ordinary close costs no system call more;
+        // what this server knows better (a body refused, bytes buffered) asks for Always.
         ctx.transport().set_lingering_close(LingeringClose::On);
         let now = ctx.now();
         self.head_started = Some(now);

@@ -365,7 +365,8 @@ impl Stored {
 
     /// Whether the client's own conditional request (`If-None-Match`, else
     /// `If-Modified-Since`) matches it, so that 304 is the answer (RFC 9110 §13.1.2,
-    /// §13.1.3: weak comparison; `If-Modified-Since` only without `If-None-Match`).
+    /// §13.1.3: weak comparison; `If-Modified-Since` only without `If-None-Match`). Never
+    /// for a stored 301: preconditions apply to 2xx answers only (§13.2.1).
     ///
     /// # Examples
     ///
@@ -385,6 +386,11 @@ impl Stored {
     /// assert!(stored.client_condition_matches(&request));
     /// ```
     pub fn client_condition_matches(&self, request: &Headers) -> bool {
+        // RFC 9110 §13.2.1: preconditions apply only where the answer would be 2xx; a
+        // stored 301 is sent as it is, whatever the client holds.
+        if !(200..300).contains(&self.status) {
+            return false;
+        }
         if request.contains("if-none-match") {
             let Some(etag) = self.headers.get_str("etag") else {
                 return false;
@@ -403,6 +409,44 @@ impl Stored {
             .get_str("last-modified")
             .and_then(|d| httpdate::parse_http_date(d).ok());
         matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
+    }
+
+    /// Whether a 304 with these fields is about this response (RFC 9111 §4.3.4): its
+    /// `ETag`, if it has one, is this one's (weak comparison); else its `Last-Modified`,
+    /// if it has one, is this one's; a 304 with neither selects it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio_selectors::proxy::{Headers, Stored};
+    /// use std::time::SystemTime;
+    /// # fn head(status: u16, minor: u8, headers: Headers) -> mio_selectors::proxy::ResponseHead {
+    /// #     mio_selectors::proxy::ResponseHead { minor, status, reason: "OK".into(), headers }
+    /// # }
+    ///
+    /// let mut h = Headers::new();
+    /// h.push("ETag", "\"v1\"");
+    /// let now = SystemTime::now();
+    /// let stored = Stored::new(head(200, 1, h), Vec::new().into(), &Headers::new(), now, now);
+    /// let mut not_modified = Headers::new();
+    /// assert!(stored.selected_by(&not_modified));
+    /// not_modified.push("ETag", "\"v2\"");
+    /// assert!(!stored.selected_by(&not_modified));
+    /// ```
+    pub fn selected_by(&self, not_modified: &Headers) -> bool {
+        let same = |name: &str, normalise: fn(&str) -> &str| {
+            not_modified.get_str(name).map(|theirs| {
+                self.headers
+                    .get_str(name)
+                    .is_some_and(|ours| normalise(ours) == normalise(theirs))
+            })
+        };
+        fn weak(tag: &str) -> &str {
+            tag.trim_start_matches("W/")
+        }
+        same("etag", weak)
+            .or_else(|| same("last-modified", str::trim))
+            .unwrap_or(true)
     }
 
     /// A copy freshened by a 304 (RFC 9111 §4.3.4): its header fields replace the stored
@@ -823,6 +867,13 @@ mod tests {
         assert_eq!(fresh.headers.get_str("etag"), Some("\"v1\""));
         assert!(fresh.is_fresh(t(120)) && !fresh.is_fresh(t(130)));
         assert_eq!(&*fresh.body, b"body");
+        // Which stored response a 304 is about (§4.3.4).
+        assert!(s.selected_by(&headers(&[("ETag", "W/\"v1\"")])));
+        assert!(!s.selected_by(&headers(&[("ETag", "\"v2\""), ("Last-Modified", &lm)])));
+        assert!(s.selected_by(&headers(&[("Last-Modified", &lm)])));
+        let other = httpdate::fmt_http_date(t(1));
+        assert!(!s.selected_by(&headers(&[("Last-Modified", &other)])));
+        assert!(s.selected_by(&headers(&[("Cache-Control", "max-age=1")])));
     }
 
     #[test]
@@ -850,6 +901,20 @@ mod tests {
             ("If-Modified-Since", &lm)
         ])));
         assert!(!s.client_condition_matches(&headers(&[("If-Modified-Since", "garbage")])));
+        // A stored redirect is never answered 304 (RFC 9110 §13.2.1: 2xx only).
+        let moved = Stored::new(
+            head(
+                301,
+                1,
+                headers(&[("ETag", "\"v1\""), ("Last-Modified", &lm)]),
+            ),
+            Vec::new().into(),
+            &Headers::new(),
+            t(0),
+            t(0),
+        );
+        assert!(!moved.client_condition_matches(&headers(&[("If-None-Match", "\"v1\"")])));
+        assert!(!moved.client_condition_matches(&headers(&[("If-Modified-Since", &lm)])));
     }
 
     #[test]

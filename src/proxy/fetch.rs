@@ -344,6 +344,15 @@ pub(crate) fn data_received(lp: &mut LoopContext<'_, State>, fid: FetchId, data:
             }
             return;
         };
+        // The same bound whether the head trickled in or came in one read.
+        if end > MAX_RESPONSE_HEAD {
+            return fail(
+                lp,
+                fid,
+                Status::BadGateway,
+                "the upstream's response head is too large",
+            );
+        }
         let head = match parse_response(&fetch.head_buf[..end]) {
             Ok(head) => head,
             Err(err) => return fail(lp, fid, err.status, err.detail),
@@ -399,12 +408,40 @@ fn on_head(lp: &mut LoopContext<'_, State>, fid: FetchId, mut head: ResponseHead
         head.headers.push("Date", date);
     }
     if let Some(old) = fetch.revalidating.take() {
+        if head.status == 304 && !old.selected_by(&head.headers) {
+            // RFC 9111 §4.3.4: a 304 whose validator is not the stored response's says
+            // nothing about it. Forget it, and let everyone ask again, unconditionally.
+            debug!("{}: a 304 for another representation", fetch.request.key);
+            cache.remove(&fetch.request.key);
+            retry_without_the_entry(lp, fid);
+            return false;
+        }
         if head.status == 304 {
             // RFC 9111 §4.3.4: freshen the stored response and serve it.
             let fresh = Arc::new(old.refreshed(&head.headers, fetch.request_time, now));
-            cache.insert(fetch.request.key.clone(), Arc::clone(&fresh));
             ProxyStats::add(&stats.revalidated);
-            finish(lp, fid, Some(fresh), "REVALIDATED");
+            // The 304's fields now belong to the stored response: one that says
+            // `no-store`, `private` or `Vary: Cookie`, or sets a cookie (meant for this
+            // client alone), makes it one this cache must not keep or give to others.
+            let shared = match storable(
+                &fetch.request.method,
+                &fetch.request.headers,
+                fresh.status,
+                &fresh.headers,
+                Some(fresh.size()),
+                config.max_object,
+            ) {
+                Ok(()) => {
+                    cache.insert(fetch.request.key.clone(), Arc::clone(&fresh));
+                    Some(Arc::clone(&fresh))
+                }
+                Err(why) => {
+                    debug!("{}: dropped after its 304: {why}", fetch.request.key);
+                    cache.remove(&fetch.request.key);
+                    None
+                }
+            };
+            finish(lp, fid, &fresh, shared, "REVALIDATED");
             return false;
         }
         // A full response replaces the stale one, whatever becomes of it.
@@ -636,18 +673,46 @@ fn complete(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     }
 }
 
-/// A revalidation ended in 304: everyone is served the freshened response.
-fn finish(lp: &mut LoopContext<'_, State>, fid: FetchId, stored: Option<Arc<Stored>>, label: &str) {
+/// A revalidation ended in 304: the client that asked is served the freshened response;
+/// the waiters too if it may be `shared` (it is still storable), else they go upstream.
+fn finish(
+    lp: &mut LoopContext<'_, State>,
+    fid: FetchId,
+    fresh: &Stored,
+    shared: Option<Arc<Stored>>,
+    label: &str,
+) {
     close_upstream(lp, fid);
     let Some(fetch) = remove(lp, fid) else {
         return;
     };
-    if let (Some(client), Some(stored)) = (fetch.client, &stored) {
-        client::respond_from_cache(lp, client, &fetch.request, stored, label);
+    if let Some(client) = fetch.client {
+        client::respond_from_cache(lp, client, &fetch.request, fresh, label);
         client::drive(lp, client);
     }
     for waiter in fetch.waiters {
-        client::fetch_done_for_waiter(lp, waiter, stored.as_ref());
+        client::fetch_done_for_waiter(lp, waiter, shared.as_ref());
+    }
+}
+
+/// A revalidation that could not be used: the client that started it and the waiters
+/// all go upstream again, each on its own (nothing is stored for them to wait for).
+fn retry_without_the_entry(lp: &mut LoopContext<'_, State>, fid: FetchId) {
+    let Some(fetch) = remove(lp, fid) else {
+        return;
+    };
+    let mut everyone = fetch.waiters;
+    if let Some(client) = fetch.client {
+        if let Some(c) = lp.app().clients.get_mut(&client) {
+            c.phase = Phase::Waiting {
+                fetch: fid,
+                request: Box::new(fetch.request),
+            };
+            everyone.insert(0, client);
+        }
+    }
+    for id in everyone {
+        client::fetch_done_for_waiter(lp, id, None);
     }
 }
 
@@ -691,8 +756,10 @@ fn fail_mid_body(lp: &mut LoopContext<'_, State>, fid: FetchId) {
     debug!("{}: the upstream body broke off", fetch.request.key);
     if let Some(client) = fetch.client {
         client::close(lp, client);
+        // A reset, not an end of file: a body delimited by close (relayed from one, or
+        // from chunks) would otherwise end cleanly and look complete.
         if let Some(mut t) = lp.transport_of(client) {
-            t.abort();
+            t.reset();
         }
     }
     for waiter in fetch.waiters {

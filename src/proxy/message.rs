@@ -7,7 +7,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::Headers;
+use super::{split_list, Headers};
 use crate::http::{Limits, Status, MAX_HEADERS_CAP};
 
 /// A request head as a client sent it to the proxy.
@@ -247,17 +247,30 @@ impl ResponseHead {
                 )),
             };
         }
+        let invalid = || bad("the upstream sent an invalid Content-Length");
         let mut length = None;
-        for value in self.headers.list("content-length") {
-            let n = value
-                .parse::<u64>()
-                .ok()
-                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or(bad("the upstream sent an invalid Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad("the upstream sent conflicting Content-Lengths"));
+        // Every field must hold at least one number: an empty or non-text one
+        // (`Content-Length: `, `, `) must not turn into a body delimited by close while the
+        // field itself reaches the client, who would read the body by another rule
+        // (RFC 9112 §6.3: an invalid length is unrecoverable).
+        for field in self.headers.get_all("content-length") {
+            let text = std::str::from_utf8(field).map_err(|_| invalid())?;
+            let mut numbers = 0;
+            for value in split_list(text) {
+                let n = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(invalid)?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(bad("the upstream sent conflicting Content-Lengths"));
+                }
+                length = Some(n);
+                numbers += 1;
             }
-            length = Some(n);
+            if numbers == 0 {
+                return Err(invalid());
+            }
         }
         Ok(length.map_or(Framing::Close, Framing::Length))
     }
@@ -373,6 +386,12 @@ mod tests {
             framing(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").is_err()
         );
         assert!(framing(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
+        assert!(framing(b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n").is_err());
+        assert!(framing(b"HTTP/1.1 200 OK\r\nContent-Length: ,\r\n\r\n").is_err());
+        assert!(
+            framing(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length:\r\n\r\n").is_err()
+        );
+        assert!(framing(b"HTTP/1.1 200 OK\r\nContent-Length: \xff\r\n\r\n").is_err());
         assert_eq!(
             framing(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n"),
             Ok(Framing::Length(7))
