@@ -1,7 +1,7 @@
-# What bench-http.sh, bench-proxy.sh and redbot-check.sh share, sourced by each after it has
-# changed to the repository's root (`source scripts/lib.sh`): messages, the clean-up of every
-# process and directory a script starts or makes, the checks for the tools it needs, and the
-# system calls per request of a load.
+# What bench-http.sh, bench-http-ab.sh, bench-proxy.sh and redbot-check.sh share, sourced
+# by each after it has changed to the repository's root (`source scripts/lib.sh`): messages,
+# the clean-up of every process and directory a script starts or makes, the checks for the
+# tools it needs, and the system calls per request of a load.
 # Not a program: it defines functions and sets the exit traps, nothing else.
 #
 # A script appends the process id of everything it starts to PIDS and every temporary
