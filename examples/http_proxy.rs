@@ -29,7 +29,6 @@
 mod common;
 
 use std::process::ExitCode;
-use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
@@ -146,28 +145,11 @@ fn main() -> ExitCode {
             cli.workers,
             if cli.workers == 1 { "" } else { "s" }
         ));
-        stop_all_on_ctrl_c(proxies.iter().map(ProxyServer::stop_handle).collect())?;
-        let workers = proxies
-            .into_iter()
-            .enumerate()
-            .map(|(i, proxy)| {
-                thread::Builder::new()
-                    .name(format!("worker-{i}"))
-                    .spawn(move || proxy.run())
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .context("cannot start a worker thread")?;
-        for worker in workers {
-            let result = worker
-                .join()
-                .map_err(|_| Failure::new("a worker thread panicked"))?;
-            result.context("the proxy failed")?;
-        }
-        Ok(())
+        common::run_workers(
+            proxies,
+            ProxyServer::stop_handle,
+            ProxyServer::run,
+            "the proxy",
+        )
     })
-}
-
-/// Stops every worker's loop on Ctrl-C or SIGTERM (a second signal ends the process).
-fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }

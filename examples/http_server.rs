@@ -42,7 +42,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
@@ -218,24 +217,12 @@ fn main() -> ExitCode {
             cli.workers,
             if cli.workers == 1 { "" } else { "s" }
         ));
-        stop_all_on_ctrl_c(servers.iter().map(HttpServer::stop_handle).collect())?;
-        let workers = servers
-            .into_iter()
-            .enumerate()
-            .map(|(i, server)| {
-                thread::Builder::new()
-                    .name(format!("worker-{i}"))
-                    .spawn(move || server.run())
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .context("cannot start a worker thread")?;
-        for worker in workers {
-            let result = worker
-                .join()
-                .map_err(|_| Failure::new("a worker thread panicked"))?;
-            result.context("the HTTP server failed")?;
-        }
-        Ok(())
+        common::run_workers(
+            servers,
+            HttpServer::stop_handle,
+            HttpServer::run,
+            "the HTTP server",
+        )
     })
 }
 
@@ -256,10 +243,4 @@ fn check_root(root: &Path) -> common::Result {
     }
     std::fs::read_dir(root).with_context(what)?;
     Ok(())
-}
-
-/// Stops every worker's loop on Ctrl-C or SIGTERM: `common::stop_on_ctrl_c` for several
-/// loops at once.
-fn stop_all_on_ctrl_c(stops: Vec<mio_selectors::Stop>) -> common::Result {
-    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
 }

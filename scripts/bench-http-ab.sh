@@ -22,23 +22,14 @@
 # directory removed on exit, even on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, wait_listening
 
 [[ $# == 2 ]] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
 OLD=$1 NEW=$2
 N=${N:-20000} ROUNDS=${ROUNDS:-3} PORT_BASE=${PORT_BASE:-21380}
-for tool in ab nginx taskset curl; do
-    command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }
-done
+need_tools "apt-get install -y apache2-utils nginx curl" ab nginx taskset curl
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-http-ab.XXXXXX")
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+REMOVE+=("$WORK")
 
 cp -r site "$WORK/root"
 sleep 2.5 # past the cache's "racily clean" window (src/http/site.rs)
@@ -70,18 +61,13 @@ EOF
 
 declare -A PID PORT
 start() { # NAME PORT COMMAND...
-    local name=$1 port=$2 i
+    local name=$1 port=$2
     shift 2
     taskset -c 0 "$@" 2>>"$WORK/log.txt" &
     PID[$name]=$!
     PORT[$name]=$port
     PIDS+=("$!")
-    for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/index.html" && return 0
-        sleep 0.1
-    done
-    echo "$name did not start" >&2
-    exit 1
+    wait_listening "$port" "$!" || die "$name did not start"
 }
 start nginx "$PORT_BASE" nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
 start old $((PORT_BASE + 1)) env RUST_LOG=warn "$OLD" --port $((PORT_BASE + 1)) --root "$WORK/root"

@@ -35,8 +35,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench-http: $*"; [[ -z ${LOG:-} ]] || say "log: $LOG"; exit 1; }
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, syscalls_per_request, wait_listening
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -47,27 +46,14 @@ fi
 PORT_BASE=${PORT_BASE:-21300}
 TICK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")
+REMOVE+=("$WORK")
 LOG=$WORK/log.txt
-PIDS=()
 # The smoke run must not overwrite the chart of a real run.
 if [[ $QUICK == 1 ]]; then SVG=${SVG:-$WORK/bench-http.svg}; else SVG=${SVG:-docs/bench-http.svg}; fi
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for tool in ab wrk nginx taskset curl python3; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y apache2-utils wrk nginx curl)"
-done
+need_tools "apt-get install -y apache2-utils wrk nginx curl" ab wrk nginx taskset curl python3
 [[ $(nproc) -ge 2 ]] || say "warning: $(nproc) CPU(s): server and load will share one"
-COUNTER=strace
-if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then COUNTER=perf; fi
-command -v strace >/dev/null || [[ $COUNTER == perf ]] || die "neither perf nor strace works"
+use_syscall_counter
 
 cargo build --release --quiet --example http_server 2>>"$LOG" || die "build failed"
 SERVER_BIN=target/release/examples/http_server
@@ -113,15 +99,6 @@ EOF
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-wait_listening() { # PORT PID
-    local i
-    for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/index.html" && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 # start NAME [WORKERS]: sets SPID and PORT. Pinned to CPU 0 (both CPUs for --workers 2).
 start() {
@@ -179,26 +156,10 @@ run_load() {
 
 # count_syscalls NAME PID PORT KIND: system calls per request over a SYSN-request ab run.
 count_syscalls() {
-    local pid=$2 port=$3 file=$WORK/sc.txt counter k=""
+    local k=""
     [[ $4 == conn ]] || k=-k
-    rm -f "$file"
-    if [[ $COUNTER == perf ]]; then
-        perf stat -e raw_syscalls:sys_enter -x, -o "$file" -p "$pid" 2>>"$LOG" &
-    else
-        strace -c -f -q -o "$file" -p "$pid" 2>>"$LOG" &
-    fi
-    counter=$!
-    PIDS+=("$counter")
-    sleep 0.5
-    timeout 120 taskset -c 1 ab -q $k -n "$SYSN" -c 50 -s 10 "http://127.0.0.1:$port/index.html" >/dev/null 2>>"$LOG" || true
-    sleep 0.2
-    if [[ $COUNTER == perf ]]; then kill -INT "$counter"; else kill -TERM "$counter"; fi 2>/dev/null || true
-    wait "$counter" 2>/dev/null || true
-    if [[ $COUNTER == perf ]]; then
-        awk -F, -v n="$SYSN" '$3 == "raw_syscalls:sys_enter" { printf "%.1f", $1 / n }' "$file"
-    else
-        awk -v n="$SYSN" '$NF == "total" { printf "%.1f", $4 / n }' "$file"
-    fi
+    syscalls_per_request "$2" "$SYSN" \
+        timeout 120 taskset -c 1 ab -q $k -n "$SYSN" -c 50 -s 10 "http://127.0.0.1:$3/index.html"
 }
 
 # breakdown NAME PID PORT [PATH [RANGE]]: strace -c over 200 connection-per-request requests

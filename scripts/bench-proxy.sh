@@ -32,8 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench-proxy: $*"; [[ -z ${LOG:-} ]] || say "log: $LOG"; exit 1; }
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, syscalls_per_request
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -45,29 +44,17 @@ PORT_BASE=${PORT_BASE:-21400}
 UP_PORT=$((PORT_BASE + 0)) OURS_PORT=$((PORT_BASE + 1)) SQUID_PORT=$((PORT_BASE + 2))
 TICK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
+REMOVE+=("$WORK")
 # Squid, started as root, drops to user proxy, which must reach its files: they get a
 # directory of their own under /tmp, since $TMPDIR may be private (mktemp -d makes 0700).
 SQUID_DIR=$(mktemp -d /tmp/bench-proxy-squid.XXXXXX)
+REMOVE+=("$SQUID_DIR")
 chmod 755 "$SQUID_DIR"
 LOG=$WORK/log.txt
-PIDS=()
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK" "$SQUID_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for tool in ab nginx squid taskset curl; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y squid nginx apache2-utils curl)"
-done
+need_tools "apt-get install -y squid nginx apache2-utils curl" ab nginx squid taskset curl
 [[ $(nproc) -ge 2 ]] || say "warning: $(nproc) CPU(s): the proxy and the load will share one"
-COUNTER=strace
-if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then COUNTER=perf; fi
-command -v strace >/dev/null || [[ $COUNTER == perf ]] || die "neither perf nor strace works"
+use_syscall_counter
 
 cargo build --release --quiet --example http_proxy 2>>"$LOG" || die "build failed"
 PROXY_BIN=target/release/examples/http_proxy
@@ -193,26 +180,8 @@ run_load() {
 
 # count_syscalls PID KIND: system calls per request over a SYSN-request ab run.
 count_syscalls() {
-    local file=$WORK/sc.txt counter
-    rm -f "$file"
-    if [[ $COUNTER == perf ]]; then
-        perf stat -e raw_syscalls:sys_enter -x, -o "$file" -p "$1" 2>>"$LOG" &
-    else
-        strace -c -f -q -o "$file" -p "$1" 2>>"$LOG" &
-    fi
-    counter=$!
-    PIDS+=("$counter")
-    sleep 0.5
-    timeout 120 taskset -c 1 ab -q -k -n "$SYSN" -c 10 -s 10 -X "$PROXY" \
-        "http://127.0.0.1:$UP_PORT/$2.html" >/dev/null 2>>"$LOG" || true
-    sleep 0.2
-    if [[ $COUNTER == perf ]]; then kill -INT "$counter"; else kill -TERM "$counter"; fi 2>/dev/null || true
-    wait "$counter" 2>/dev/null || true
-    if [[ $COUNTER == perf ]]; then
-        awk -F, -v n="$SYSN" '$3 == "raw_syscalls:sys_enter" { printf "%.1f", $1 / n }' "$file"
-    else
-        awk -v n="$SYSN" '$NF == "total" { printf "%.1f", $4 / n }' "$file"
-    fi
+    syscalls_per_request "$1" "$SYSN" \
+        timeout 120 taskset -c 1 ab -q -k -n "$SYSN" -c 10 -s 10 -X "$PROXY" "http://127.0.0.1:$UP_PORT/$2.html"
 }
 
 declare -A CPU REQS RATE SYS

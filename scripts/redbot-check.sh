@@ -16,26 +16,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "redbot-check: $*"; exit 1; }
+source scripts/lib.sh # say, die, the clean-up on exit, need_tools, wait_listening
 
 REDBOT_VERSION=2.7.1
 VENV=${REDBOT_VENV:-target/redbot-venv}
 PORT_BASE=${PORT_BASE:-21400}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/redbot-check.XXXXXX")
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+REMOVE+=("$WORK")
 
-for tool in nginx curl python3; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx curl python3-venv)"
-done
+need_tools "apt-get install -y nginx curl python3-venv" nginx curl python3
 if ! "$VENV/bin/redbot" --help >/dev/null 2>&1; then
     say "redbot-check: installing redbot $REDBOT_VERSION into $VENV"
     python3 -m venv "$VENV" || die "cannot make a virtualenv (apt-get install -y python3-venv)"
@@ -79,15 +68,6 @@ http {
 }
 EOF
 
-wait_listening() { # PORT PID
-    local i
-    for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/index.html" && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
 PIDS+=($!)
 wait_listening $((PORT_BASE + 1)) "$!" || die "nginx did not start"

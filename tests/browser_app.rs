@@ -11,9 +11,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::browser::{dump_dom, have_chromium};
 use common::http::*;
-
-const CHROMIUM: &str = "chromium";
 
 /// The driver page: same origin as the app, so its script may reach into the frame.
 const DRIVER: &str = r#"<!DOCTYPE html>
@@ -43,7 +42,7 @@ frame.addEventListener("load", function () {
 
 #[test]
 fn chromium_logs_in_through_the_form_and_whoami_names_the_user() {
-    if !have_tool(CHROMIUM, "--version") {
+    if !have_chromium() {
         return;
     }
     let root = TempDir::new("browser-app");
@@ -53,30 +52,7 @@ fn chromium_logs_in_through_the_form_and_whoami_names_the_user() {
         root.path(),
         app_config(&users, 100, Duration::from_secs(600)),
     );
-    let profile = TempDir::new("chromium-profile-app");
-    let out = run_bounded(
-        Duration::from_secs(90),
-        CHROMIUM,
-        &[
-            "--headless",
-            "--no-sandbox", // CI runs as root, where Chromium's sandbox refuses to start
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-extensions",
-            "--disable-background-networking",
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            &server.url("/driver.html"),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = dump_dom(&server.url("/driver.html"), Duration::from_secs(10), &[]);
     assert!(
         dom.contains(r#"<p id="result">/app/whoami user=alice via=session</p>"#),
         "the browser did not end up logged in: {dom}"

@@ -25,6 +25,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::KillOnDrop;
 use mio_selectors::echo::client::{self, ClientOptions, Summary, PATTERN_PERIOD};
 use mio_selectors::echo::protocol::EchoProtocolServer;
 use mio_selectors::echo::{blocking, threaded, Config, EchoServer, Stats};
@@ -1074,16 +1075,6 @@ fn spawn_python(program: &str, args: &[String], stdout: Stdio, stderr: Stdio) ->
                  need python3 (3.11 or later) on PATH."
             )
         })
-}
-
-/// Kills the child process when dropped, even if the test panics first.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs a Python program to completion, killing it if it takes longer than `limit`.

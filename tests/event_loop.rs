@@ -14,89 +14,14 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio_selectors::event_loop::{
-    Config, ConnId, Context, DatagramContext, DatagramProtocol, EventLoop, LoopHandle, LoopStats,
-    Lost, Protocol, Written,
+    Config, ConnId, Context, DatagramContext, DatagramProtocol, EventLoop, Lost, Protocol, Written,
 };
 
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What protocols saw, in order: one line per callback.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.lock().unwrap().push(line.into());
-    }
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    /// Waits (at most [`common::LOADED`]) until some line satisfies `f`; then returns every
-    /// line.
-    #[track_caller]
-    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + common::LOADED;
-        loop {
-            let lines = self.lines();
-            if lines.iter().any(|l| f(l)) {
-                return lines;
-            }
-            assert!(Instant::now() < deadline, "no {what} in {lines:?}");
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-/// A loop running on its own thread; stopped and joined on drop.
-struct Running {
-    handle: LoopHandle<()>,
-    stats: Arc<LoopStats>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Running {
-    fn start(lp: EventLoop) -> Running {
-        let handle = lp.handle();
-        let stats = lp.stats();
-        let mut lp = lp;
-        let thread = thread::spawn(move || lp.run());
-        Running {
-            handle,
-            stats,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the loop and returns what `run` returned.
-    fn stop(mut self) -> io::Result<()> {
-        self.handle.stop();
-        self.thread
-            .take()
-            .unwrap()
-            .join()
-            .expect("loop thread panicked")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.stop();
-            let _ = thread.join();
-        }
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
-}
+use common::event_loop::{connect, Log, Running, IO_TIMEOUT};
 
 fn listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -201,6 +126,18 @@ fn serve(log: &Log, tune: impl Fn(&mut Recorder) + Send + 'static) -> (Running, 
         r
     })
     .unwrap();
+    (Running::start(lp), addr)
+}
+
+/// A loop with `config` serving `factory`'s protocols on 127.0.0.1 port 0, running on its
+/// own thread; and the address it listens on.
+fn serve_tcp<P: Protocol + Send + 'static>(
+    config: Config,
+    factory: impl FnMut() -> P + Send + 'static,
+) -> (Running, SocketAddr) {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::with_config((), config).unwrap();
+    lp.listen_tcp(l, factory).unwrap();
     (Running::start(lp), addr)
 }
 
@@ -710,16 +647,13 @@ fn stop_from_another_thread_returns_from_run_promptly_and_run_can_resume() {
 fn connections_over_the_limit_get_the_full_message_and_others_are_unaffected() {
     common::init();
     let log = Log::default();
-    let (l, addr) = listener();
     let config = Config {
         max_connections: 2,
         full_message: b"! server full\n".to_vec(),
         ..Config::default()
     };
-    let mut lp = EventLoop::with_config((), config).unwrap();
     let plog = log.clone();
-    lp.listen_tcp(l, move || Recorder::new(&plog)).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Recorder::new(&plog));
     let mut a = connect(addr);
     let mut b = connect(addr);
     for c in [&mut a, &mut b] {
@@ -896,15 +830,11 @@ fn serve_files_in_order(config: Config) {
     common::init();
     let (file, content) = temp_file(&format!("order-{}", config.file_step), 8 << 20);
     let peak = Arc::new(Mutex::new(0));
-    let (l, addr) = listener();
-    let mut lp = EventLoop::with_config((), config).unwrap();
     let p = Arc::clone(&peak);
-    lp.listen_tcp(l, move || Files {
+    let (_running, addr) = serve_tcp(config, move || Files {
         file: Arc::clone(&file),
         peak: Arc::clone(&p),
-    })
-    .unwrap();
-    let _running = Running::start(lp);
+    });
     let mut client = connect(addr);
     let sizes = [10u64, 8 << 20, 0, 70_000, 3];
     let mut request = String::new();
@@ -1400,14 +1330,11 @@ fn a_read_size_of_zero_still_reads() {
             let _ = ctx.write(data);
         }
     }
-    let (l, addr) = listener();
     let config = Config {
         read_size: 0,
         ..Config::default()
     };
-    let mut lp = EventLoop::with_config((), config).unwrap();
-    lp.listen_tcp(l, || Echo).unwrap();
-    let _running = Running::start(lp);
+    let (_running, addr) = serve_tcp(config, || Echo);
     let mut client = connect(addr);
     client.write_all(b"abc").unwrap();
     let mut echo = [0; 3];
@@ -1617,20 +1544,14 @@ fn a_lingering_close_half_closes_discards_input_and_ends_after_a_quiet_period() 
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
     let quiet = Duration::from_secs(1);
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: quiet,
-            lingering_time: Duration::from_secs(5),
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: quiet,
+        lingering_time: Duration::from_secs(5),
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Refuser(plog.clone()));
     let mut client = connect(addr);
     client.write_all(b"upload part 1").unwrap();
     let mut answer = Vec::new();
@@ -1673,18 +1594,12 @@ fn lingering_close_on_costs_nothing_when_no_input_is_unread() {
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: Duration::from_secs(30),
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Closer(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Closer(plog.clone()));
     let mut client = connect(addr);
     client.write_all(b"hi").unwrap();
     // No linger (which would wait 30 s for the client): closed as soon as flushed.
@@ -1874,20 +1789,14 @@ fn a_lingering_close_ends_after_lingering_time_whatever_the_peer_sends() {
         }
     }
     let log = Log::default();
-    let (l, addr) = listener();
     let total = Duration::from_millis(800);
-    let mut lp = EventLoop::with_config(
-        (),
-        Config {
-            lingering_timeout: Duration::from_secs(30),
-            lingering_time: total,
-            ..Config::default()
-        },
-    )
-    .unwrap();
+    let config = Config {
+        lingering_timeout: Duration::from_secs(30),
+        lingering_time: total,
+        ..Config::default()
+    };
     let plog = log.clone();
-    lp.listen_tcp(l, move || Refuser(plog.clone())).unwrap();
-    let running = Running::start(lp);
+    let (running, addr) = serve_tcp(config, move || Refuser(plog.clone()));
     let mut client = connect(addr);
     let started = Instant::now();
     // Keep sending, never closing, until the server gives up (bounded by the deadline).

@@ -10,44 +10,17 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio_selectors::event_loop::{
-    Context, Done, EventLoop, LoopHandle, LoopStats, Lost, PoolConfig, PoolError, PoolId, Protocol,
-    WorkFailed,
+    Context, Done, EventLoop, Lost, PoolConfig, PoolError, PoolId, Protocol, WorkFailed,
 };
 
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What protocols and jobs saw, in order.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, line: impl Into<String>) {
-        self.0.lock().unwrap().push(line.into());
-    }
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    /// Waits (at most 10 s) until some line equals `line`; then returns every line.
-    #[track_caller]
-    fn wait_for(&self, line: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines = self.lines();
-            if lines.iter().any(|l| l == line) {
-                return lines;
-            }
-            assert!(Instant::now() < deadline, "no {line:?} in {lines:?}");
-            thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
+use common::event_loop::{connect, Log, Running, IO_TIMEOUT};
 
 /// Jobs wait here until the test opens it (at most 10 s, so a failing test cannot hang).
 #[derive(Clone, Default)]
@@ -65,47 +38,6 @@ impl Gate {
             .wait_timeout_while(guard, IO_TIMEOUT, |open| !*open)
             .unwrap();
     }
-}
-
-/// A loop on its own thread; stopped and joined (which drops the loop) on `stop`.
-struct Running {
-    handle: LoopHandle<()>,
-    stats: Arc<LoopStats>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Running {
-    fn start(mut lp: EventLoop) -> Running {
-        let handle = lp.handle();
-        let stats = lp.stats();
-        let thread = thread::spawn(move || lp.run());
-        Running {
-            handle,
-            stats,
-            thread: Some(thread),
-        }
-    }
-    fn stop(mut self) {
-        self.handle.stop();
-        let result = self.thread.take().unwrap().join().expect("loop thread");
-        result.expect("run");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.stop();
-            let _ = thread.join();
-        }
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
 }
 
 /// `job NAME` hands a job to the pool (it logs `running NAME`, waits for the gate, and
@@ -237,12 +169,12 @@ fn a_full_pool_refuses_at_once_and_takes_jobs_again_once_they_finish() {
     // One running, two waiting: the pool's bound is workers + queue = 3.
     for (i, client) in clients.iter_mut().enumerate().take(3) {
         client.write_all(format!("job j{i}\n").as_bytes()).unwrap();
-        log.wait_for(&format!("submitted j{i} reading=false"));
+        log.wait_for_line(&format!("submitted j{i} reading=false"));
     }
-    log.wait_for("running j0");
+    log.wait_for_line("running j0");
     clients[3].write_all(b"job j3\n").unwrap();
     assert_eq!(read_line(&mut clients[3]), "full\n", "refused at once");
-    let lines = log.wait_for("full j3 limit=3");
+    let lines = log.wait_for_line("full j3 limit=3");
     assert!(
         !lines.iter().any(|l| l == "running j1"),
         "one worker: {lines:?}"
@@ -260,7 +192,7 @@ fn a_full_pool_refuses_at_once_and_takes_jobs_again_once_they_finish() {
     clients[3].write_all(b"job again\n").unwrap();
     assert_eq!(read_line(&mut clients[3]), "done 5\n");
     assert_eq!(running.stats.pool_jobs(), 4);
-    running.stop();
+    running.stop().expect("run");
 }
 
 #[test]
@@ -270,7 +202,7 @@ fn a_connection_reads_nothing_while_its_job_runs_and_resumes_after() {
     let (running, addr) = serve(1, 4, &log, &gate);
     let mut client = connect(addr);
     client.write_all(b"job first\n").unwrap();
-    log.wait_for("running first");
+    log.wait_for_line("running first");
     client.write_all(b"second\n").unwrap();
     // A round trip on another connection, sent after "second" was in this connection's
     // socket: the loop has selected since, and would have read "second" were it reading.
@@ -289,7 +221,7 @@ fn a_connection_reads_nothing_while_its_job_runs_and_resumes_after() {
     let at = |line: &str| lines.iter().position(|l| l == line).unwrap();
     assert!(at("submitted first reading=false") < at("done 5 reading=true"));
     assert!(at("done 5 reading=true") < at("data second"), "{lines:?}");
-    running.stop();
+    running.stop().expect("run");
 }
 
 #[test]
@@ -300,10 +232,10 @@ fn a_connection_that_goes_first_never_gets_its_result_and_its_waiting_job_is_ski
     // `a`'s job runs (blocked at the gate); `b`'s waits behind it.
     let mut a = connect(addr);
     a.write_all(b"job a\n").unwrap();
-    log.wait_for("running a");
+    log.wait_for_line("running a");
     let mut b = connect(addr);
     b.write_all(b"job bb\n").unwrap();
-    log.wait_for("submitted bb reading=false");
+    log.wait_for_line("submitted bb reading=false");
     // Both leave before their results.
     drop(a);
     drop(b);
@@ -327,7 +259,7 @@ fn a_connection_that_goes_first_never_gets_its_result_and_its_waiting_job_is_ski
         "a result reached a closed connection: {lines:?}"
     );
     assert!(lines.iter().any(|l| l == "running a"));
-    running.stop();
+    running.stop().expect("run");
 }
 
 #[test]
@@ -338,10 +270,10 @@ fn a_panicking_job_is_reported_and_the_worker_goes_on() {
     let (running, addr) = serve(1, 1, &log, &gate);
     let mut client = connect(addr);
     client.write_all(b"boom\n").unwrap();
-    log.wait_for("done panicked");
+    log.wait_for_line("done panicked");
     client.write_all(b"job after\n").unwrap();
     assert_eq!(read_line(&mut client), "done 5\n");
-    running.stop();
+    running.stop().expect("run");
 }
 
 #[test]
@@ -353,9 +285,9 @@ fn dropping_the_loop_stops_its_threads_and_drops_late_results() {
     assert_eq!(stats.pool_threads(), 3);
     let mut client = connect(addr);
     client.write_all(b"job late\n").unwrap();
-    log.wait_for("running late");
-    running.stop(); // the loop is dropped on its thread
-                    // The idle threads are gone; the busy one finishes its job, then goes too.
+    log.wait_for_line("running late");
+    running.stop().expect("run"); // the loop is dropped on its thread
+                                  // The idle threads are gone; the busy one finishes its job, then goes too.
     let deadline = Instant::now() + IO_TIMEOUT;
     while stats.pool_threads() > 1 {
         assert!(
@@ -423,7 +355,7 @@ fn the_idle_timeout_waits_while_a_job_runs() {
     let running = Running::start(lp);
     let mut client = connect(addr);
     client.write_all(b"job slow\n").unwrap();
-    log.wait_for("running slow");
+    log.wait_for_line("running slow");
     // Five idle periods pass while the job runs; the connection must still be there.
     let until = Instant::now() + idle * 5;
     while Instant::now() < until {
@@ -437,10 +369,10 @@ fn the_idle_timeout_waits_while_a_job_runs() {
     gate.open();
     assert_eq!(read_line(&mut client), "done 4\n");
     // Idle again after its result: now the timeout applies.
-    log.wait_for("timed out");
+    log.wait_for_line("timed out");
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).unwrap();
-    running.stop();
+    running.stop().expect("run");
 }
 
 /// The nice value of thread `tid` of this process, as the kernel reports it: field 19 of

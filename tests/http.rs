@@ -906,6 +906,31 @@ fn descriptors_open_on(path: &std::path::Path) -> usize {
         .count()
 }
 
+/// Waits (at most [`common::LOADED`], however long a busy machine takes) until the server
+/// has `path` open, then watches it for `watch`: one client's connection must never hold
+/// it open more than once.
+#[cfg(target_os = "linux")]
+#[track_caller]
+fn assert_open_once_at_most(path: &std::path::Path, watch: Duration) {
+    common::wait_until(common::LOADED, "the server to open the file", || {
+        descriptors_open_on(path) >= 1
+    });
+    let mut most = 0;
+    let until = Instant::now() + watch;
+    while Instant::now() < until {
+        most = most.max(descriptors_open_on(path));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        most >= 1,
+        "the file was never seen open: the count is broken"
+    );
+    assert!(
+        most <= 1,
+        "{most} descriptors open on the file for one client"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_client_that_pipelines_requests_for_a_large_file_without_reading_holds_few_files_open() {
@@ -919,29 +944,12 @@ fn a_client_that_pipelines_requests_for_a_large_file_without_reading_holds_few_f
     let request: &[u8] = b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     let mut requests = request.repeat(REQUESTS - 1);
     requests.extend_from_slice(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    sock.write_all(&requests).unwrap(); // 7 KB: the server reads all of it at once
-                                        // Not reading: the first response fills the socket buffers and passes the high-water
-                                        // mark, so the server stops answering. A server that answered anyway would queue, and
-                                        // hold open, one file per request.
-                                        // The first response's file is opened (however long a busy machine takes), then
-                                        // watched for 300 ms: the count must stay small.
-    common::wait_until(common::LOADED, "the server to open the file", || {
-        descriptors_open_on(&path) >= 1
-    });
-    let mut most = 0;
-    let until = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < until {
-        most = most.max(descriptors_open_on(&path));
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(
-        most >= 1,
-        "the file was never seen open: the count is broken"
-    );
-    assert!(
-        most <= 1,
-        "{most} descriptors open on the file for one client"
-    );
+    // 7 KB: the server reads all of it at once.
+    sock.write_all(&requests).unwrap();
+    // Not reading: the first response fills the socket buffers and passes the high-water
+    // mark, so the server stops answering. A server that answered anyway would queue, and
+    // hold open, one file per request.
+    assert_open_once_at_most(&path, Duration::from_millis(300));
     // Reading lets every response through, in order and whole.
     let mut reader = std::io::BufReader::with_capacity(64 * 1024, sock);
     let mut body = vec![0; content.len()];
@@ -1005,20 +1013,7 @@ fn a_connection_holds_at_most_one_file_open_whatever_it_pipelines() {
     requests.extend_from_slice(b"GET /f.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     sock.write_all(&requests).unwrap();
     // Not reading: the socket buffers fill (10 MB asked for), then responses queue.
-    let mut most = 0;
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until {
-        most = most.max(descriptors_open_on(&path));
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert!(
-        most >= 1,
-        "the file was never seen open: the count is broken"
-    );
-    assert_eq!(
-        most, 1,
-        "{most} descriptors open on the file for one client"
-    );
+    assert_open_once_at_most(&path, Duration::from_millis(500));
     // And every response still arrives, whole and in order.
     let bytes = read_to_close(&mut sock);
     let all = parse_responses(&bytes, &[]);
@@ -1214,12 +1209,7 @@ fn apache_bench_completes_with_and_without_keep_alive() {
 
 #[test]
 fn the_example_serves_the_bundled_site_with_two_workers_and_stops_on_sigint() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let mut server = ExampleServer::start(&bin, &["--port", "0", "--workers", "2"]);
@@ -1405,23 +1395,11 @@ fn a_blocked_access_log_never_stalls_the_server() {
 /// on the loop stops answering; this one keeps answering.
 #[test]
 fn the_example_keeps_serving_while_nobody_reads_its_log() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0"]);
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
+    let _child = common::KillOnDrop(child);
     // About 70 bytes a line: 3,000 lines are three times what the pipe holds.
     let target = format!("/index.html?{}", "q".repeat(40));
     let mut sock = connect(addr);
@@ -1446,23 +1424,11 @@ fn the_example_keeps_serving_while_nobody_reads_its_log() {
 /// go through a thread. The examples' logger must never block the thread that logs.
 #[test]
 fn the_example_makes_room_at_its_limit_while_nobody_reads_its_log() {
-    let Some(bin) = example_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "examples/http_server was not built"
-        );
-        eprintln!("SKIPPED: examples/http_server not built (run a plain `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let (child, addr, _, stderr) = ExampleServer::spawn(&bin, &["--port", "0", "--max-conns", "2"]);
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
+    let _child = common::KillOnDrop(child);
     // Fill the pipe with access-log lines (about 70 bytes each, three times the 64 KiB).
     let target = format!("/index.html?{}", "q".repeat(40));
     let head = format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -541,8 +541,7 @@ fn a_body_that_trickles_is_bounded_by_the_head_timeout() {
 
 #[test]
 fn the_example_refuses_a_max_body_it_would_have_to_hold_in_memory() {
-    let Some(bin) = example_binary() else {
-        eprintln!("SKIPPED: examples/http_server is not built (cargo test builds it)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let out = run_bounded(

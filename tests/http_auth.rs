@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -236,7 +236,7 @@ fn a_changed_users_file_takes_effect_at_the_next_request() {
 }
 
 /// Sends a request without waiting for its answer.
-fn send(addr: SocketAddr, target: &str, authorization: &str) -> std::net::TcpStream {
+fn send(addr: SocketAddr, target: &str, authorization: &str) -> TcpStream {
     use std::io::Write;
     let mut sock = connect(addr);
     sock.write_all(
@@ -244,6 +244,45 @@ fn send(addr: SocketAddr, target: &str, authorization: &str) -> std::net::TcpStr
     )
     .unwrap();
     sock
+}
+
+/// Waits (at most 10 s) until `n` password checks have reached the server's pool.
+#[track_caller]
+fn wait_for_pool_jobs(stats: &LoopStats, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.pool_jobs() < n {
+        assert!(
+            Instant::now() < deadline,
+            "the checks never reached the pool"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How many of `socks` have no answer to read yet.
+fn unanswered(socks: &[TcpStream]) -> usize {
+    socks
+        .iter()
+        .filter(|sock| {
+            sock.set_nonblocking(true).unwrap();
+            let waiting = matches!(sock.peek(&mut [0u8; 1]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            sock.set_nonblocking(false).unwrap();
+            waiting
+        })
+        .count()
+}
+
+/// Each of `socks` is answered 401 (a wrong password), however long its check takes: a
+/// cost-12 check can take a second on a loaded machine, so the read waits up to 120 s.
+#[track_caller]
+fn assert_each_401(socks: &mut [TcpStream]) {
+    for sock in socks {
+        sock.set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        let bytes = read_to_close(sock);
+        assert_eq!(parse_responses(&bytes, &[false])[0].code, 401);
+    }
 }
 
 #[test]
@@ -260,42 +299,19 @@ fn a_full_queue_is_answered_503_with_retry_after_at_once() {
         .map(|i| send(server.addr, "/docs/", &basic("alice", &format!("x{i}"))))
         .collect();
     // Wait until both are in the pool (one running, one waiting).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stats.pool_jobs() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the checks never reached the pool"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_pool_jobs(&stats, 2);
     let res = get_with_auth(server.addr, "/docs/", Some(&basic("alice", "x3")));
     assert_eq!(res.code, 503);
     assert_eq!(res.header("retry-after"), Some("1"));
     assert_eq!(stats.pool_rejected(), 1);
     // "At once": the check waiting in the queue is not done yet (it needs the running one
     // to finish first, then its own ~250 ms), so the 503 did not wait for a place.
-    let waiting = pending
-        .iter()
-        .filter(|sock| {
-            sock.set_nonblocking(true).unwrap();
-            let waiting = matches!(sock.peek(&mut [0u8; 1]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            sock.set_nonblocking(false).unwrap();
-            waiting
-        })
-        .count();
+    let waiting = unanswered(&pending);
     assert!(
         waiting >= 1,
         "the 503 came after the checks it was refused behind"
     );
-    for sock in &mut pending {
-        // A cost-12 check can take a second on a loaded machine.
-        sock.set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        let bytes = read_to_close(sock);
-        let res = &parse_responses(&bytes, &[false])[0];
-        assert_eq!(res.code, 401);
-    }
+    assert_each_401(&mut pending);
     // Room again.
     assert_eq!(
         get_with_auth(server.addr, "/docs/", Some(&basic("alice", "pw"))).code,
@@ -311,14 +327,7 @@ fn static_requests_are_answered_while_sixteen_cost_12_checks_run() {
     let mut checks: Vec<_> = (0..16)
         .map(|i| send(server.addr, "/docs/", &basic("alice", &format!("wrong{i}"))))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stats.pool_jobs() < 16 {
-        assert!(
-            Instant::now() < deadline,
-            "the checks never reached the pool"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_pool_jobs(&stats, 16);
     // 16 checks at ~250 ms on 2 threads: about 2 s of work. Static requests meanwhile must
     // not wait for it. The bound is generous (a loaded CI machine); the benchmark
     // (docs/performance.md) has the real figure.
@@ -334,35 +343,18 @@ fn static_requests_are_answered_while_sixteen_cost_12_checks_run() {
         "a static request took {slowest:?}"
     );
     // ... while the checks were still running: some have not been answered yet.
-    let unanswered = checks
-        .iter()
-        .filter(|sock| {
-            sock.set_nonblocking(true).unwrap();
-            let waiting = matches!(sock.peek(&mut [0u8; 1]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            sock.set_nonblocking(false).unwrap();
-            waiting
-        })
-        .count();
     assert!(
-        unanswered > 0,
+        unanswered(&checks) > 0,
         "every check was done before the static requests: nothing shown"
     );
-    // Every check ends with its 401 (on a loaded machine a cost-12 check can take a
-    // second: a long read timeout).
-    for sock in &mut checks {
-        sock.set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        let bytes = read_to_close(sock);
-        assert_eq!(parse_responses(&bytes, &[false])[0].code, 401);
-    }
+    // Every check ends with its 401.
+    assert_each_401(&mut checks);
     assert_eq!(stats.pool_rejected(), 0);
 }
 
 #[test]
 fn the_example_refuses_a_bad_users_file_naming_file_and_line() {
-    let Some(bin) = example_binary() else {
-        eprintln!("SKIPPED: examples/http_server is not built (cargo test builds it)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     let dir = TempDir::new("auth-bad-file");

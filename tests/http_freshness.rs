@@ -91,8 +91,7 @@ fn the_longest_prefix_wins_zero_is_no_cache_and_outside_nothing_is_sent() {
 
 #[test]
 fn the_example_refuses_malformed_cache_flags_with_status_2() {
-    let Some(bin) = example_binary() else {
-        eprintln!("SKIPPED: examples/http_server is not built (run the whole `cargo test`)");
+    let Some(bin) = example_binary_or_skip() else {
         return;
     };
     for (args, needle) in [

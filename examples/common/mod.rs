@@ -15,6 +15,7 @@
 //! | a program that prints ends quietly when stdout is closed (piped into `head -0`) | [`outln!`], [`stdout`] |
 //! | logs go to stderr through `env_logger`, `info` unless `RUST_LOG` says otherwise, and never make the thread that logs wait | [`run`] (calls [`init_logging`]) |
 //! | Ctrl-C and SIGTERM end a loop cleanly | [`stop_on_ctrl_c`] |
+//! | a server with `--workers N` runs one loop a thread, all stopped by one Ctrl-C | [`run_workers`] |
 //! | a server raises its descriptor limit and sizes its connection cap to fit (`--max-conns`) | [`connection_cap`] |
 //!
 //! A new server is then:
@@ -822,4 +823,43 @@ pub fn flush_logs() {
 /// closes its connections and returns normally.
 pub fn stop_on_ctrl_c(stop: Stop) -> Result<()> {
     mio_selectors::signal::stop_on_ctrl_c(stop).context("cannot handle Ctrl-C")
+}
+
+/// Stops every worker's loop on Ctrl-C or SIGTERM: the library's
+/// [`mio_selectors::signal::stop_all_on_ctrl_c`] (a second signal ends the process), with
+/// the examples' error line.
+pub fn stop_all_on_ctrl_c(stops: Vec<Stop>) -> Result<()> {
+    mio_selectors::signal::stop_all_on_ctrl_c(stops).context("cannot handle Ctrl-C")
+}
+
+/// Runs each server's loop in a thread of its own (`worker-0`, `worker-1`, ...), stops them
+/// all on Ctrl-C, and waits for every one: the first that fails (or panics) is the
+/// program's failure, `"{what} failed: {err}"`.
+///
+/// `stop_handle` and `serve` are the server type's `stop_handle` and `run`; both HTTP
+/// examples serve one listener a worker this way (`--workers`).
+pub fn run_workers<S: Send + 'static>(
+    servers: Vec<S>,
+    stop_handle: impl Fn(&S) -> Stop,
+    serve: fn(S) -> io::Result<()>,
+    what: &str,
+) -> Result<()> {
+    stop_all_on_ctrl_c(servers.iter().map(stop_handle).collect())?;
+    let workers = servers
+        .into_iter()
+        .enumerate()
+        .map(|(i, server)| {
+            thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || serve(server))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .context("cannot start a worker thread")?;
+    for worker in workers {
+        let result = worker
+            .join()
+            .map_err(|_| Failure::new("a worker thread panicked"))?;
+        result.with_context(|| format!("{what} failed"))?;
+    }
+    Ok(())
 }

@@ -35,6 +35,7 @@ use hmac::{KeyInit, Mac};
 use log::{error, info};
 
 use super::htpasswd::{FileStamp, Htpasswd, HtpasswdError};
+use super::request::trim;
 
 /// How long a verified password is remembered. Apache's `AuthnCacheTimeout` default is 300.
 pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -144,18 +145,6 @@ pub fn parse_basic(value: Option<&[u8]>) -> Result<Credentials, BasicError> {
         user: user.to_owned(),
         password: password.to_owned(),
     })
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// The `WWW-Authenticate` challenge for `realm` (RFC 7617 §2, §2.1). The realm is quoted;

@@ -16,6 +16,7 @@
 //! Which requests take a body, and what happens to an unwanted one, is the server's
 //! business (src/http/server.rs); this file only reads the headers and decodes forms.
 
+use super::request::trim;
 use super::{RequestError, Status};
 
 /// The default `--max-body`: 64 KiB, plenty for a login form.
@@ -86,18 +87,6 @@ const fn refused(status: Status, detail: &'static str) -> RequestError {
         detail,
         method: None,
     }
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// A decoded `application/x-www-form-urlencoded` body: its fields, in order.

@@ -836,8 +836,10 @@ fn looks_like_version(head: &[u8]) -> bool {
     }
 }
 
-/// `<[u8]>::trim_ascii`, which needs Rust 1.80 (the crate declares 1.74).
-fn trim(mut bytes: &[u8]) -> &[u8] {
+/// `bytes` without the optional whitespace (SP and HTAB, RFC 9110 §5.6.3) at either end:
+/// the one trim the request, body and auth parsers share. Not `<[u8]>::trim_ascii`, which
+/// strips every ASCII whitespace byte (CR, LF and form feed too), more than OWS.
+pub(super) fn trim(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
         bytes = rest;
     }

@@ -36,17 +36,35 @@ pub fn serve(root: &Path, config: ServerConfig) -> Running {
 /// (`Site::with_root(Root::open(..)?.walk_only())`).
 #[track_caller]
 pub fn serve_site(site: Site, config: ServerConfig) -> Running {
+    start(site, config, HttpServer::run).0
+}
+
+/// Starts a server for `site` on 127.0.0.1 port 0, with `run` serving it on a thread of
+/// its own: the one start-up every `serve*` helper shares.
+#[track_caller]
+fn start(
+    site: Site,
+    config: ServerConfig,
+    run: impl FnOnce(HttpServer) -> io::Result<()> + Send + 'static,
+) -> (
+    Running,
+    std::sync::Arc<mio_selectors::event_loop::LoopStats>,
+) {
     super::init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let server = HttpServer::new(listener, site, config).expect("server");
+    let stats = server.stats();
     let addr = server.local_addr();
     let stop = server.stop_handle();
-    let thread = std::thread::spawn(move || server.run());
-    Running {
-        addr,
-        stop: Some(Box::new(move || stop.stop())),
-        thread: Some(thread),
-    }
+    let thread = std::thread::spawn(move || run(server));
+    (
+        Running {
+            addr,
+            stop: Some(Box::new(move || stop.stop())),
+            thread: Some(thread),
+        },
+        stats,
+    )
 }
 
 impl Running {
@@ -355,6 +373,22 @@ pub fn example_binary() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
+/// [`example_binary`] for a test that needs it: `None` after a `SKIPPED` line where only
+/// some test targets were built; under CI (`CI` set), where `cargo test` builds it, a
+/// missing binary fails the test instead.
+#[track_caller]
+pub fn example_binary_or_skip() -> Option<PathBuf> {
+    let bin = example_binary();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "examples/http_server was not built"
+        );
+        eprintln!("SKIPPED: examples/http_server is not built (a plain `cargo test` builds it)");
+    }
+    bin
+}
+
 /// `examples/http_server` running as a process of its own; killed (SIGKILL) on drop.
 pub struct ExampleServer {
     pub child: std::process::Child,
@@ -488,25 +522,16 @@ pub fn touch(path: &Path, date: &str) {
 /// server already runs as an ordinary user.
 #[track_caller]
 pub fn serve_unprivileged(root: &Path, config: ServerConfig) -> Running {
-    super::init();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let site = Site::new(root).expect("site");
-    let server = HttpServer::new(listener, site, config).expect("server");
-    let addr = server.local_addr();
-    let stop = server.stop_handle();
-    let thread = std::thread::spawn(move || {
+    start(site, config, |server| {
         use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
         let mut caps = capabilities(None)?;
         caps.effective -=
             CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH | CapabilitySet::FOWNER;
         set_capabilities(None, caps)?;
         server.run()
-    });
-    Running {
-        addr,
-        stop: Some(Box::new(move || stop.stop())),
-        thread: Some(thread),
-    }
+    })
+    .0
 }
 
 /// Waits (at most 5 s) until `path` was last modified and changed more than 2 s ago, so
@@ -565,7 +590,7 @@ pub fn htpasswd(dir: &TempDir, name: &str, users: &[(&str, &str)], cost: u32) ->
     path
 }
 
-/// A server for `root` whose config `tune` adjusts, with its loop's counters.
+/// [`serve`], with the server's loop counters.
 #[track_caller]
 pub fn serve_with_stats(
     root: &Path,
@@ -574,22 +599,7 @@ pub fn serve_with_stats(
     Running,
     std::sync::Arc<mio_selectors::event_loop::LoopStats>,
 ) {
-    super::init();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let site = Site::new(root).expect("site");
-    let server = HttpServer::new(listener, site, config).expect("server");
-    let stats = server.stats();
-    let addr = server.local_addr();
-    let stop = server.stop_handle();
-    let thread = std::thread::spawn(move || server.run());
-    (
-        Running {
-            addr,
-            stop: Some(Box::new(move || stop.stop())),
-            thread: Some(thread),
-        },
-        stats,
-    )
+    start(Site::new(root).expect("site"), config, HttpServer::run)
 }
 
 /// A config with the `/app/` demo on, its users from `users`, at most `max` sessions

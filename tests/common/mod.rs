@@ -3,6 +3,8 @@
 //! Each test file pulls this in with `mod common;`. Not every file uses every helper.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod event_loop;
 pub mod http;
 pub mod proxy;
 pub mod python;
@@ -410,5 +412,15 @@ impl Drop for ServerThread {
                 result.expect("the server's run() failed");
             }
         }
+    }
+}
+
+/// Kills the child process when dropped (and reaps it), even if the test panics first.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
