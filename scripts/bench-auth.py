@@ -18,7 +18,8 @@ Method:
   one each time: the cache never answers) in flight, on a connection of its own; after
   a short settling, static GETs are timed for SECONDS while they run. The checks
   answered meanwhile give the pool's throughput.
-* Both phases in one run, side by side; figures in milliseconds.
+* Both phases in one run, side by side; figures in milliseconds, with the count of
+  requests slower than the goal (20 ms).
 * Then, on the idle server, TIMING_ROUNDS alternating 401s for a wrong password of a
   real user and for a user the file does not have: their medians should match (the
   unknown user is checked against a dummy hash of the same cost), so the answer's timing
@@ -42,6 +43,7 @@ CHECKS = int(os.environ.get("CHECKS", "16"))
 COST = int(os.environ.get("COST", "12"))
 SECONDS = float(os.environ.get("SECONDS", "3"))
 TIMING_ROUNDS = int(os.environ.get("TIMING_ROUNDS", "8"))
+GOAL_MS = 20  # issue 16: static requests answered within 20 ms while checks run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -113,8 +115,9 @@ def row(name, times, checks, seconds):
     ms = sorted(t * 1000 for t in times)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     rate = f"{checks / seconds:.1f}" if seconds else "-"
+    over = sum(1 for t in ms if t > GOAL_MS)
     return (f"| {name} | {len(ms)} | {statistics.median(ms):.2f} | {p99:.2f} | "
-            f"{ms[-1]:.2f} | {checks} | {rate} |")
+            f"{ms[-1]:.2f} | {over} | {checks} | {rate} |")
 
 
 def main():
@@ -160,8 +163,8 @@ def main():
     print(f"static GET /style.css latency (ms), {CHECKS} wrong-password checks of cost "
           f"{COST} in flight in the busy phase, --auth-workers 2, {os.cpu_count()} CPUs")
     print()
-    print("| phase | requests | p50 | p99 | max | checks answered | checks/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| phase | requests | p50 | p99 | max | > {GOAL_MS} ms | checks answered | checks/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(row("idle", idle, 0, 0))
     print(row("busy", busy, checks, seconds))
     print()

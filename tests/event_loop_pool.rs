@@ -2,7 +2,8 @@
 //! real sockets on 127.0.0.1: `run_in_executor` hands results back on the loop's thread; a
 //! full pool refuses at once; a connection stops reading while its job runs and resumes
 //! after; a connection that goes first never hears of its job, and its waiting job is
-//! skipped; a panicking job is reported; dropping the loop stops the threads.
+//! skipped; a panicking job is reported; dropping the loop stops the threads; the threads
+//! run the configured number of nice levels below the loop's (Linux).
 //!
 //! Jobs block on a [`Gate`] the test opens, so "running" and "waiting" are states the test
 //! controls, not races it hopes to win; every wait is bounded.
@@ -16,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio_selectors::event_loop::{
-    Context, Done, EventLoop, Lost, PoolError, PoolId, Protocol, WorkFailed,
+    Context, Done, EventLoop, Lost, PoolConfig, PoolError, PoolId, Protocol, WorkFailed,
 };
 
 use common::event_loop::{connect, Log, Running, IO_TIMEOUT};
@@ -372,4 +373,92 @@ fn the_idle_timeout_waits_while_a_job_runs() {
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).unwrap();
     running.stop().expect("run");
+}
+
+/// The nice value of thread `tid` of this process, as the kernel reports it: field 19 of
+/// `/proc/self/task/TID/stat`.
+#[cfg(target_os = "linux")]
+fn nice_of(tid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    // Field 2, the thread's name, is in parentheses and may hold spaces and parentheses:
+    // fields 3 onwards follow the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(19 - 3).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+fn own_tid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pool_threads_run_the_configured_nice_levels_below_the_loop_and_the_loop_stays() {
+    use std::sync::Barrier;
+
+    common::init();
+    let loop_nice = nice_of(own_tid());
+    let mut lp = EventLoop::new(Vec::<(&str, i32)>::new()).unwrap();
+    let default = lp.add_pool(1, 1).unwrap();
+    let chosen = lp.add_pool_with(PoolConfig::new(2, 1).nice(3)).unwrap();
+    let same = lp.add_pool_with(PoolConfig::new(1, 1).nice(0)).unwrap();
+    let lowest = lp.add_pool_with(PoolConfig::new(1, 1).nice(40)).unwrap();
+    // Both jobs of `chosen` wait for each other, so each runs on a thread of its own.
+    let both = Arc::new(Barrier::new(2));
+    let mut jobs: Vec<(&str, PoolId, Option<Arc<Barrier>>)> = vec![
+        ("default", default, None),
+        ("chosen", chosen, Some(Arc::clone(&both))),
+        ("chosen", chosen, Some(both)),
+        ("same", same, None),
+        ("lowest", lowest, None),
+    ];
+    let total = jobs.len();
+    for (name, pool, barrier) in jobs.drain(..) {
+        lp.context()
+            .run_in_executor(
+                pool,
+                move || {
+                    if let Some(barrier) = barrier {
+                        barrier.wait();
+                    }
+                    own_tid()
+                },
+                move |ctx, tid| {
+                    ctx.app().push((name, tid.unwrap()));
+                    if ctx.app().len() == total {
+                        ctx.stop();
+                    }
+                },
+            )
+            .unwrap();
+    }
+    let stop = lp.handle();
+    let watchdog = thread::spawn(move || {
+        thread::sleep(IO_TIMEOUT);
+        stop.stop(); // a failing test ends instead of hanging
+    });
+    lp.run().unwrap();
+    // The pools' threads are still there (the loop is not dropped): ask the kernel.
+    let mut seen: Vec<(&str, i32)> = lp
+        .app()
+        .iter()
+        .map(|&(name, tid)| (name, nice_of(tid)))
+        .collect();
+    seen.sort_unstable();
+    let below = |levels: i32| (loop_nice + levels).min(19);
+    let mut expected = vec![
+        ("chosen", below(3)),
+        ("chosen", below(3)),
+        ("default", below(10)),
+        ("lowest", 19),
+        ("same", loop_nice),
+    ];
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "the loop's thread is at nice {loop_nice}");
+    let tids: Vec<i32> = lp.app().iter().map(|&(_, tid)| tid).collect();
+    assert!(!tids.contains(&own_tid()), "a job ran on the loop's thread");
+    assert_ne!(tids[1], tids[2], "both jobs of `chosen` ran on one thread");
+    // Lowering the pools' threads left the loop's thread (and so the process) alone.
+    assert_eq!(nice_of(own_tid()), loop_nice);
+    drop(watchdog);
 }

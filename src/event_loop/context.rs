@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::handle::LoopHandle;
-use super::pool::{PoolError, PoolId, WorkId, WorkPanicked};
+use super::pool::{PoolConfig, PoolError, PoolId, WorkId, WorkPanicked};
 use super::protocol::{DatagramProtocol, Protocol};
 use super::timers::TimerHandle;
 use super::transport::{Transport, WriteError, Written};
@@ -172,10 +172,23 @@ impl<S: 'static> LoopContext<'_, S> {
     /// Python: `concurrent.futures.ThreadPoolExecutor(max_workers=workers)` passed to
     /// `loop.set_default_executor`; its queue has no bound.
     ///
+    /// The threads run [`PoolConfig::DEFAULT_NICE`] nice levels below this thread, so
+    /// the loop comes first when CPUs are short; [`add_pool_with`](Self::add_pool_with)
+    /// chooses.
+    ///
     /// # Errors
     /// `InvalidInput` for 0 workers; the OS error if a thread cannot be started.
     pub fn add_pool(&mut self, workers: usize, queue: usize) -> io::Result<PoolId> {
-        self.core.add_pool(workers, queue)
+        self.add_pool_with(PoolConfig::new(workers, queue))
+    }
+
+    /// Starts a pool as `config` says: [`add_pool`](Self::add_pool) with a chosen
+    /// priority ([`PoolConfig::nice`]).
+    ///
+    /// # Errors
+    /// As [`add_pool`](Self::add_pool).
+    pub fn add_pool_with(&mut self, config: PoolConfig) -> io::Result<PoolId> {
+        self.core.add_pool(config)
     }
 
     /// Runs `job` on a thread of `pool`, then `done` with its result on the loop's thread,

@@ -83,7 +83,7 @@ use slab::Slab;
 pub use context::{Connections, Context, DatagramContext, LoopContext};
 pub use handle::{LoopClosed, LoopHandle};
 pub use lines::{Line, LineDecoder, Lines};
-pub use pool::{Done, PoolError, PoolId, WorkFailed, WorkId, WorkPanicked};
+pub use pool::{Done, PoolConfig, PoolError, PoolId, WorkFailed, WorkId, WorkPanicked};
 pub use protocol::{DatagramProtocol, Lost, Protocol};
 pub use stream::Addr;
 pub use timers::TimerHandle;
@@ -575,7 +575,15 @@ impl<S: 'static> EventLoop<S> {
     /// # Errors
     /// As [`LoopContext::add_pool`].
     pub fn add_pool(&mut self, workers: usize, queue: usize) -> io::Result<PoolId> {
-        self.core.add_pool(workers, queue)
+        self.add_pool_with(PoolConfig::new(workers, queue))
+    }
+
+    /// Starts a worker pool as `config` says; see [`LoopContext::add_pool_with`].
+    ///
+    /// # Errors
+    /// As [`LoopContext::add_pool`].
+    pub fn add_pool_with(&mut self, config: PoolConfig) -> io::Result<PoolId> {
+        self.core.add_pool(config)
     }
 
     /// Runs `f` at `when`; see [`LoopContext::call_at`].

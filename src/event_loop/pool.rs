@@ -7,7 +7,7 @@
 //! the job, then hands the result to the loop through its [`LoopHandle`], and the loop
 //! runs the completion at its next iteration, one callback at a time like every other.
 //!
-//! Three departures from Python, each for a server under load:
+//! Four departures from Python, each for a server under load:
 //!
 //! * **Bounded.** asyncio's default executor has an unbounded queue, so a flood of slow
 //!   jobs grows memory and latency without limit. Here a pool takes at most `workers +
@@ -25,6 +25,12 @@
 //!   pools: waiting jobs are dropped, running ones finish (a thread cannot be interrupted)
 //!   and their results are discarded, and every thread then exits. Python:
 //!   `loop.close()` calls `executor.shutdown(wait=False)`.
+//! * **Below the loop.** On Linux a pool's threads run at a lower scheduling priority
+//!   than the thread that started them (nice +10 by default, [`PoolConfig::nice`]), so
+//!   when the CPUs are short the kernel hands them to the loop first: a burst of bcrypt
+//!   checks delays other checks, not every client's static request. Operating systems
+//!   offer the same for background work (Windows' `THREAD_MODE_BACKGROUND_BEGIN`, the
+//!   `QOS_CLASS_UTILITY` of macOS's dispatch queues).
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -32,6 +38,7 @@ use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
 use std::sync::{Arc, Condvar, Mutex};
 
 use log::{debug, error};
@@ -43,6 +50,72 @@ use super::{ConnId, Core, LoopStats};
 /// Names a worker pool of a loop; from [`EventLoop::add_pool`](super::EventLoop::add_pool).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PoolId(pub(crate) usize);
+
+/// How a worker pool is set up, for
+/// [`EventLoop::add_pool_with`](super::EventLoop::add_pool_with);
+/// [`add_pool(workers, queue)`](super::EventLoop::add_pool) is
+/// `add_pool_with(PoolConfig::new(workers, queue))`.
+///
+/// Python: the arguments of `concurrent.futures.ThreadPoolExecutor`; it has no priority
+/// (an `initializer` could call `os.setpriority(os.PRIO_PROCESS,
+/// threading.get_native_id(), n)`).
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::event_loop::{EventLoop, PoolConfig};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut lp = EventLoop::new(())?;
+/// // 2 threads, 64 jobs may wait, 5 nice levels below the loop's thread.
+/// let pool = lp.add_pool_with(PoolConfig::new(2, 64).nice(5))?;
+/// # let _ = pool;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    workers: usize,
+    queue: usize,
+    nice: u8,
+}
+
+impl PoolConfig {
+    /// How many nice levels a pool's threads run below the thread that starts the pool,
+    /// unless [`nice`](Self::nice) says otherwise.
+    pub const DEFAULT_NICE: u8 = 10;
+
+    /// `workers` threads (at least one), room for `queue` jobs waiting beside the running
+    /// ones, [`DEFAULT_NICE`](Self::DEFAULT_NICE) levels below the loop.
+    pub fn new(workers: usize, queue: usize) -> PoolConfig {
+        PoolConfig {
+            workers,
+            queue,
+            nice: PoolConfig::DEFAULT_NICE,
+        }
+    }
+
+    /// Runs the pool's threads `increment` nice levels below the thread that starts the
+    /// pool (capped at 19, the lowest); 0 runs them at its priority. Python:
+    /// `os.nice(increment)`, but for the pool's threads only.
+    ///
+    /// Linux only, where `setpriority(PRIO_PROCESS, gettid(), ...)` acts on one thread
+    /// (POSIX says it acts on the process, as it does elsewhere: there the pool's threads
+    /// keep the loop's priority). A thread may always lower its own priority; where even
+    /// that is refused (a seccomp filter), the pool runs at the loop's priority and says
+    /// so once in the log at debug level.
+    ///
+    /// Why nice and not another policy: a thread at nice +10 weighs 110 against the
+    /// loop's 1024 in the kernel's fair scheduler, so the kernel runs the loop ahead of it when it wakes
+    /// and gets ~90 % of a CPU they share, yet the pool still gets its share when the loop
+    /// is busy. `SCHED_IDLE` would starve the pool outright under a busy loop (a check
+    /// could wait forever); `SCHED_BATCH` only gives up preempting others on wakeup and
+    /// keeps the same weight, so the loop would still share a CPU equally with them.
+    pub fn nice(mut self, increment: u8) -> PoolConfig {
+        self.nice = increment;
+        self
+    }
+}
 
 /// Names one job submitted with [`Context::run_in_pool`](super::Context::run_in_pool), so a
 /// protocol with several jobs out can tell their results apart.
@@ -176,13 +249,17 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Starts `workers` threads with room for `queue` waiting jobs.
+    /// Starts `config.workers` threads with room for `config.queue` waiting jobs.
     pub(crate) fn start(
         index: usize,
-        workers: usize,
-        queue: usize,
+        config: PoolConfig,
         stats: &Arc<LoopStats>,
     ) -> io::Result<Pool> {
+        let PoolConfig {
+            workers,
+            queue,
+            nice,
+        } = config;
         if workers == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -207,6 +284,7 @@ impl Pool {
             let spawned = std::thread::Builder::new()
                 .name(format!("pool{index}-{n}"))
                 .spawn(move || {
+                    lower_priority(nice);
                     work(&queue);
                     counted.pool_threads.fetch_sub(1, Ordering::Relaxed);
                 });
@@ -288,6 +366,42 @@ fn work(queue: &Queue) {
     }
 }
 
+/// Lowers the calling thread's priority by `increment` nice levels (at most to 19); if
+/// the OS refuses, says so once per process at debug level and goes on: the pool works
+/// the same, only without the loop's precedence.
+fn lower_priority(increment: u8) {
+    static TOLD: Once = Once::new();
+    if increment == 0 {
+        return;
+    }
+    if let Err(err) = set_thread_nice(increment) {
+        TOLD.call_once(|| {
+            debug!("worker pool threads run at the loop's priority: cannot lower it ({err})");
+        });
+    }
+}
+
+/// Linux's `setpriority(PRIO_PROCESS, tid)` acts on that one thread, and a thread
+/// inherits its creator's nice value, so this is relative to the thread that started the
+/// pool (normally the loop's).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_thread_nice(increment: u8) -> io::Result<()> {
+    use rustix::process::{getpriority_process, setpriority_process};
+    let me = Some(rustix::thread::gettid());
+    let now = getpriority_process(me)?;
+    setpriority_process(me, now.saturating_add(i32::from(increment)).min(19))?;
+    Ok(())
+}
+
+/// Elsewhere `setpriority(PRIO_PROCESS, ...)` would lower the whole process, loop and all.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_thread_nice(_increment: u8) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "per-thread nice values are Linux's",
+    ))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -322,10 +436,10 @@ where
 }
 
 impl<S: 'static> Core<S> {
-    /// Starts a pool of `workers` threads with `queue` places for waiting jobs.
-    pub(crate) fn add_pool(&mut self, workers: usize, queue: usize) -> io::Result<PoolId> {
+    /// Starts a pool as `config` says.
+    pub(crate) fn add_pool(&mut self, config: PoolConfig) -> io::Result<PoolId> {
         let index = self.pools.len();
-        let pool = Pool::start(index, workers, queue, &self.state.stats)?;
+        let pool = Pool::start(index, config, &self.state.stats)?;
         self.pools.push(pool);
         Ok(PoolId(index))
     }
