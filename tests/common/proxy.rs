@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,44 @@ pub enum Reply {
         step: usize,
         pause: Duration,
     },
+    /// Each part in turn (bytes written, or a gate waited for), then close: the test
+    /// opens the gates when it has seen what it needs, so an order of events is a state
+    /// it reaches, not a timing it hopes for.
+    Gated(Vec<Part>),
     /// Nothing at all, until the proxy closes (or 30 s).
     Hang,
     /// Close at once.
     Close,
+}
+
+/// One step of a [`Reply::Gated`] answer.
+pub enum Part {
+    /// Write these bytes.
+    Send(Vec<u8>),
+    /// Wait until the test opens this gate (at most 30 s, then go on: a test that forgot
+    /// to open it fails on its own assertions, it does not hang).
+    Wait(Gate),
+}
+
+/// A gate an upstream answer waits at until the test opens it.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    /// Lets whatever waits (or will wait) at it go on.
+    pub fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap() = true;
+        changed.notify_all();
+    }
+
+    fn wait(&self) {
+        let (open, changed) = &*self.0;
+        let guard = open.lock().unwrap();
+        let _ = changed
+            .wait_timeout_while(guard, Duration::from_secs(30), |open| !*open)
+            .unwrap();
+    }
 }
 
 /// A response: `HTTP/1.1 {status}`, the headers, `Content-Length` unless given, the body.
@@ -254,6 +288,19 @@ fn send(conn: &mut TcpStream, reply: Reply, closed_early: &AtomicUsize, stop: &A
                 }
             }
         }
+        Reply::Gated(parts) => {
+            for part in parts {
+                match part {
+                    Part::Send(bytes) => {
+                        if conn.write_all(&bytes).is_err() {
+                            closed_early.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                    Part::Wait(gate) => gate.wait(),
+                }
+            }
+        }
         Reply::Hang => {
             // Until the proxy closes (read gives 0 or an error) or 30 s pass.
             conn.set_read_timeout(Some(Duration::from_millis(100)))
@@ -362,6 +409,30 @@ pub fn request_bytes(
     }
     text.push_str("\r\n");
     super::http::exchange(proxy, text.as_bytes())
+}
+
+/// Reads from `sock` into `got` until `enough(got)` holds; panics with `what` if the
+/// connection ends or nothing comes for `READ_TIMEOUT` first.
+#[track_caller]
+pub fn read_until(
+    sock: &mut TcpStream,
+    got: &mut Vec<u8>,
+    what: &str,
+    enough: impl Fn(&[u8]) -> bool,
+) {
+    sock.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut buf = [0; 4096];
+    while !enough(got) {
+        match sock.read(&mut buf) {
+            Ok(0) => panic!(
+                "the connection ended before {what}, after {} bytes",
+                got.len()
+            ),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => panic!("waiting for {what}: {err}, after {} bytes", got.len()),
+        }
+    }
 }
 
 /// Waits until `condition` holds, at most `limit`; panics with `what` otherwise.
