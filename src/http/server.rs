@@ -607,7 +607,8 @@ impl Connection {
 
 impl Protocol<App> for Connection {
     fn connection_made(&mut self, ctx: &mut Context<'_, App>) {
-        // getpeername costs a system call per connection: only when it will be logged.
+        // Python: `self.client_address`. The layer kept it from `accept`, so asking costs
+        // no system call; it is kept here for the access log's lines.
         if self.config.access_log.is_some() {
             self.peer = ctx.transport().peer_addr().ok();
         }
