@@ -157,7 +157,7 @@ pub fn write_freshness(out: &mut Vec<u8>, seconds: u64, date: SystemTime) {
     let _ = write!(
         out,
         "Cache-Control: max-age={seconds}\r\nExpires: {}\r\n",
-        super::response::http_date(expires)
+        super::response::fixdate(expires)
     );
 }
 
