@@ -146,6 +146,24 @@ impl CachePolicy {
 /// Appends the freshness headers for `seconds` to a response head whose `Date` is `date`:
 /// `Cache-Control: max-age=N` and `Expires` (date + N), or `Cache-Control: no-cache`
 /// alone for 0.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::write_freshness;
+/// use std::time::UNIX_EPOCH;
+///
+/// let mut head = Vec::new();
+/// write_freshness(&mut head, 3600, UNIX_EPOCH);
+/// assert_eq!(
+///     head,
+///     b"Cache-Control: max-age=3600\r\nExpires: Thu, 01 Jan 1970 01:00:00 GMT\r\n"
+/// );
+///
+/// head.clear();
+/// write_freshness(&mut head, 0, UNIX_EPOCH);
+/// assert_eq!(head, b"Cache-Control: no-cache\r\n");
+/// ```
 pub fn write_freshness(out: &mut Vec<u8>, seconds: u64, date: SystemTime) {
     use std::io::Write as _;
     if seconds == 0 {
@@ -157,7 +175,7 @@ pub fn write_freshness(out: &mut Vec<u8>, seconds: u64, date: SystemTime) {
     let _ = write!(
         out,
         "Cache-Control: max-age={seconds}\r\nExpires: {}\r\n",
-        super::response::http_date(expires)
+        super::response::fixdate(expires)
     );
 }
 

@@ -161,15 +161,22 @@ impl Fields {
         };
         // Not UTF-8 (obs-text): no valid value of these fields has such bytes; ignoring
         // them is the same as ignoring the field's junk elements.
-        let value = String::from_utf8_lossy(trim(value));
-        match slot {
-            Some(previous) => {
-                previous.push_str(", ");
-                previous.push_str(&value);
-            }
-            None => *slot = Some(value.into_owned()),
-        }
+        join(slot, ", ", trim(value));
         true
+    }
+}
+
+/// Keeps a field's value in `slot`, after what an earlier line of the same field left
+/// there: RFC 9110 §5.3 lets a field's lines be joined into one (with `; ` for `Cookie`,
+/// RFC 6265 §5.4). Bytes that are not UTF-8 become U+FFFD.
+fn join(slot: &mut Option<String>, separator: &str, value: &[u8]) {
+    let value = String::from_utf8_lossy(value);
+    match slot {
+        Some(previous) => {
+            previous.push_str(separator);
+            previous.push_str(&value);
+        }
+        None => *slot = Some(value.into_owned()),
     }
 }
 
@@ -582,7 +589,7 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
     let mut hosts = 0;
     let mut host = None;
     let mut authorization = None;
-    let mut cookie: Option<String> = None;
+    let mut cookie = None;
     let mut origin = None;
     let mut content_type = None;
     let mut content_lengths: [&[u8]; 4] = [b""; 4];
@@ -621,19 +628,11 @@ fn parse_head(buf: &[u8], start: usize, limits: &Limits) -> Result<Request, Requ
         } else if name.eq_ignore_ascii_case("authorization") {
             authorization = Some(value.to_vec());
         } else if name.eq_ignore_ascii_case("cookie") {
-            let value = String::from_utf8_lossy(value);
-            cookie = Some(match cookie {
-                Some(before) => format!("{before}; {value}"),
-                None => value.into_owned(),
-            });
+            join(&mut cookie, "; ", value);
         } else if name.eq_ignore_ascii_case("origin") {
             // Browsers send one. Two are joined (RFC 9110 §5.3), which matches no Host:
             // the CSRF check must not pass on whichever of them a parser happens to keep.
-            let value = String::from_utf8_lossy(trim(value));
-            origin = Some(match origin {
-                Some(before) => format!("{before}, {value}"),
-                None => value.into_owned(),
-            });
+            join(&mut origin, ", ", trim(value));
         } else if name.eq_ignore_ascii_case("content-type") {
             content_type = Some(String::from_utf8_lossy(trim(value)).into_owned());
         } else if name.eq_ignore_ascii_case("if-modified-since") {

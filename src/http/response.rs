@@ -113,7 +113,7 @@ impl<'a> ResponseHead<'a> {
             out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
         }
         if let Some(modified) = self.last_modified {
-            let _ = write!(out, "Last-Modified: {}\r\n", http_date(modified));
+            let _ = write!(out, "Last-Modified: {}\r\n", fixdate(modified));
         }
         if let Some(etag) = self.etag {
             let _ = write!(out, "ETag: {etag}\r\n");
@@ -200,9 +200,16 @@ fn representable_second(time: SystemTime) -> u64 {
         .min(LATEST)
 }
 
-/// Formats `time` as an IMF-fixdate, clamped to [1970, 9999] so that no time panics.
+/// `time` as an IMF-fixdate, clamped to [1970, 9999] so that no time panics. It formats
+/// itself (`Display`), so a header is written straight into the response head, with no
+/// `String` per response.
+pub(crate) fn fixdate(time: SystemTime) -> httpdate::HttpDate {
+    httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(representable_second(time)))
+}
+
+/// [`fixdate`] as a `String`.
 pub(crate) fn http_date(time: SystemTime) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(representable_second(time)))
+    fixdate(time).to_string()
 }
 
 /// The `Date` header's value, formatted once per second rather than once per response.

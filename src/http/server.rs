@@ -206,7 +206,8 @@ impl HttpServer {
     }
 
     /// The loop's counters, readable from any thread while it runs: connections, and the
-    /// password checks its pool took ([`LoopStats::pool_jobs`]) or refused.
+    /// jobs its pools took ([`LoopStats::pool_jobs`]: password checks and directory reads)
+    /// or refused.
     pub fn stats(&self) -> Arc<LoopStats> {
         self.lp.stats()
     }
@@ -297,8 +298,8 @@ struct Connection {
     write_paused: bool,
     /// The client shut down its sending side; close once what it asked for is answered.
     peer_eof: bool,
-    /// A request whose password check runs on the pool: nothing else is answered (and
-    /// the layer reads nothing) until its verdict is back.
+    /// A request whose password check or directory read runs on a pool: nothing else is
+    /// answered (and the layer reads nothing) until its result is back.
     checking: Option<Checking>,
     /// The connection is closing: nothing more is answered.
     done: bool,
@@ -324,8 +325,8 @@ impl Connection {
     }
 
     /// Answers every complete request buffered, in order, until one closes the connection,
-    /// what is owed to the client passes the high-water mark, or one waits for a password
-    /// check.
+    /// what is owed to the client passes the high-water mark, or one waits for work off the
+    /// loop (a password check or a directory read).
     fn answer(&mut self, ctx: &mut Context<'_, App>) {
         while !self.done && !self.write_paused && self.checking.is_none() {
             let started = Instant::now();
@@ -466,7 +467,7 @@ impl Connection {
         }
         // Between requests, with nothing half-received: at the connection limit the loop
         // may close this one (the longest idle first) to let a new client in, as nginx does.
-        // One waiting for its password check is not idle: its answer is on the way.
+        // One waiting for work off the loop is not idle: its answer is on the way.
         let idle = !self.done && !self.reader.in_request() && self.checking.is_none();
         ctx.transport().set_reusable(idle);
         self.arm_watchdog(ctx);
@@ -522,7 +523,7 @@ impl Connection {
     fn watchdog_fired(&mut self, ctx: &mut Context<'_, App>) {
         self.watchdog = None;
         if self.checking.is_some() {
-            // Waiting for a password check is the server's doing, not the client's: no
+            // Waiting for work off the loop is the server's doing, not the client's: no
             // timeout counts it (the pool's bound keeps the wait finite).
             let now = ctx.now();
             self.head_started = Some(now);
@@ -607,7 +608,8 @@ impl Connection {
 
 impl Protocol<App> for Connection {
     fn connection_made(&mut self, ctx: &mut Context<'_, App>) {
-        // getpeername costs a system call per connection: only when it will be logged.
+        // Python: `self.client_address`. The layer kept it from `accept`, so asking costs
+        // no system call; it is kept here for the access log's lines.
         if self.config.access_log.is_some() {
             self.peer = ctx.transport().peer_addr().ok();
         }

@@ -289,6 +289,16 @@ pub fn session_cookie(id: &SessionId, idle: Duration) -> String {
 
 /// The `Set-Cookie` value that clears the session cookie: empty, `Max-Age=0`, and an
 /// `Expires` in the past for clients that predate `Max-Age`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::removal_cookie;
+///
+/// let cookie = removal_cookie();
+/// assert!(cookie.starts_with("sid=;"), "{cookie}");
+/// assert!(cookie.contains("Max-Age=0") && cookie.contains("Expires="), "{cookie}");
+/// ```
 pub fn removal_cookie() -> String {
     let mut cookie = Cookie::build((SESSION_COOKIE, ""))
         .path("/")
