@@ -113,6 +113,9 @@ fn main() -> ExitCode {
                 .collect::<Result<Vec<_>, _>>()?;
             AllowList::new(rules)
         };
+        // One listening socket per worker, all on one address; the cap is taken (and its
+        // lowering logged) only once they listen, so a busy port is the one line printed.
+        let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
         let config = ProxyConfig {
             limits: Limits::default(),
             allow,
@@ -124,12 +127,8 @@ fn main() -> ExitCode {
             // "Never" is the longest wait: the deadlines saturate (src/timeout.rs).
             head_timeout: cli.head_timeout.unwrap_or(Duration::MAX),
             idle_timeout: cli.idle_timeout.unwrap_or(Duration::MAX),
-            ..ProxyConfig::default()
-        };
-        let listeners = cli.listen.tcp_shared(usize::from(cli.workers))?;
-        let config = ProxyConfig {
             max_connections: cap.take(),
-            ..config
+            ..ProxyConfig::default()
         };
         let bound = listeners[0]
             .local_addr()

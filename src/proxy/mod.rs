@@ -2,10 +2,10 @@
 //! with the shared-cache rules of RFC 9111.
 //!
 //! Python: no one module; a proxy in Python is `http.server.BaseHTTPRequestHandler` whose
-//! `do_GET` fetches `self.path` with `urllib.request` (docs/proxy.md sketches it). Here one
-//! loop thread does both sides: each request opens an outgoing connection whose bytes flow
-//! to the incoming one, with backpressure both ways, and names are resolved on other
-//! threads so the loop never blocks.
+//! `do_GET` fetches `self.path` with `urllib.request` (docs/python/http_proxy.py is that
+//! program). Here one loop thread does both sides: each request opens an outgoing
+//! connection whose bytes flow to the incoming one, with backpressure both ways, and names
+//! are resolved on other threads so the loop never blocks.
 //!
 //! | module | what it holds |
 //! |---|---|

@@ -2,11 +2,11 @@
 //! for each client connection and one for each upstream connection.
 //!
 //! Python: `http.server.ThreadingHTTPServer` with a handler whose `do_GET` opens a
-//! `urllib.request` to the URL (docs/proxy.md). Both protocols here are thin: every
-//! decision lives in `client.rs` (requests, answers from the cache) and `fetch.rs` (the
-//! upstream exchange, collapsed forwarding), as functions over the loop's state, because a
-//! fetch must reach its client and its waiters, and the layer lends a callback only its
-//! own connection's protocol.
+//! `urllib.request` to the URL (docs/python/http_proxy.py). Both protocols here are thin:
+//! every decision lives in `client.rs` (requests, answers from the cache) and `fetch.rs`
+//! (the upstream exchange, collapsed forwarding), as functions over the loop's state,
+//! because a fetch must reach its client and its waiters, and the layer lends a callback
+//! only its own connection's protocol.
 
 use std::collections::HashMap;
 use std::fmt;
