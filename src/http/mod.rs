@@ -82,7 +82,9 @@ pub use range::{byte_range, ByteRange};
 pub use request::{
     Fields, Limits, Method, Request, RequestError, RequestReader, Version, MAX_HEADERS_CAP,
 };
-pub use response::{error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER};
+pub use response::{
+    closing_error_response, error_page, ContentRange, DateCache, ResponseHead, HTML, SERVER,
+};
 pub use server::{HttpServer, ServerConfig};
 pub use session::{
     removal_cookie, session_cookie, MalformedId, Session, SessionId, Sessions, SESSION_COOKIE,

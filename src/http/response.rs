@@ -187,6 +187,36 @@ pub fn error_page(status: Status, detail: &str) -> String {
     )
 }
 
+/// A whole HTTP/1.0 error response that ends the connection: head, [`error_page`] and
+/// `Connection: close`, ready to write to a socket the server will not serve, such as a
+/// client over the connection limit. `server` names the program in a `Server` field; a
+/// proxy, which speaks for the origin, passes `None`.
+///
+/// Python: `BaseHTTPRequestHandler.send_error(503)` followed by `close_connection = True`.
+///
+/// # Examples
+///
+/// ```
+/// use mio_selectors::http::{closing_error_response, Status};
+///
+/// let reply = closing_error_response(Status::ServiceUnavailable, "busy", None);
+/// let text = String::from_utf8(reply).unwrap();
+/// assert!(text.starts_with("HTTP/1.0 503 Service Unavailable\r\n"));
+/// assert!(text.contains("\r\nConnection: close\r\n\r\n<!DOCTYPE html>"));
+/// ```
+pub fn closing_error_response(status: Status, detail: &str, server: Option<&str>) -> Vec<u8> {
+    let page = error_page(status, detail);
+    let server = server.map_or_else(String::new, |name| format!("Server: {name}\r\n"));
+    let mut out = format!(
+        "HTTP/1.0 {status}\r\n{server}Content-Type: {HTML}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        page.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(page.as_bytes());
+    out
+}
+
 /// The last second an HTTP date can name: 9999-12-31 23:59:59 UTC (IMF-fixdate has four
 /// digits for the year).
 const LATEST: u64 = 253_402_300_799;

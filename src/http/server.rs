@@ -28,8 +28,8 @@ use super::access_log::{escape_log_field, AccessLog, ACCESS_LOG_TARGET};
 use super::router::{self, Routed, Routes, Then};
 use super::site::DirectoryRead;
 use super::{
-    app, error_page, AccessControl, DateCache, Limits, Method, Request, RequestReader, Response,
-    Site, Status, Verdict, HTML, SERVER,
+    app, closing_error_response, AccessControl, DateCache, Limits, Method, Request, RequestReader,
+    Response, Site, Status, Verdict, SERVER,
 };
 use crate::event_loop::{
     self, Addr, Context, Done, EventLoop, LingeringClose, LoopStats, Lost, PoolError, PoolId,
@@ -245,19 +245,11 @@ impl fmt::Debug for HttpServer {
 /// built once, so it has no `Date` (RFC 9110 §6.6.1 allows that of a server without a clock
 /// at hand; a cheap answer matters more here).
 fn full_message() -> Vec<u8> {
-    let page = error_page(
+    closing_error_response(
         Status::ServiceUnavailable,
         "the server is at its connection limit; try again shortly",
-    );
-    let mut out = format!(
-        "HTTP/1.0 {}\r\nServer: {SERVER}\r\nContent-Type: {HTML}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        Status::ServiceUnavailable,
-        page.len()
+        Some(SERVER),
     )
-    .into_bytes();
-    out.extend_from_slice(page.as_bytes());
-    out
 }
 
 /// A request waiting for work off the loop: its password check, or a directory read in full.

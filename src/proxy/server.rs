@@ -24,7 +24,7 @@ use super::fetch::{self, Fetch, FetchId};
 use super::resolve::{Resolve, SystemResolver};
 use super::{AllowList, Cache};
 use crate::event_loop::{self, ConnId, Context, EventLoop, LingeringClose, Lost, PoolId, Protocol};
-use crate::http::{error_page, DateCache, Limits, Status, HTML};
+use crate::http::{closing_error_response, DateCache, Limits, Status};
 use crate::Stop;
 
 /// The proxy's settings; [`ProxyConfig::default`] is what the example uses.
@@ -266,18 +266,11 @@ impl fmt::Debug for ProxyServer {
 
 /// The 503 sent to a connection over the limit.
 fn full_message() -> Vec<u8> {
-    let page = error_page(
+    closing_error_response(
         Status::ServiceUnavailable,
         "the proxy is at its connection limit; try again shortly",
-    );
-    let mut out = format!(
-        "HTTP/1.0 {}\r\nContent-Type: {HTML}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        Status::ServiceUnavailable,
-        page.len()
+        None,
     )
-    .into_bytes();
-    out.extend_from_slice(page.as_bytes());
-    out
 }
 
 /// A client connection's protocol; its state lives in [`State::clients`].
