@@ -33,30 +33,15 @@ REMOVE+=("$WORK")
 
 cp -r site "$WORK/root"
 sleep 2.5 # past the cache's "racily clean" window (src/http/site.rs)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
+write_nginx_conf "$WORK/nginx" 4096 <<EOF
     include /etc/nginx/mime.types;
-    access_log off;
     sendfile on;
     keepalive_timeout 15s;
     keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
     server {
         listen 127.0.0.1:$PORT_BASE backlog=4096;
         root $WORK/root;
     }
-}
 EOF
 
 declare -A PID PORT

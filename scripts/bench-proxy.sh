@@ -60,30 +60,16 @@ cargo build --release --quiet --example http_proxy 2>>"$LOG" || die "build faile
 PROXY_BIN=target/release/examples/http_proxy
 
 # --- the upstream: nginx, one file under two names with opposite caching rules -------------
-mkdir -p "$WORK/root" "$WORK/nginx"
+mkdir -p "$WORK/root"
 head -c 2048 /dev/urandom | base64 -w 76 | head -c 2048 >"$WORK/root/page.html"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
+write_nginx_conf "$WORK/nginx" 4096 <<EOF
     keepalive_timeout 15s;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
     server {
         listen 127.0.0.1:$UP_PORT backlog=4096;
         root $WORK/root;
         location = /hit.html { alias $WORK/root/page.html; add_header Cache-Control "max-age=3600"; }
         location = /miss.html { alias $WORK/root/page.html; add_header Cache-Control "no-store"; }
     }
-}
 EOF
 
 # --- Squid: memory only, loopback, one worker, upstream keep-alive off ----------------------

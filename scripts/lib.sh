@@ -85,3 +85,31 @@ wait_listening() {
     done
     return 1
 }
+
+# Writes DIR/nginx.conf for a benchmark or a comparison: one process in the foreground, no
+# access log, every file it writes under DIR, CONNECTIONS per worker. The lines that make
+# each run what it is (mime types, sendfile, keep-alive, the server block) come on stdin and
+# go inside `http { }`.
+write_nginx_conf() {
+    local dir=$1 connections=$2
+    mkdir -p "$dir"
+    {
+        cat <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections $connections; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+EOF
+        cat
+        echo "}"
+    } >"$dir/nginx.conf"
+}

@@ -40,23 +40,9 @@ cp -r site "$ROOT"
 # clock read fell: date the copy as a deployed site would be.
 find "$ROOT" -exec touch -d '2026-01-01 00:00:00 UTC' {} +
 
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 256; }
-http {
+write_nginx_conf "$WORK/nginx" 256 <<EOF
     include /etc/nginx/mime.types;
-    access_log off;
     sendfile on;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
     server {
         listen 127.0.0.1:$((PORT_BASE + 1));
         root $ROOT;
@@ -65,7 +51,6 @@ http {
         charset_types text/css text/plain application/javascript;
         location /listing/ { autoindex on; }
     }
-}
 EOF
 
 nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
